@@ -1,0 +1,73 @@
+"""Arbiter Desk (仲裁台): the application factory. `python app.py` serves it.
+
+This is the composition root: it reads the settings, binds the database, and registers
+every blueprint, console, job and command of `desk` and `arbitration`.
+"""
+import os
+
+from flask import Flask
+
+from config import load_config
+from desk import accounts, tasks
+from desk.db import database, default_sqlite_url, init_database
+
+#: Periodic work ticked by the development thread, or by `rq cron config/cron.py`:
+#: (job function, interval in seconds).
+PERIODIC_JOBS = [
+    (accounts.purge_login_failures, 3600),
+]
+
+
+def create_app(overrides=None):
+    settings = load_config(overrides)
+    app = Flask(__name__, instance_path=os.path.join(os.path.dirname(os.path.abspath(__file__)), 'instance'))
+    app.config.update(settings)
+    app.config.update(
+        TESTING=settings['ENV'] == 'testing',
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE='Lax',
+        SESSION_COOKIE_SECURE=settings['ENV'] == 'production',
+        REMEMBER_COOKIE_HTTPONLY=True,
+        MAX_CONTENT_LENGTH=settings['MAX_UPLOAD_BYTES'] + 1024 * 1024,
+        WTF_CSRF_TIME_LIMIT=None,
+        FLASK_ADMIN_SWATCH='default',
+    )
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config['DATA_DIR'] = settings['DATA_DIR'] or os.path.join(app.instance_path, 'data')
+    if settings['ENV'] == 'testing':
+        accounts.use_fast_hashing()
+
+    init_database(settings['DATABASE_URL'] or default_sqlite_url(app.instance_path))
+
+    @app.before_request
+    def _open_db():
+        database.connect(reuse_if_open=True)
+
+    @app.teardown_appcontext
+    def _close_db(exc):
+        if not database.is_closed() and not database.in_transaction():
+            database.close()
+
+    tasks.init_tasks(app, PERIODIC_JOBS)
+
+    from desk.i18n import init_i18n
+    init_i18n(app)
+
+    from desk import web
+    web.init_web(app)
+
+    from desk.api import init_api
+    init_api(app)
+
+    from desk.consoles import init_consoles
+    init_consoles(app)
+
+    from desk.cli import desk_cli
+    app.cli.add_command(desk_cli)
+    return app
+
+
+if __name__ == '__main__':
+    application = create_app()
+    port = int(os.environ.get('PORT', '5000'))
+    application.run(host='127.0.0.1', port=port, debug=False)

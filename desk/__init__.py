@@ -1,0 +1,1 @@
+"""The platform side of Arbiter Desk: accounts, orders, complaints, queues, consoles, API."""

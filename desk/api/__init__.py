@@ -1,0 +1,87 @@
+"""The REST API under /api/v1: bearer-key authentication, JSON errors, and the endpoints.
+
+Errors are always `{"error": {"code", "message", "fields"?}}` with the status of the
+domain error (see `desk.errors`); nothing a client sends produces a 500.
+"""
+from functools import wraps
+
+from flask import Blueprint, g, jsonify, request
+from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException
+
+from desk.accounts import user_for_api_key
+from desk.errors import DomainError, Forbidden, Invalid, Unauthorized
+
+bp = Blueprint('api', __name__, url_prefix='/api/v1')
+
+_CODES = {400: 'bad_request', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found',
+          405: 'method_not_allowed', 409: 'conflict', 413: 'too_large', 415: 'unsupported_media_type',
+          422: 'invalid', 429: 'throttled', 500: 'server_error'}
+
+
+def error_response(status, message, code=None, fields=None, **extra):
+    body = {'code': code or _CODES.get(status, 'error'), 'message': message}
+    if fields:
+        body['fields'] = fields
+    body.update(extra)
+    response = jsonify(error=body)
+    response.status_code = status
+    if status == 401:
+        response.headers['WWW-Authenticate'] = 'Bearer'
+    return response
+
+
+def api_user():
+    """The user the bearer key belongs to (set by `authenticated`)."""
+    return g.api_user
+
+
+def authenticated(*roles):
+    """Require a valid `Authorization: Bearer <key>`; with `roles`, one of them (else 403)."""
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            header = request.headers.get('Authorization', '')
+            scheme, _sep, key = header.partition(' ')
+            if scheme.lower() != 'bearer' or not key.strip():
+                raise Unauthorized(_('Send an API key as "Authorization: Bearer <key>".'))
+            user = user_for_api_key(key.strip())
+            if user is None:
+                raise Unauthorized(_('The API key is unknown or revoked.'))
+            if roles and user.role not in roles:
+                raise Forbidden(_('This API key may not use this endpoint.'))
+            g.api_user = user
+            return view(*args, **kwargs)
+        return wrapper
+    return decorator
+
+
+def json_body():
+    """The request's JSON object, or `Invalid` with a message a person understands."""
+    if not request.is_json:
+        raise Invalid(_('Send a JSON body with Content-Type: application/json.'))
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise Invalid(_('The body is not a valid JSON object.'))
+    return data
+
+
+@bp.errorhandler(DomainError)
+def _domain_error(err):
+    return error_response(err.status, err.message, err.code, err.fields, **_jsonable(err.extra))
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(err):
+    return error_response(err.code or 500, err.description or err.name)
+
+
+def _jsonable(extra):
+    return {k: v for k, v in extra.items() if isinstance(v, (str, int, float, bool, type(None)))}
+
+
+def init_api(app):
+    from desk.api import orders  # noqa: F401  (registers the routes)
+    from desk.web import csrf
+    csrf.exempt(bp)
+    app.register_blueprint(bp)

@@ -1,0 +1,91 @@
+"""`flask --app app desk …` commands: migrate, create-user, create-api-key, seed-demo."""
+import sys
+
+import click
+from flask.cli import AppGroup
+
+from desk import accounts
+from desk.db import connection
+from desk.errors import DomainError
+from desk.models import DEPARTMENTS, ROLES, User
+
+desk_cli = AppGroup('desk', help='Arbiter Desk administration.')
+
+
+def _fail(err):
+    click.echo(f'error: {err.message}', err=True)
+    for field, message in err.fields.items():
+        click.echo(f'  {field}: {message}', err=True)
+    sys.exit(1)
+
+
+@desk_cli.command('migrate')
+def migrate_command():
+    """Apply pending schema migrations (safe to run again)."""
+    from desk.migrate import migrate
+    applied = migrate()
+    click.echo('applied: ' + ', '.join(applied) if applied else 'database is up to date')
+
+
+@desk_cli.command('create-user')
+@click.option('--username', required=True)
+@click.option('--password', required=True)
+@click.option('--role', required=True, type=click.Choice(ROLES))
+@click.option('--department', type=click.Choice(DEPARTMENTS))
+@click.option('--merchant', 'merchant_ref', help='merchant ref, for merchant staff')
+@click.option('--buyer', 'buyer_ref', help='buyer ref, for buyer accounts')
+@click.option('--name', 'display_name')
+def create_user_command(username, password, role, department, merchant_ref, buyer_ref, display_name):
+    """Create a user of any role."""
+    with connection():
+        try:
+            user = accounts.create_user(username, password, role, display_name=display_name,
+                                        department=department, merchant_ref=merchant_ref,
+                                        buyer_ref=buyer_ref)
+        except DomainError as err:
+            _fail(err)
+    click.echo(f'created {user.role} {user.username}')
+
+
+@desk_cli.command('create-api-key')
+@click.option('--user', 'username', required=True)
+@click.option('--name', default='default')
+def create_api_key_command(username, name):
+    """Create an API key for a user and print it (it is shown only this once)."""
+    with connection():
+        user = User.get_or_none(User.username == username)
+        if user is None:
+            click.echo(f'error: no user {username!r}', err=True)
+            sys.exit(1)
+        try:
+            _key, secret = accounts.create_api_key(user, name)
+        except DomainError as err:
+            _fail(err)
+    click.echo(secret)
+
+
+@desk_cli.command('seed-demo')
+@click.option('--if-empty', is_flag=True, help='do nothing when users already exist')
+def seed_demo_command(if_empty):
+    """Fill the database with a believable demo marketplace and print the logins."""
+    from desk.demo import DEMO_PASSWORD, seed_demo
+    with connection():
+        if if_empty and User.select().exists():
+            click.echo('demo data already present')
+            logins = None
+        else:
+            logins = seed_demo()
+    if logins:
+        click.echo(f'Demo logins (password for all: {DEMO_PASSWORD}):')
+        for role, username in logins:
+            click.echo(f'  {role:15} {username}')
+
+
+@desk_cli.command('show-logins')
+def show_logins_command():
+    """Print the demo logins again."""
+    from desk.demo import DEMO_PASSWORD, demo_logins
+    with connection():
+        click.echo(f'Demo logins (password for all: {DEMO_PASSWORD}):')
+        for role, username in demo_logins():
+            click.echo(f'  {role:15} {username}')

@@ -1,0 +1,199 @@
+"""The staff backoffice (/admin/): home page, admin-only reference data, API keys and the
+order CSV import."""
+from flask import flash, jsonify, redirect, request, url_for
+from flask_admin import AdminIndexView, BaseView, expose
+from flask_admin.contrib.peewee import ModelView
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, Optional
+
+from desk import accounts, imports, overview
+from desk.consoles.access import AdminOnly, RoleAccess
+from desk.errors import DomainError
+from desk.masking import mask_phone
+from desk.models import DEPARTMENTS, ROLES, ApiKey, ImportRun, Merchant, Order, User
+from desk.money import format_money
+
+
+class HomeView(RoleAccess, AdminIndexView):
+    @expose('/')
+    def index(self):
+        return self.render('admin/home.html', counts=overview.staff_overview(current_user))
+
+
+def _money(view, context, model, name):
+    return format_money(getattr(model, name))
+
+
+class ReadOnlyView(ModelView):
+    can_create = can_edit = can_delete = False
+    can_view_details = True
+    page_size = 50
+
+
+class UserView(AdminOnly, ModelView):
+    can_delete = False
+    column_list = ('username', 'display_name', 'role', 'department', 'merchant', 'status',
+                   'capacity', 'active', 'created_at')
+    column_labels = {'username': _l('Username'), 'display_name': _l('Name'), 'role': _l('Role'),
+                     'department': _l('Department'), 'merchant': _l('Merchant'),
+                     'status': _l('Status'), 'capacity': _l('Capacity'), 'active': _l('Active'),
+                     'created_at': _l('Created')}
+    column_searchable_list = ('username', 'display_name')
+    column_filters = ('role', 'department', 'active')
+    form_columns = ('username', 'display_name', 'role', 'department', 'capacity', 'active')
+    form_overrides = {'role': SelectField, 'department': SelectField}
+    form_args = {
+        'role': {'choices': [(r, r) for r in ROLES]},
+        'department': {'choices': [('', '—')] + [(d, d) for d in DEPARTMENTS],
+                       'validators': [Optional()]},
+    }
+    form_extra_fields = {
+        'password': PasswordField(_l('Password (new users, or to reset)'), validators=[Optional(), Length(min=8)]),
+        'merchant_ref': StringField(_l('Merchant ref (merchant staff)'), validators=[Optional()]),
+        'buyer_ref': StringField(_l('Buyer ref (buyer accounts)'), validators=[Optional()]),
+    }
+
+    def create_model(self, form):
+        try:
+            return accounts.create_user(
+                form.username.data, form.password.data, form.role.data,
+                display_name=form.display_name.data, department=form.department.data or None,
+                merchant_ref=form.merchant_ref.data, buyer_ref=form.buyer_ref.data,
+                capacity=form.capacity.data or 10)
+        except DomainError as err:
+            flash(err.message + ' ' + '; '.join(f'{k}: {v}' for k, v in err.fields.items()), 'error')
+            return False
+
+    def update_model(self, form, model):
+        try:
+            accounts.update_user(model, display_name=form.display_name.data,
+                                 department=form.department.data or None,
+                                 capacity=form.capacity.data, active=form.active.data,
+                                 password=form.password.data or None)
+        except DomainError as err:
+            flash(err.message + ' ' + '; '.join(f'{k}: {v}' for k, v in err.fields.items()), 'error')
+            return False
+        return True
+
+    def on_form_prefill(self, form, id):
+        form.username.render_kw = {'readonly': True}
+        form.role.render_kw = {'disabled': True}
+
+
+class MerchantView(AdminOnly, ModelView):
+    can_delete = False
+    column_list = ('ref', 'name', 'deposit_fen', 'created_at')
+    column_labels = {'ref': _l('Ref'), 'name': _l('Name'), 'deposit_fen': _l('Deposit'),
+                     'created_at': _l('Created')}
+    column_formatters = {'deposit_fen': _money}
+    column_searchable_list = ('ref', 'name')
+    form_columns = ('ref', 'name')
+
+
+class OrderView(AdminOnly, ReadOnlyView):
+    """Orders arrive from the marketplace (API or CSV import); staff read them here."""
+    simple_list_pager = True  # no COUNT(*) over millions of orders on every page
+    column_list = ('order_no', 'buyer', 'merchant', 'product', 'goods_type', 'amount_fen',
+                   'payment_method', 'region', 'paid_at')
+    column_details_list = ('order_no', 'buyer', 'merchant', 'product', 'sku', 'goods_type',
+                           'amount_fen', 'paid_at', 'delivered_at', 'confirmed_at',
+                           'payment_method', 'receiving_account', 'region', 'card_last4')
+    column_labels = {'order_no': _l('Order no.'), 'buyer': _l('Buyer'), 'merchant': _l('Merchant'),
+                     'product': _l('Product'), 'goods_type': _l('Goods type'),
+                     'amount_fen': _l('Amount'), 'payment_method': _l('Payment'),
+                     'region': _l('Region'), 'paid_at': _l('Paid at'), 'sku': 'SKU',
+                     'delivered_at': _l('Delivered at'), 'confirmed_at': _l('Confirmed at'),
+                     'receiving_account': _l('Receiving account'), 'card_last4': _l('Card code')}
+    column_formatters = {
+        'amount_fen': _money,
+        'buyer': lambda v, c, m, n: f'{m.buyer.display_name} ({mask_phone(m.buyer.phone)})',
+        'merchant': lambda v, c, m, n: m.merchant.name,
+        'card_last4': lambda v, c, m, n: ('****' + m.card_last4) if m.card_last4 else '',
+    }
+    column_searchable_list = ('order_no', 'product')
+    column_filters = ('goods_type', 'payment_method', 'region', 'paid_at')
+    column_default_sort = ('paid_at', True)
+
+
+class ApiKeyView(AdminOnly, ReadOnlyView):
+    """Keys are listed and revoked here; a new key is shown exactly once on the issue page."""
+    can_view_details = False
+    column_list = ('user', 'name', 'prefix', 'created_at', 'last_used_at', 'revoked_at')
+    column_labels = {'user': _l('User'), 'name': _l('Name'), 'prefix': _l('Prefix'),
+                     'created_at': _l('Created'), 'last_used_at': _l('Last used'),
+                     'revoked_at': _l('Revoked')}
+    list_template = 'admin/api_key_list.html'
+
+    @expose('/issue/', methods=['GET', 'POST'])
+    def issue(self):
+        form = IssueKeyForm()
+        form.user.choices = [(str(u.id), f'{u.username} ({u.role})') for u in
+                             User.select().where(User.active == True).order_by(User.username)]  # noqa: E712
+        secret = None
+        if form.validate_on_submit():
+            user = User.get_by_id(int(form.user.data))
+            try:
+                _key, secret = accounts.create_api_key(user, form.name.data)
+            except DomainError as err:
+                flash(err.message, 'error')
+        return self.render('admin/api_key_issue.html', form=form, secret=secret)
+
+    @expose('/revoke/<int:key_id>', methods=['POST'])
+    def revoke(self, key_id):
+        accounts.revoke_api_key(current_user, key_id)
+        flash(_('The key was revoked.'), 'success')
+        return redirect(url_for('.index_view'))
+
+
+class IssueKeyForm(FlaskForm):
+    user = SelectField(_l('User'), validators=[DataRequired()])
+    name = StringField(_l('Name'), validators=[DataRequired(), Length(max=100)])
+
+
+class ImportForm(FlaskForm):
+    file = FileField(_l('CSV file'), validators=[FileRequired()])
+
+
+class ImportView(AdminOnly, BaseView):
+    """Order CSV import: upload, then a progress page that polls until the job is done."""
+
+    @expose('/', methods=['GET', 'POST'])
+    def index(self):
+        form = ImportForm()
+        if form.validate_on_submit():
+            upload = form.file.data
+            try:
+                run = imports.start_import(current_user, upload.filename, upload.read(),
+                                           self.admin.app.config['MAX_UPLOAD_BYTES'])
+            except DomainError as err:
+                flash(err.message, 'error')
+            else:
+                return redirect(url_for('.run', run_id=run.id))
+        runs = ImportRun.select().order_by(ImportRun.id.desc()).limit(20)
+        return self.render('admin/import.html', form=form, runs=runs, columns=imports.COLUMNS)
+
+    @expose('/<int:run_id>')
+    def run(self, run_id):
+        run = imports.get_import(current_user, run_id)
+        return self.render('admin/import_run.html', run=run, errors=imports.import_errors(run))
+
+    @expose('/<int:run_id>/progress')
+    def progress(self, run_id):
+        run = imports.get_import(current_user, run_id)
+        return jsonify(state=run.state, total=run.total_rows, processed=run.processed_rows,
+                       ok=run.ok_rows, errors=run.error_rows)
+
+
+def register(admin):
+    people = _l('People')
+    admin.add_view(UserView(User, name=_l('Users'), endpoint='users', category=people))
+    admin.add_view(MerchantView(Merchant, name=_l('Merchants'), endpoint='merchants', category=people))
+    admin.add_view(OrderView(Order, name=_l('Orders'), endpoint='orders', category=_l('Orders')))
+    admin.add_view(ImportView(name=_l('Import orders (CSV)'), endpoint='order_import',
+                              category=_l('Orders')))
+    admin.add_view(ApiKeyView(ApiKey, name=_l('API keys'), endpoint='api_keys', category=_l('Settings')))

@@ -1,0 +1,102 @@
+"""The one database handle, its initialisation from a URL, and transactions with
+after-commit hooks.
+
+Models bind to `database` (a proxy) so the URL can be chosen at start-up. Services open a
+transaction with `atomic()`; work that must only happen once the data is durable (enqueuing
+a job that reads the new rows) is registered with `after_commit()` and runs when the
+outermost transaction commits, and is dropped if it rolls back.
+"""
+import contextlib
+import os
+import threading
+
+from peewee import DatabaseProxy, SqliteDatabase
+from playhouse.db_url import connect as connect_url
+
+database = DatabaseProxy()
+
+_local = threading.local()
+
+SQLITE_PRAGMAS = {
+    'journal_mode': 'wal',
+    'foreign_keys': 1,
+    'busy_timeout': 10000,
+    'synchronous': 'normal',
+}
+
+
+def default_sqlite_url(instance_path):
+    return 'sqlite:///' + os.path.join(instance_path, 'desk.sqlite3')
+
+
+def make_database(url):
+    """Build (not connect) a peewee database for `url`."""
+    if url.startswith('sqlite:'):
+        path = url.split('sqlite:///', 1)[-1]
+        if path and path != ':memory:':
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        return connect_url(url, pragmas=SQLITE_PRAGMAS)
+    return connect_url(url)
+
+
+def init_database(url):
+    """Point the proxy at the database for `url` (closing any previous one)."""
+    previous = database.obj
+    if previous is not None and not previous.is_closed():
+        previous.close()
+    database.initialize(make_database(url))
+    return database.obj
+
+
+def is_sqlite():
+    return isinstance(database.obj, SqliteDatabase)
+
+
+def _pending():
+    if not hasattr(_local, 'callbacks'):
+        _local.callbacks = []
+    return _local.callbacks
+
+
+def after_commit(callback):
+    """Run `callback()` once the outermost `atomic()` commits; at once outside a transaction."""
+    if getattr(_local, 'depth', 0) == 0:
+        callback()
+    else:
+        _pending().append(callback)
+
+
+@contextlib.contextmanager
+def atomic():
+    """A transaction (or savepoint when nested) that fires `after_commit` hooks on commit."""
+    depth = getattr(_local, 'depth', 0)
+    _local.depth = depth + 1
+    try:
+        with database.atomic():
+            yield
+    except BaseException:
+        if depth == 0:
+            _pending().clear()
+        raise
+    finally:
+        _local.depth = depth
+    if depth == 0:
+        callbacks, _local.callbacks = _pending()[:], []
+        for callback in callbacks:
+            callback()
+
+
+@contextlib.contextmanager
+def connection():
+    """Open a connection for a job or command unless one is open; close only what we opened.
+
+    (peewee's `connection_context` closes on exit even a connection a request opened.)
+    """
+    opened = database.is_closed()
+    if opened:
+        database.connect()
+    try:
+        yield
+    finally:
+        if opened and not database.is_closed():
+            database.close()

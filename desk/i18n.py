@@ -1,0 +1,49 @@
+"""Interface language and display formats.
+
+Chinese is the default; English by the header switch (stored in the session) or the
+browser's Accept-Language. The API speaks English unless the caller asks for Chinese.
+Chinese is served as locale `zh_Hans_CN`: Flask-Admin ships its catalogue under that name,
+and gettext falls back from it to `zh`, where WTForms' and our own catalogues live.
+"""
+from flask import request, session
+from flask_babel import Babel, format_datetime
+
+from desk.money import format_money
+from desk.times import to_local
+
+LANGUAGES = {'zh': 'zh_Hans_CN', 'en': 'en'}
+
+
+def current_language():
+    """'zh' or 'en' for the current request."""
+    if request.path.startswith('/api/'):
+        return request.accept_languages.best_match(['en', 'zh'], default='en')
+    chosen = session.get('lang')
+    if chosen in LANGUAGES:
+        return chosen
+    from flask import current_app
+    default = current_app.config['DEFAULT_LOCALE']
+    return request.accept_languages.best_match(['zh', 'en'], default=default)
+
+
+def select_locale():
+    return LANGUAGES[current_language()]
+
+
+def select_timezone():
+    from flask import current_app
+    return current_app.config['TIMEZONE']
+
+
+def local_datetime(value, fmt='yyyy-MM-dd HH:mm'):
+    """Naive UTC from the database -> text in the configured zone."""
+    if value is None:
+        return ''
+    return format_datetime(to_local(value), fmt)
+
+
+def init_i18n(app):
+    Babel(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    app.jinja_env.filters['money'] = format_money
+    app.jinja_env.filters['localtime'] = local_datetime
+    app.jinja_env.globals['current_language'] = current_language

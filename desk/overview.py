@@ -1,0 +1,46 @@
+"""The counts each console's home page shows its role.
+
+Kept to indexed, bounded queries so a home page stays fast on a large database.
+"""
+import datetime as dt
+
+from desk import clock
+from desk.models import Buyer, Merchant, Order, User
+
+
+def staff_overview(user):
+    now = clock.now()
+    day_ago, week_ago = now - dt.timedelta(days=1), now - dt.timedelta(days=7)
+    counts = {
+        'orders_24h': Order.select().where(Order.paid_at >= day_ago).count(),
+        'orders_7d': Order.select().where(Order.paid_at >= week_ago).count(),
+        'merchants': Merchant.select().count(),
+        'agents_online': (User.select()
+                          .where(User.role.in_(('agent', 'senior_agent')) & (User.status == 'online')
+                                 & (User.active == True))  # noqa: E712
+                          .count()),
+    }
+    if user.role == 'admin':
+        counts['buyers'] = Buyer.select().count()
+    return counts
+
+
+def merchant_overview(user):
+    now = clock.now()
+    orders = Order.select().where(Order.merchant == user.merchant_id)
+    month = orders.where(Order.paid_at >= now - dt.timedelta(days=30))
+    return {
+        'orders_30d': month.count(),
+        'orders_total': orders.count(),
+        'staff': User.select().where((User.merchant == user.merchant_id) & (User.active == True)).count(),  # noqa: E712
+    }
+
+
+def buyer_orders(user, limit=50):
+    """The buyer's latest orders, newest first (the portal's "my orders")."""
+    return (Order
+            .select(Order, Merchant)
+            .join(Merchant)
+            .where(Order.buyer == user.buyer_id)
+            .order_by(Order.paid_at.desc(), Order.id.desc())
+            .limit(limit))
