@@ -1,0 +1,167 @@
+"""One fixture builds the app on a fresh database.
+
+SQLite by default (a temporary file; in-memory SQLite loses data between requests).
+`DESK_TEST_DATABASE_URL=postgresql://…` runs the same suite on PostgreSQL, and
+`DESK_TEST_REDIS_URL=redis://…` enables the tests that need a real Redis and RQ worker;
+without them those tests skip and say why.
+"""
+import datetime as dt
+import os
+import re
+import shutil
+
+import pytest
+
+from app import create_app
+from desk import accounts, clock
+from desk.db import database
+from desk.models import MODELS
+
+TEST_DB_URL = os.environ.get('DESK_TEST_DATABASE_URL')
+TEST_REDIS_URL = os.environ.get('DESK_TEST_REDIS_URL')
+CHROMIUM = os.environ.get('DESK_TEST_CHROMIUM', '/usr/bin/chromium')
+PASSWORD = 'correct-horse-9'
+#: A fixed "now" for tests that freeze the clock: 2026-11-24 10:00 Beijing time.
+T0 = dt.datetime(2026, 11, 24, 2, 0, 0)
+
+
+def _reset_postgres(url):
+    import psycopg2
+    conn = psycopg2.connect(url.replace('postgresql+pool://', 'postgresql://'))
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute('DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;')
+    conn.close()
+
+
+@pytest.fixture(scope='session')
+def db_url(tmp_path_factory):
+    if TEST_DB_URL:
+        _reset_postgres(TEST_DB_URL)
+        return TEST_DB_URL
+    return 'sqlite:///' + str(tmp_path_factory.mktemp('db') / 'test.sqlite3')
+
+
+@pytest.fixture(scope='session')
+def settings(db_url, tmp_path_factory):
+    return {'ENV': 'testing', 'SECRET_KEY': 'test-secret-key-for-the-suite',
+            'DATABASE_URL': db_url, 'DATA_DIR': str(tmp_path_factory.mktemp('data')),
+            'REDIS_URL': None}
+
+
+@pytest.fixture(scope='session')
+def base_app(settings):
+    app = create_app(settings)
+    from desk.migrate import migrate
+    migrate()
+    return app
+
+
+def _wipe():
+    tables = [m._meta.table_name for m in MODELS]
+    with database.connection_context():
+        if TEST_DB_URL:
+            database.execute_sql('TRUNCATE ' + ', '.join(f'"{t}"' for t in tables) + ' RESTART IDENTITY CASCADE')
+        else:
+            database.execute_sql('PRAGMA foreign_keys = OFF')
+            for table in tables:
+                database.execute_sql(f'DELETE FROM "{table}"')
+            database.execute_sql('PRAGMA foreign_keys = ON')
+
+
+@pytest.fixture
+def app(base_app, settings):
+    """The app with an empty database; the clock is real unless a test freezes it."""
+    from desk.db import init_database
+    init_database(settings['DATABASE_URL'])
+    _wipe()
+    base_app.config.update(WTF_CSRF_ENABLED=True)
+    with base_app.app_context():
+        yield base_app
+    clock.unfreeze()
+    if not database.is_closed():
+        database.close()
+
+
+@pytest.fixture
+def make_app(settings):
+    """Build an app with extra settings (same database), e.g. make_app(LOGIN_MAX_FAILURES=2)."""
+    def factory(**overrides):
+        merged = dict(settings)
+        merged.update(overrides)
+        return create_app(merged)
+    return factory
+
+
+@pytest.fixture
+def frozen():
+    """Freeze the clock at T0; the test moves it with clock.advance()."""
+    clock.freeze(T0)
+    yield clock
+    clock.unfreeze()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def csrf_token(client, url):
+    html = client.get(url).get_data(as_text=True)
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+    assert match, f'no CSRF token on {url}'
+    return match.group(1)
+
+
+def login(client, username, password=PASSWORD, next_url=None):
+    token = csrf_token(client, '/login')
+    data = {'username': username, 'password': password, 'csrf_token': token}
+    if next_url:
+        data['next'] = next_url
+    return client.post('/login', data=data)
+
+
+@pytest.fixture
+def users(app):
+    """Factory: users('agent', department='cs') -> a saved User with PASSWORD."""
+    counter = {'n': 0}
+
+    def make(role, username=None, **kwargs):
+        counter['n'] += 1
+        username = username or f'{role}{counter["n"]}'
+        if role in ('agent', 'senior_agent'):
+            kwargs.setdefault('department', 'cs')
+        return accounts.create_user(username, PASSWORD, role, **kwargs)
+    return make
+
+
+@pytest.fixture
+def api_key(app):
+    """Factory: api_key(user) -> headers with a fresh bearer key for `user`."""
+    def make(user):
+        _key, secret = accounts.create_api_key(user, 'test')
+        return {'Authorization': f'Bearer {secret}'}
+    return make
+
+
+@pytest.fixture
+def redis_url():
+    if not TEST_REDIS_URL:
+        pytest.skip('needs Redis: set DESK_TEST_REDIS_URL=redis://127.0.0.1:6379/15 (.ci/run does)')
+    import redis
+    try:
+        redis.Redis.from_url(TEST_REDIS_URL).ping()
+    except redis.RedisError as err:
+        pytest.skip(f'Redis at {TEST_REDIS_URL} is not answering: {err}')
+    return TEST_REDIS_URL
+
+
+@pytest.fixture(scope='session')
+def chromium_path():
+    if not (os.path.exists(CHROMIUM) or shutil.which('chromium')):
+        pytest.skip(f'needs Chromium at {CHROMIUM} (apt-get install chromium; .ci/run installs it)')
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        pytest.skip('needs the playwright Python package (make test installs it)')
+    return CHROMIUM if os.path.exists(CHROMIUM) else shutil.which('chromium')
