@@ -8,8 +8,7 @@ import os
 from flask import Flask
 
 from config import load_config
-from desk import jobs, tasks
-from desk import accounts
+from desk import accounts, jobs, tasks
 from desk.db import database, default_sqlite_url, init_database
 
 #: Periodic work ticked by the development thread, or by `rq cron config/cron.py`:
