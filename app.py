@@ -8,13 +8,14 @@ import os
 from flask import Flask
 
 from config import load_config
-from desk import accounts, jobs, tasks
+from desk import accounts, jobs, notifications, tasks  # noqa: F401  (notifications registers its outbox handler)
 from desk.db import database, default_sqlite_url, init_database
 
 #: Periodic work ticked by the development thread, or by `rq cron config/cron.py`:
 #: (job function, interval in seconds).
 PERIODIC_JOBS = [
     (jobs.purge_login_failures, 3600),
+    (jobs.relay_outbox, 60),
 ]
 
 

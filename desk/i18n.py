@@ -6,10 +6,10 @@ Chinese is served as locale `zh_Hans_CN`: Flask-Admin ships its catalogue under 
 and gettext falls back from it to `zh`, where WTForms' and our own catalogues live.
 """
 from flask import request, session
-from flask_babel import Babel, format_datetime
+from flask_babel import Babel
 
+from desk.format import format_local
 from desk.money import format_money
-from desk.times import to_local
 
 LANGUAGES = {'zh': 'zh_Hans_CN', 'en': 'en'}
 
@@ -35,15 +35,8 @@ def select_timezone():
     return current_app.config['TIMEZONE']
 
 
-def local_datetime(value, fmt='yyyy-MM-dd HH:mm'):
-    """Naive UTC from the database -> text in the configured zone."""
-    if value is None:
-        return ''
-    return format_datetime(to_local(value), fmt)
-
-
 def init_i18n(app):
     Babel(app, locale_selector=select_locale, timezone_selector=select_timezone)
     app.jinja_env.filters['money'] = format_money
-    app.jinja_env.filters['localtime'] = local_datetime
+    app.jinja_env.filters['localtime'] = format_local
     app.jinja_env.globals['current_language'] = current_language

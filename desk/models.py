@@ -39,6 +39,8 @@ class Buyer(BaseModel):
     display_name = CharField(max_length=200)
     phone = CharField(max_length=32, null=True)
     created_at = DateTimeField(default=clock.now)
+    #: 专属客服: owner of this buyer's third and later complaints within 30 days, when set.
+    dedicated_agent_id = IntegerField(null=True)
 
 
 class User(BaseModel):
@@ -46,6 +48,7 @@ class User(BaseModel):
     username = CharField(max_length=64, unique=True)
     password_hash = CharField(max_length=255)
     display_name = CharField(max_length=200)
+    email = CharField(max_length=200, null=True)
     role = CharField(max_length=20, index=True)
     department = CharField(max_length=8, null=True)
     merchant = ForeignKeyField(Merchant, null=True, backref='staff', on_delete='RESTRICT')

@@ -15,7 +15,7 @@ import pytest
 from app import create_app
 from desk import accounts, clock
 from desk.db import database
-from desk.models import MODELS
+from desk.schema import ALL_MODELS
 
 TEST_DB_URL = os.environ.get('DESK_TEST_DATABASE_URL')
 TEST_REDIS_URL = os.environ.get('DESK_TEST_REDIS_URL')
@@ -57,8 +57,19 @@ def base_app(settings):
     return app
 
 
+def _reference_rows():
+    """The categories and rule clauses migration 0002 seeds, restored after each wipe."""
+    import os
+    from playhouse.migrations import Migration
+    from desk.migrate import DIRECTORY
+    path = os.path.join(DIRECTORY, '0002_complaints.py')
+    module = Migration(2, '0002_complaints', path, None).load()
+    return module.CATEGORIES, module.CLAUSES
+
+
 def _wipe():
-    tables = [m._meta.table_name for m in MODELS]
+    from desk.complaint_models import Category, RuleClause
+    tables = [m._meta.table_name for m in ALL_MODELS]
     with database.connection_context():
         if TEST_DB_URL:
             database.execute_sql('TRUNCATE ' + ', '.join(f'"{t}"' for t in tables) + ' RESTART IDENTITY CASCADE')
@@ -67,6 +78,9 @@ def _wipe():
             for table in tables:
                 database.execute_sql(f'DELETE FROM "{table}"')
             database.execute_sql('PRAGMA foreign_keys = ON')
+        categories, clauses = _reference_rows()
+        Category.insert_many(categories).execute()
+        RuleClause.insert_many(clauses).execute()
 
 
 @pytest.fixture

@@ -1,0 +1,161 @@
+"""Tables of the complaint itself: categories, the rule catalogue, complaints, their
+timeline, the outbox and the in-app inbox.
+
+Every deadline is its own indexed column (the timers and queues select through them), and a
+partial unique index keeps at most one open complaint per order even under concurrent filing.
+"""
+from peewee import (AutoField, BooleanField, CharField, DateTimeField, ForeignKeyField,
+                    IntegerField, TextField)
+
+from desk import clock
+from desk.models import BaseModel, Buyer, Merchant, Order, User
+
+STATES = ('self_service', 'negotiating', 'awaiting_buyer', 'pending_agent', 'in_progress',
+          'in_arbitration', 'resolved', 'appealed', 'closed', 'withdrawn')
+TERMINAL_STATES = ('closed', 'withdrawn')
+TIERS = ('L1', 'L2', 'L3')
+PATHS = ('merchant', 'platform', 'self_service')
+DEMAND_TYPES = ('full_refund', 'partial_refund', 'reissue', 'compensation', 'fix', 'other')
+CHANNELS = ('app', 'web', 'api', 'phone', 'wechat', 'qq')
+EXTERNAL = ('12315', 'heimao')
+DEADLINES = ('merchant_due', 'buyer_due', 'evidence_due', 'first_response_due',
+             'resolution_due', 'rating_due', 'appeal_due', 'edit_until')
+
+
+class Category(BaseModel):
+    """A complaint category (admin-editable): where it goes and which facts it needs."""
+    id = AutoField()
+    code = CharField(max_length=40, unique=True)
+    name_zh = CharField(max_length=100)
+    name_en = CharField(max_length=100)
+    path = CharField(max_length=16)
+    tier = CharField(max_length=2)
+    department = CharField(max_length=8)
+    scenario_fields = TextField(default='[]')  # JSON list of field names required at filing
+    senior_only = BooleanField(default=False)
+    active = BooleanField(default=True)
+    position = IntegerField(default=0)
+
+
+class RuleClause(BaseModel):
+    """A clause of the platform rule catalogue a complaint or ruling can cite."""
+    id = AutoField()
+    code = CharField(max_length=40, unique=True)
+    title_zh = CharField(max_length=200)
+    title_en = CharField(max_length=200)
+    body_zh = TextField()
+    category = CharField(max_length=40, null=True)
+    active = BooleanField(default=True)
+
+
+class TicketCounter(BaseModel):
+    """Per-day sequence behind ticket numbers like TS20261124-000123."""
+    day = CharField(max_length=8, primary_key=True)
+    last = IntegerField(default=0)
+
+
+class Complaint(BaseModel):
+    id = AutoField()
+    ticket_no = CharField(max_length=32, unique=True)
+    order = ForeignKeyField(Order, backref='complaints', on_delete='RESTRICT')
+    buyer = ForeignKeyField(Buyer, backref='complaints', on_delete='RESTRICT')
+    merchant = ForeignKeyField(Merchant, backref='complaints', on_delete='RESTRICT')
+    category = CharField(max_length=40, index=True)
+    path = CharField(max_length=16)
+    tier = CharField(max_length=2, index=True)
+    department = CharField(max_length=8, index=True)
+    state = CharField(max_length=16, index=True)
+    version = IntegerField(default=1)
+    owner = ForeignKeyField(User, null=True, backref='owned_complaints', on_delete='RESTRICT')
+    filed_by = ForeignKeyField(User, null=True, backref='filed_complaints', on_delete='SET NULL')
+    facts = TextField()
+    scenario = TextField(default='{}')
+    demand_type = CharField(max_length=16)
+    demand_fen = IntegerField(null=True)
+    basis = CharField(max_length=40, null=True)
+    channel = CharField(max_length=8)
+    external_12315 = BooleanField(default=False)
+    external_heimao = BooleanField(default=False)
+    priority = IntegerField(default=0)
+    needs_payment_proof = BooleanField(default=False)
+    override_reason = TextField(null=True)
+    created_at = DateTimeField(default=clock.now, index=True)
+    updated_at = DateTimeField(default=clock.now)
+    resolved_at = DateTimeField(null=True)
+    closed_at = DateTimeField(null=True)
+    merchant_due_at = DateTimeField(null=True, index=True)
+    buyer_due_at = DateTimeField(null=True, index=True)
+    evidence_due_at = DateTimeField(null=True, index=True)
+    first_response_due_at = DateTimeField(null=True, index=True)
+    resolution_due_at = DateTimeField(null=True, index=True)
+    rating_due_at = DateTimeField(null=True, index=True)
+    appeal_due_at = DateTimeField(null=True, index=True)
+    edit_until = DateTimeField(null=True)
+
+    class Meta:
+        indexes = (
+            (('buyer', 'id'), False),
+            (('merchant', 'id'), False),
+            (('state', 'id'), False),
+            (('category', 'id'), False),
+            (('department', 'state', 'id'), False),
+        )
+
+    @property
+    def is_open(self):
+        return self.state not in TERMINAL_STATES
+
+
+class Event(BaseModel):
+    """One line of a complaint's timeline: append-only and hash-chained per complaint."""
+    id = AutoField()
+    complaint = ForeignKeyField(Complaint, backref='events', on_delete='CASCADE')
+    seq = IntegerField()
+    at = DateTimeField()
+    actor = ForeignKeyField(User, null=True, on_delete='SET NULL')
+    actor_role = CharField(max_length=20)
+    kind = CharField(max_length=32)
+    public = BooleanField(default=True)
+    data = TextField(default='{}')
+    prev_hash = CharField(max_length=64)
+    hash = CharField(max_length=64)
+
+    class Meta:
+        indexes = ((('complaint', 'seq'), True),)
+
+
+class Outbox(BaseModel):
+    """Work to deliver after commit (inbox, e-mail, SMS, webhooks), written in the same
+    transaction as the change it announces; `state` moves pending -> sent exactly once."""
+    id = AutoField()
+    topic = CharField(max_length=40)
+    complaint = ForeignKeyField(Complaint, null=True, on_delete='CASCADE')
+    payload = TextField(default='{}')
+    state = CharField(max_length=10, default='pending')
+    attempts = IntegerField(default=0)
+    available_at = DateTimeField(default=clock.now)
+    created_at = DateTimeField(default=clock.now)
+    sent_at = DateTimeField(null=True)
+    last_error = TextField(null=True)
+
+    class Meta:
+        indexes = ((('state', 'available_at'), False),)
+
+
+class InboxMessage(BaseModel):
+    """An in-app notification; one per (outbox row, user) so a redelivery adds nothing."""
+    id = AutoField()
+    user = ForeignKeyField(User, backref='inbox', on_delete='CASCADE')
+    outbox = ForeignKeyField(Outbox, null=True, on_delete='SET NULL')
+    complaint = ForeignKeyField(Complaint, null=True, on_delete='CASCADE')
+    title = CharField(max_length=200)
+    body = TextField(default='')
+    link = CharField(max_length=255, null=True)
+    created_at = DateTimeField(default=clock.now)
+    read_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((('user', 'read_at'), False), (('outbox', 'user'), True))
+
+
+COMPLAINT_MODELS = [Category, RuleClause, TicketCounter, Complaint, Event, Outbox, InboxMessage]

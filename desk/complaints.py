@@ -1,0 +1,478 @@
+"""Complaint intake and the actions built so far: file, edit, withdraw, message,
+mark_external, helped / not_helped.
+
+Every function takes the acting user, checks permission against the lifecycle table and the
+case (per object), validates, applies the change with a compare-and-set on the complaint's
+version, and writes the timeline event and the outbox row — all in one transaction.
+"""
+import datetime as dt
+import json
+
+from flask import current_app
+from flask_babel import gettext as _
+from peewee import IntegrityError
+
+from desk import clock, lifecycle, sla
+from desk.case_access import AGENT_ROLES, relations
+from desk.complaint_models import (CHANNELS, DEMAND_TYPES, EXTERNAL, Category, Complaint,
+                                   RuleClause, TicketCounter)
+from desk.db import atomic
+from desk.errors import Conflict, Forbidden, Invalid, NotFound
+from desk.format import format_local
+from desk.models import Buyer, Order, User
+from desk.money import parse_yuan
+from desk.notifications import notify
+from desk.timeline import record
+from desk.times import parse_datetime, to_iso
+
+FACTS_MAX = 5000
+MESSAGE_MAX = 2000
+STAFF_FILERS = ('agent', 'senior_agent', 'supervisor')
+DEDICATED_AFTER = 2          # the 3rd complaint within the window gets the dedicated owner
+DEDICATED_WINDOW_DAYS = 30
+LARGE_AMOUNT_FEN = 500000    # >= 5000.00: tier L1
+PROOF_AMOUNT_FEN = 50000     # >= 500.00: payment proof needed before a ruling
+EXTERNAL_PRIORITY = 10
+
+
+# --- lifecycle checks -------------------------------------------------------------------
+
+def _guard_edit_window(complaint, user, now):
+    if complaint.edit_until is None or now > complaint.edit_until:
+        return _('Facts and demand could be edited until %(t)s; you can still add evidence.',
+                 t=format_local(complaint.edit_until))
+    return None
+
+
+GUARDS = {'edit_window': _guard_edit_window}
+
+
+def check(complaint, user, action, now):
+    """Raise the error the lifecycle table gives for `user` taking `action` now.
+
+    404 unknown action, 403 an action this user may never take on this case (timers
+    included), 409 not now (state, not yet available, a guard such as a closed window).
+    """
+    if action not in lifecycle.ACTIONS or action == 'file':
+        raise NotFound(_('There is no action %(a)s.', a=action))
+    if action in lifecycle.TIMER_ACTIONS:
+        raise Forbidden(_('%(a)s happens only when its timer runs out.', a=action))
+    mine = relations(complaint, user)
+    if not mine & lifecycle.actors_of(action):
+        raise Forbidden(_('You may not %(a)s this complaint.', a=action))
+    transition = lifecycle.row(complaint.state, action)
+    if transition is None:
+        raise Conflict(_('A complaint that is %(s)s cannot %(a)s.', s=complaint.state, a=action))
+    if not mine & set(transition.actors):
+        raise Forbidden(_('You may not %(a)s this complaint now.', a=action))
+    if not transition.built:
+        raise Conflict(_('The action %(a)s is not available yet.', a=action))
+    if transition.guard in GUARDS:
+        reason = GUARDS[transition.guard](complaint, user, now)
+        if reason:
+            raise Conflict(reason)
+    return transition
+
+
+def allowed_actions(complaint, user, now=None):
+    """The actions `user` may take on `complaint` now, straight from the lifecycle table."""
+    now = now or clock.now()
+    allowed = []
+    for action in lifecycle.ACTIONS:
+        if action == 'file' or action in lifecycle.TIMER_ACTIONS:
+            continue
+        try:
+            check(complaint, user, action, now)
+        except (Conflict, Forbidden, NotFound):
+            continue
+        allowed.append(action)
+    return allowed
+
+
+def _save(complaint, expected_version, **changes):
+    """Compare-and-set: apply `changes` only if nobody changed the complaint meanwhile."""
+    changes['version'] = expected_version + 1
+    changes['updated_at'] = clock.now()
+    updated = (Complaint
+               .update(**changes)
+               .where((Complaint.id == complaint.id) & (Complaint.version == expected_version))
+               .execute())
+    if not updated:
+        raise Conflict(_('The complaint was changed by someone else meanwhile; reload and try again.'))
+    for key, value in changes.items():
+        setattr(complaint, key, value)
+
+
+# --- validation ---------------------------------------------------------------------------
+
+def _scenario(category, raw, fields):
+    """The category's scenario fields, each present and well-formed."""
+    required = json.loads(category.scenario_fields or '[]')
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        fields['scenario'] = _('must be an object with the category\'s fields')
+        return {}
+    clean = {}
+    for name in required:
+        value = raw.get(name)
+        key = f'scenario.{name}'
+        if value is None or (isinstance(value, str) and not value.strip()):
+            fields[key] = _('is required for this category')
+            continue
+        if name == 'minutes_late':
+            try:
+                number = int(str(value).strip())
+            except ValueError:
+                fields[key] = _('must be a whole number of minutes')
+                continue
+            if number < 0 or number > 10 ** 6:
+                fields[key] = _('must be between 0 and 1000000')
+                continue
+            clean[name] = number
+        elif name.endswith('_at'):
+            try:
+                clean[name] = to_iso(parse_datetime(str(value), key))
+            except Invalid as err:
+                fields.update(err.fields)
+        else:
+            text = str(value).strip()
+            if len(text) > 500:
+                fields[key] = _('at most %(n)d characters', n=500)
+                continue
+            clean[name] = text
+    return clean
+
+
+def _facts(raw, fields):
+    if not isinstance(raw, str) or not raw.strip():
+        fields['facts'] = _('describe what happened')
+        return None
+    if len(raw.strip()) > FACTS_MAX:
+        fields['facts'] = _('at most %(n)d characters', n=FACTS_MAX)
+        return None
+    return raw.strip()
+
+
+def _demand(raw, order, fields):
+    if not isinstance(raw, dict) or raw.get('type') not in DEMAND_TYPES:
+        fields['demand.type'] = _('one of %(c)s', c=', '.join(DEMAND_TYPES))
+        return None, None
+    kind, amount = raw['type'], raw.get('amount')
+    if kind in ('partial_refund', 'compensation'):
+        try:
+            fen = parse_yuan(amount, 'demand.amount', allow_zero=False)
+        except Invalid as err:
+            fields.update(err.fields)
+            return kind, None
+        if order is not None and fen > order.amount_fen:
+            fields['demand.amount'] = _('must not exceed the order amount')
+        return kind, fen
+    if amount not in (None, ''):
+        fields['demand.amount'] = _('only a partial refund or compensation has an amount')
+    if kind == 'full_refund' and order is not None:
+        return kind, order.amount_fen
+    return kind, None
+
+
+def _window_closes(order):
+    base = order.confirmed_at or order.delivered_at or order.paid_at
+    return base + dt.timedelta(days=current_app.config['COMPLAINT_WINDOW_DAYS'])
+
+
+def _next_ticket_no(now):
+    """TS<local date>-<6-digit daily sequence>: readable, and sortable as text."""
+    from desk.times import to_local
+    day = to_local(now).strftime('%Y%m%d')
+    row = (TicketCounter
+           .insert(day=day, last=1)
+           .on_conflict(conflict_target=[TicketCounter.day],
+                        update={TicketCounter.last: TicketCounter.last + 1})
+           .returning(TicketCounter.last)
+           .execute())
+    number = list(row)[0].last if not isinstance(row, int) else TicketCounter.get_by_id(day).last
+    return f'TS{day}-{number:06d}'
+
+
+def _open_complaint(order):
+    return (Complaint
+            .select(Complaint.ticket_no)
+            .where((Complaint.order == order.id) & Complaint.state.not_in(('closed', 'withdrawn')))
+            .first())
+
+
+def _duplicate(existing):
+    return Conflict(_('Order already has an open complaint %(t)s.', t=existing.ticket_no),
+                    ticket_no=existing.ticket_no)
+
+
+# --- filing -------------------------------------------------------------------------------
+
+def file_complaint(actor, data, default_channel='api'):
+    """File a complaint for an order (SPEC §3). Returns the new `Complaint`.
+
+    The buyer files for their own orders; agents and supervisors file for the order's buyer
+    (phone channel) and may pass the complaint window with a logged `override_reason`.
+    """
+    if actor.role != 'buyer' and actor.role not in STAFF_FILERS:
+        raise Forbidden(_('Only a buyer, or an agent for a buyer, can file a complaint.'))
+    if not isinstance(data, dict):
+        raise Invalid(_('The body must be a JSON object.'))
+    now = clock.now()
+    fields = {}
+    order_no = data.get('order_no')
+    if not isinstance(order_no, str) or not order_no.strip():
+        raise Invalid(_('Name the order the complaint is about.'), fields={'order_no': _('is required')})
+    order = Order.get_or_none(Order.order_no == order_no.strip())
+    if order is None or (actor.role == 'buyer' and order.buyer_id != actor.buyer_id):
+        raise NotFound(_('No order %(no)s.', no=order_no))
+    category = Category.get_or_none((Category.code == str(data.get('category') or '')) &
+                                    (Category.active == True))  # noqa: E712
+    if category is None:
+        fields['category'] = _('unknown category')
+    facts = _facts(data.get('facts'), fields)
+    scenario = _scenario(category, data.get('scenario'), fields) if category else {}
+    demand_type, demand_fen = _demand(data.get('demand'), order, fields)
+    basis = data.get('basis') or None
+    if basis is not None and not RuleClause.select().where(
+            (RuleClause.code == str(basis)) & (RuleClause.active == True)).exists():  # noqa: E712
+        fields['basis'] = _('unknown rule clause')
+    channel = data.get('channel') or ('phone' if actor.role in STAFF_FILERS else default_channel)
+    if channel not in CHANNELS:
+        fields['channel'] = _('one of %(c)s', c=', '.join(CHANNELS))
+    external = data.get('external') or []
+    if not isinstance(external, list) or any(e not in EXTERNAL for e in external):
+        fields['external'] = _('a list of %(c)s', c=', '.join(EXTERNAL))
+        external = []
+    override = (data.get('override_reason') or '').strip() or None
+    if override and actor.role not in STAFF_FILERS:
+        fields['override_reason'] = _('only staff may open a complaint outside the window')
+    if fields:
+        raise Invalid(_('The complaint has invalid fields.'), fields=fields)
+
+    closes = _window_closes(order)
+    if now > closes and not override:
+        raise Invalid(_('The complaint window for this order closed on %(d)s.', d=format_local(closes)),
+                      fields={'order_no': _('complaint window closed on %(d)s', d=format_local(closes))},
+                      closed_at=to_iso(closes))
+    existing = _open_complaint(order)
+    if existing:
+        raise _duplicate(existing)
+    try:
+        with atomic():
+            complaint = _create(actor, order, category, facts, scenario, demand_type, demand_fen,
+                                basis, channel, external, override, now)
+    except IntegrityError:
+        existing = _open_complaint(order)
+        if existing:
+            raise _duplicate(existing) from None
+        raise
+    return complaint
+
+
+def _create(actor, order, category, facts, scenario, demand_type, demand_fen, basis, channel,
+            external, override, now):
+    tier = category.tier
+    if category.path != 'self_service' and order.amount_fen >= LARGE_AMOUNT_FEN:
+        tier = 'L1'
+    state = {'self_service': 'self_service', 'merchant': 'negotiating',
+             'platform': 'pending_agent'}[category.path]
+    deadlines = {'edit_until': now + dt.timedelta(seconds=current_app.config['EDIT_SECONDS'])}
+    if state == 'negotiating':
+        deadlines['merchant_due_at'] = now + dt.timedelta(
+            seconds=current_app.config['MERCHANT_RESPONSE_SECONDS'])
+    elif state == 'pending_agent':
+        deadlines['first_response_due_at'], deadlines['resolution_due_at'] = sla.targets(tier, now)
+    owner = _dedicated_owner(order.buyer_id, now)
+    complaint = Complaint.create(
+        ticket_no=_next_ticket_no(now), order=order.id, buyer=order.buyer_id,
+        merchant=order.merchant_id, category=category.code, path=category.path, tier=tier,
+        department=category.department, state=state, owner=owner, filed_by=actor.id,
+        facts=facts, scenario=json.dumps(scenario, ensure_ascii=False), demand_type=demand_type,
+        demand_fen=demand_fen, basis=basis, channel=channel,
+        external_12315='12315' in external, external_heimao='heimao' in external,
+        priority=EXTERNAL_PRIORITY if external else 0,
+        needs_payment_proof=order.amount_fen >= PROOF_AMOUNT_FEN, override_reason=override,
+        created_at=now, updated_at=now, **deadlines)
+    record(complaint, actor, 'filed', {
+        'category': category.code, 'tier': tier, 'state': state, 'channel': channel,
+        'demand': {'type': demand_type, 'amount_fen': demand_fen},
+        'dedicated_owner': owner.username if owner else None,
+    }, actor_role=actor.role)
+    if override:
+        record(complaint, actor, 'window_overridden', {'reason': override}, public=False)
+    _notify_filed(complaint, order, category)
+    return complaint
+
+
+def _dedicated_owner(buyer_id, now):
+    buyer = Buyer.get_by_id(buyer_id)
+    if not buyer.dedicated_agent_id:
+        return None
+    recent = (Complaint
+              .select()
+              .where((Complaint.buyer == buyer_id) &
+                     (Complaint.created_at >= now - dt.timedelta(days=DEDICATED_WINDOW_DAYS)))
+              .count())
+    if recent < DEDICATED_AFTER:
+        return None
+    agent = User.get_or_none((User.id == buyer.dedicated_agent_id) & (User.active == True))  # noqa: E712
+    return agent if agent is not None and agent.role in AGENT_ROLES else None
+
+
+def promised_by(complaint):
+    """The time the buyer is promised an answer: the merchant's or the platform's."""
+    if complaint.state in ('negotiating',):
+        return complaint.merchant_due_at
+    if complaint.state in ('pending_agent', 'in_progress', 'in_arbitration'):
+        return complaint.resolution_due_at
+    return None
+
+
+def _notify_filed(complaint, order, category):
+    params = {'ticket': complaint.ticket_no, 'order_no': order.order_no,
+              'category': category.name_zh, 'tier': complaint.tier,
+              'due': format_local(complaint.merchant_due_at),
+              'promise': ''}
+    link = f'/buyer/complaints/{complaint.ticket_no}'
+    notify('complaint_filed_buyer', buyer_users(complaint), params, complaint, link=link, sms=True)
+    if complaint.state == 'negotiating':
+        notify('complaint_filed_merchant', merchant_users(complaint), params, complaint)
+    if complaint.owner_id:
+        notify('complaint_filed_staff', [complaint.owner_id], params, complaint)
+
+
+def buyer_users(complaint):
+    return [u.id for u in User.select(User.id).where(
+        (User.buyer == complaint.buyer_id) & (User.role == 'buyer'))]
+
+
+def merchant_users(complaint):
+    return [u.id for u in User.select(User.id).where(
+        (User.merchant == complaint.merchant_id) & (User.role == 'merchant_staff'))]
+
+
+# --- actions on a filed complaint ------------------------------------------------------
+
+def edit(actor, complaint, data):
+    """The buyer corrects facts and/or demand within the edit window (24 h)."""
+    now = clock.now()
+    check(complaint, actor, 'edit', now)
+    if not isinstance(data, dict) or not ({'facts', 'demand'} & set(data)):
+        raise Invalid(_('Send new facts, a new demand, or both.'))
+    fields, changes = {}, {}
+    order = Order.get_by_id(complaint.order_id)
+    if 'facts' in data:
+        changes['facts'] = _facts(data.get('facts'), fields)
+    if 'demand' in data:
+        changes['demand_type'], changes['demand_fen'] = _demand(data.get('demand'), order, fields)
+    if fields:
+        raise Invalid(_('The changes have invalid fields.'), fields=fields)
+    with atomic():
+        before = {k: getattr(complaint, k) for k in changes}
+        _save(complaint, complaint.version, **changes)
+        record(complaint, actor, 'edited', {'changed': sorted(changes),
+                                            'before': {k: v for k, v in before.items() if k != 'facts'}},
+               actor_role='buyer')
+        notify('complaint_edited', merchant_users(complaint) + [complaint.owner_id],
+               {'ticket': complaint.ticket_no}, complaint)
+    return complaint
+
+
+def withdraw(actor, complaint, data=None):
+    """The buyer withdraws before a ruling; every timer of the case stops."""
+    now = clock.now()
+    check(complaint, actor, 'withdraw', now)
+    reason = ((data or {}).get('reason') or '').strip()[:500] or None
+    with atomic():
+        _save(complaint, complaint.version, state='withdrawn', closed_at=now, merchant_due_at=None,
+              buyer_due_at=None, evidence_due_at=None, first_response_due_at=None,
+              resolution_due_at=None)
+        record(complaint, actor, 'withdrawn', {'reason': reason}, actor_role='buyer')
+        notify('complaint_withdrawn', merchant_users(complaint) + [complaint.owner_id],
+               {'ticket': complaint.ticket_no, 'order_no': complaint.order.order_no}, complaint)
+    return complaint
+
+
+def post_message(actor, complaint, data):
+    """A public reply, or (staff only) an internal note the parties never see."""
+    now = clock.now()
+    check(complaint, actor, 'message', now)
+    data = data or {}
+    body = data.get('body')
+    internal = data.get('internal', False)
+    if not isinstance(body, str) or not body.strip():
+        raise Invalid(_('The message is empty.'), fields={'body': _('is required')})
+    if len(body.strip()) > MESSAGE_MAX:
+        raise Invalid(_('The message is too long.'), fields={'body': _('at most %(n)d characters', n=MESSAGE_MAX)})
+    if not isinstance(internal, bool):
+        raise Invalid(_('internal must be true or false.'), fields={'internal': _('must be true or false')})
+    mine = relations(complaint, actor)
+    if internal and mine & {'buyer', 'merchant'}:
+        raise Forbidden(_('Only staff can write internal notes.'))
+    with atomic():
+        event = record(complaint, actor, 'internal_note' if internal else 'message',
+                       {'body': body.strip(), 'author': actor.display_name}, public=not internal)
+        if not internal:
+            if 'buyer' in mine:
+                recipients = merchant_users(complaint) + [complaint.owner_id]
+            elif 'merchant' in mine:
+                recipients = buyer_users(complaint) + [complaint.owner_id]
+            else:
+                recipients = buyer_users(complaint) + merchant_users(complaint)
+            notify('complaint_message', [r for r in recipients if r != actor.id],
+                   {'ticket': complaint.ticket_no, 'author': actor.display_name,
+                    'excerpt': body.strip()[:80]}, complaint)
+        _save(complaint, complaint.version)
+    return event
+
+
+def mark_external(actor, complaint, data):
+    """Record that the complaint was also filed with 12315 / 黑猫投诉: it gets priority."""
+    now = clock.now()
+    check(complaint, actor, 'mark_external', now)
+    channels = (data or {}).get('external')
+    if not isinstance(channels, list) or not channels or any(c not in EXTERNAL for c in channels):
+        raise Invalid(_('Name where else it was filed.'), fields={'external': _('a list of %(c)s', c=', '.join(EXTERNAL))})
+    with atomic():
+        _save(complaint, complaint.version,
+              external_12315=complaint.external_12315 or '12315' in channels,
+              external_heimao=complaint.external_heimao or 'heimao' in channels,
+              priority=max(complaint.priority, EXTERNAL_PRIORITY))
+        record(complaint, actor, 'marked_external', {'external': sorted(channels)})
+    return complaint
+
+
+def self_service_answer(actor, complaint, helped):
+    """The buyer says whether the knowledge-base answer helped: close, or go to an agent."""
+    now = clock.now()
+    action = 'helped' if helped else 'not_helped'
+    check(complaint, actor, action, now)
+    with atomic():
+        if helped:
+            _save(complaint, complaint.version, state='closed', closed_at=now, resolved_at=now)
+        else:
+            first, resolution = sla.targets('L2', now)
+            _save(complaint, complaint.version, state='pending_agent', tier='L2', path='platform',
+                  first_response_due_at=first, resolution_due_at=resolution)
+        record(complaint, actor, action, {'state': complaint.state}, actor_role='buyer')
+    return complaint
+
+
+ACTIONS = {
+    'edit': edit,
+    'withdraw': withdraw,
+    'message': post_message,
+    'mark_external': mark_external,
+    'helped': lambda actor, c, data: self_service_answer(actor, c, True),
+    'not_helped': lambda actor, c, data: self_service_answer(actor, c, False),
+}
+
+
+def take_action(actor, complaint, action, data):
+    """Dispatch a lifecycle action by name (the API's POST …/actions/<action>)."""
+    handler = ACTIONS.get(action)
+    if handler is None:
+        check(complaint, actor, action, clock.now())  # raises 404/403/409 as the table says
+        raise Conflict(_('The action %(a)s is not available yet.', a=action))
+    return handler(actor, complaint, data)

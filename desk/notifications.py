@@ -1,0 +1,116 @@
+"""Notifications: what each event tells whom, and the channels that carry it.
+
+Services call `notify()` inside their transaction; it writes one outbox row. Delivery (see
+`desk.outbox`) writes an inbox message per recipient in the recipient's language and then
+sends e-mail (SMTP when `DESK_SMTP_URL` is set, else printed to the log) and SMS (a provider
+interface; the development provider logs).
+"""
+import logging
+import smtplib
+from email.message import EmailMessage
+from urllib.parse import urlsplit
+
+from flask import current_app
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
+
+from desk import outbox
+from desk.complaint_models import InboxMessage
+from desk.models import User
+
+log = logging.getLogger('desk.notifications')
+
+#: template key -> (title, body); params are filled with %-formatting after translation.
+TEMPLATES = {
+    'complaint_filed_buyer': (_l('Complaint %(ticket)s received'),
+                              _l('We received your complaint about order %(order_no)s. %(promise)s')),
+    'complaint_filed_merchant': (_l('New complaint %(ticket)s'),
+                                 _l('A buyer complained about order %(order_no)s (%(category)s). '
+                                    'Answer with a proposal before %(due)s.')),
+    'complaint_filed_staff': (_l('New complaint %(ticket)s in your queue'),
+                              _l('%(category)s, tier %(tier)s, order %(order_no)s.')),
+    'complaint_message': (_l('New message on %(ticket)s'), _l('%(author)s wrote: %(excerpt)s')),
+    'complaint_withdrawn': (_l('Complaint %(ticket)s withdrawn'),
+                            _l('The buyer withdrew the complaint about order %(order_no)s.')),
+    'complaint_edited': (_l('Complaint %(ticket)s updated'),
+                         _l('The buyer updated the facts or demand of the complaint.')),
+    'complaint_escalated': (_l('Complaint %(ticket)s needs an agent'),
+                            _l('The knowledge-base answer did not help; the case is in the queue.')),
+}
+
+LOCALES = {'zh': 'zh_Hans_CN', 'en': 'en'}
+
+
+def notify(template, recipients, params, complaint=None, link=None, sms=False):
+    """Queue a notification to the users `recipients` (ids or User objects)."""
+    ids = sorted({r if isinstance(r, int) else r.id for r in recipients if r is not None})
+    if not ids:
+        return None
+    if template not in TEMPLATES:
+        raise KeyError(template)
+    return outbox.emit('notify', {'template': template, 'recipients': ids, 'params': params,
+                                  'link': link, 'sms': sms}, complaint=complaint)
+
+
+def render(template, params, language):
+    title, body = TEMPLATES[template]
+    with force_locale(LOCALES.get(language, 'zh_Hans_CN')):
+        return str(title) % params, str(body) % params
+
+
+def _deliver_notify(row, payload):
+    """Outbox handler: inbox rows now (in the delivery transaction), e-mail/SMS after it."""
+    followups = []
+    users = User.select().where(User.id.in_(payload['recipients']) & (User.active == True))  # noqa: E712
+    default = current_app.config['DEFAULT_LOCALE']
+    for user in users:
+        title, body = render(payload['template'], payload['params'], user.locale or default)
+        InboxMessage.insert(user=user.id, outbox=row.id, complaint=row.complaint_id, title=title,
+                            body=body, link=payload.get('link')).on_conflict_ignore().execute()
+        if user.email:
+            followups.append(lambda to=user.email, t=title, b=body: send_email(to, t, b))
+        if payload.get('sms') and user.buyer_id:
+            phone = user.buyer.phone
+            if phone:
+                followups.append(lambda p=phone, t=title: sms_backend().send(p, t))
+    return followups
+
+
+outbox.register_handler('notify', _deliver_notify)
+
+
+def send_email(to, subject, body):
+    """SMTP when configured, otherwise the message is printed to the log (development)."""
+    url = current_app.config.get('SMTP_URL')
+    if not url:
+        log.info('e-mail to %s: %s\n%s', to, subject, body)
+        return
+    parts = urlsplit(url)
+    message = EmailMessage()
+    message['From'] = parts.username or 'desk@localhost'
+    message['To'] = to
+    message['Subject'] = subject
+    message.set_content(body)
+    smtp_class = smtplib.SMTP_SSL if parts.scheme == 'smtps' else smtplib.SMTP
+    with smtp_class(parts.hostname, parts.port or (465 if parts.scheme == 'smtps' else 25), timeout=10) as smtp:
+        if parts.username:
+            smtp.login(parts.username, parts.password or '')
+        smtp.send_message(message)
+
+
+class LoggingSms:
+    """The development SMS provider: writes the message to the log."""
+
+    def send(self, phone, text):
+        log.info('SMS to %s: %s', phone, text)
+
+
+def sms_backend():
+    return current_app.extensions.get('desk_sms') or LoggingSms()
+
+
+def unread_count(user):
+    return (InboxMessage
+            .select()
+            .where((InboxMessage.user == user.id) & (InboxMessage.read_at.is_null()))
+            .count())

@@ -1,0 +1,6 @@
+"""Every table of the desk, in dependency order: what the migrations must build and what the
+schema test compares them with. A new model module adds its list here."""
+from desk.complaint_models import COMPLAINT_MODELS
+from desk.models import MODELS
+
+ALL_MODELS = MODELS + COMPLAINT_MODELS
