@@ -23,6 +23,9 @@ SETTINGS = [
             ('development', 'production', 'testing')),
     Setting('SECRET_KEY', str, None,
             'signs sessions and buyer links; required (and not the development key) outside development'),
+    Setting('INTEGRATION_SECRET', str, None,
+            'shared with the marketplace to sign buyer portal links (/buyer/complain?token=…); '
+            'unset means the secret key'),
     Setting('DATABASE_URL', str, None,
             'peewee URL; unset means a SQLite file `desk.sqlite3` in the instance folder; '
             'postgresql://user@host/db for production'),

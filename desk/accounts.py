@@ -6,6 +6,7 @@ once; the desk keeps only a prefix to find the key and a SHA-256 of the whole ke
 import datetime as dt
 import hashlib
 import hmac
+import re
 import secrets
 
 from argon2 import PasswordHasher
@@ -19,6 +20,7 @@ from desk.errors import Invalid, NotFound, Throttled, Unauthorized
 from desk.models import (DEPARTMENTS, ROLES, ApiKey, Buyer, LoginFailure, Merchant, User)
 
 _hasher = PasswordHasher()
+_CONTROL = re.compile(r'[\x00-\x1f\x7f]')
 #: A hash of a random password, verified against when the username is unknown so that a
 #: failed login takes the same time whether or not the account exists.
 _dummy_hash = None
@@ -49,6 +51,8 @@ def create_user(username, password, role, display_name=None, department=None,
     username = (username or '').strip()
     if not username or len(username) > 64:
         fields['username'] = _('1 to 64 characters')
+    elif _CONTROL.search(username):
+        fields['username'] = _('must not contain control characters')
     elif User.select().where(User.username == username).exists():
         fields['username'] = _('already taken')
     if not password or len(password) < 8:
@@ -109,7 +113,11 @@ def authenticate(username, password, ip):
     global _dummy_hash
     now = clock.now()
     username = (username or '').strip()
-    user_key, ip_key = 'user:' + username.lower()[:100], 'ip:' + (ip or '?')[:100]
+    # No account name holds a control character, and PostgreSQL text cannot hold NUL:
+    # such a name is an ordinary failure, counted under its printable part.
+    known_shape = not _CONTROL.search(username)
+    user_key = 'user:' + _CONTROL.sub('', username).lower()[:100]
+    ip_key = 'ip:' + _CONTROL.sub('', ip or '?')[:100]
     remaining = max(
         _lock_remaining(user_key, current_app.config['LOGIN_MAX_FAILURES'], now),
         _lock_remaining(ip_key, current_app.config['LOGIN_MAX_FAILURES_PER_IP'], now))
@@ -117,7 +125,7 @@ def authenticate(username, password, ip):
         minutes = max(1, -(-remaining // 60))
         raise Throttled(_('Too many failed attempts. Try again in %(n)d minutes.', n=minutes),
                         retry_after=remaining)
-    user = User.get_or_none(User.username == username)
+    user = User.get_or_none(User.username == username) if known_shape else None
     if user is None:
         if _dummy_hash is None:
             _dummy_hash = hash_password(secrets.token_hex(16))
@@ -210,3 +218,18 @@ def update_user(user, display_name=None, department=None, capacity=None, active=
             user.password_hash = hash_password(password)
         user.save()
     return user
+
+
+def buyer_user_for(buyer):
+    """The portal account of a marketplace buyer, created on their first signed-link visit.
+
+    It has no usable password: such buyers only ever arrive through links the marketplace
+    signs for them.
+    """
+    user = User.get_or_none((User.buyer == buyer.id) & (User.role == 'buyer'))
+    if user is not None:
+        return user
+    with atomic():
+        return User.create(username=f'buyer-{buyer.ref}'[:64], role='buyer', buyer=buyer.id,
+                           display_name=buyer.display_name,
+                           password_hash=hash_password(secrets.token_urlsafe(32)))

@@ -104,3 +104,13 @@ def verify_audit_command():
         click.echo(f'{broken} complaint(s) with an altered history', err=True)
         sys.exit(1)
     click.echo('every timeline is intact')
+
+
+@desk_cli.command('buyer-link')
+@click.option('--buyer', 'buyer_ref', required=True)
+@click.option('--order', 'order_no', required=True)
+@click.option('--base-url', default='http://127.0.0.1:5000')
+def buyer_link_command(buyer_ref, order_no, base_url):
+    """Print a signed one-hour portal link, as the marketplace app would make it."""
+    from desk.portal_links import make_token
+    click.echo(f'{base_url.rstrip("/")}/buyer/complain?token={make_token(buyer_ref, order_no)}')

@@ -114,3 +114,26 @@ def unread_count(user):
             .select()
             .where((InboxMessage.user == user.id) & (InboxMessage.read_at.is_null()))
             .count())
+
+
+def inbox_for(user, limit=100):
+    return (InboxMessage
+            .select()
+            .where(InboxMessage.user == user.id)
+            .order_by(InboxMessage.id.desc())
+            .limit(limit))
+
+
+def mark_read(user, message_id=None):
+    """Mark one of the user's messages (or all of them) read; another's message is not found."""
+    from desk import clock
+    from desk.errors import NotFound
+    query = InboxMessage.update(read_at=clock.now()).where(
+        (InboxMessage.user == user.id) & InboxMessage.read_at.is_null())
+    if message_id is None:
+        return query.execute()
+    message = InboxMessage.get_or_none((InboxMessage.id == message_id) & (InboxMessage.user == user.id))
+    if message is None:
+        raise NotFound(_l('No such message.'))
+    query.where(InboxMessage.id == message_id).execute()
+    return message

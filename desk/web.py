@@ -1,6 +1,7 @@
 """The browser side shared by every console: login sessions, CSRF, the language switch,
 the role-based home redirect and HTML error pages.
 """
+import json
 from functools import wraps
 from urllib.parse import urlsplit
 
@@ -126,8 +127,10 @@ def init_web(app):
     csrf.init_app(app)
     app.register_blueprint(bp)
 
-    from desk import portal
+    from desk import inbox, portal
     app.register_blueprint(portal.bp)
+    inbox.init_inbox(app)
+    app.jinja_env.filters['fromjson'] = json.loads
 
     @app.before_request
     def _start_ticker():
