@@ -15,7 +15,8 @@ from desk import accounts, imports, overview
 from desk.consoles.access import AdminOnly, RoleAccess
 from desk.errors import DomainError
 from desk.masking import mask_phone
-from desk.models import DEPARTMENTS, ROLES, ApiKey, ImportRun, Merchant, Order, User
+from desk.complaint_models import PATHS, TIERS, Category, RuleClause
+from desk.models import DEPARTMENTS, ROLES, ApiKey, Buyer, ImportRun, Merchant, Order, User
 from desk.money import format_money
 
 
@@ -120,6 +121,87 @@ class OrderView(AdminOnly, ReadOnlyView):
     column_default_sort = ('paid_at', True)
 
 
+def _optional_int(value):
+    return int(value) if value not in (None, '', 'None') else None
+
+
+def _agent_choices():
+    agents = User.select().where(User.role.in_(('agent', 'senior_agent')) & (User.active == True))  # noqa: E712
+    return [('', '—')] + [(a.id, f'{a.display_name} ({a.username})') for a in agents.order_by(User.username)]
+
+
+def _agent_name(user_id):
+    user = User.get_or_none(User.id == user_id) if user_id else None
+    return user.display_name if user else ''
+
+
+def json_list(form, field):
+    """The scenario fields must be a JSON list of field names."""
+    import json
+    from wtforms.validators import ValidationError
+    try:
+        value = json.loads(field.data or '[]')
+    except ValueError:
+        raise ValidationError(_('Write a JSON list such as ["receiving_account"].')) from None
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ValidationError(_('Write a JSON list such as ["receiving_account"].'))
+
+
+class CategoryView(AdminOnly, ModelView):
+    """Complaint categories: routing, tier and the scenario facts each one requires."""
+    can_delete = False  # complaints refer to them; deactivate instead
+    column_list = ('code', 'name_zh', 'name_en', 'path', 'tier', 'department', 'scenario_fields',
+                   'senior_only', 'active', 'position')
+    column_labels = {'code': _l('Code'), 'name_zh': _l('Chinese name'), 'name_en': _l('English name'),
+                     'path': _l('Path'), 'tier': _l('Tier'), 'department': _l('Department'),
+                     'scenario_fields': _l('Required scenario fields (JSON list)'),
+                     'senior_only': _l('Senior agents only'), 'active': _l('Active'),
+                     'position': _l('Position')}
+    form_overrides = {'path': SelectField, 'tier': SelectField, 'department': SelectField}
+    form_args = {
+        'path': {'choices': [(p, p) for p in PATHS]},
+        'tier': {'choices': [(t, t) for t in TIERS]},
+        'department': {'choices': [(d, d) for d in DEPARTMENTS]},
+        'scenario_fields': {'validators': [json_list]},
+    }
+
+
+class RuleClauseView(AdminOnly, ModelView):
+    can_delete = False
+    column_list = ('code', 'title_zh', 'title_en', 'category', 'active')
+    column_labels = {'code': _l('Code'), 'title_zh': _l('Chinese title'), 'title_en': _l('English title'),
+                     'category': _l('Category'), 'active': _l('Active'), 'body_zh': _l('Text')}
+    column_searchable_list = ('code', 'title_zh', 'title_en')
+
+
+class BuyerView(AdminOnly, ModelView):
+    """Buyers come from the marketplace; staff set a dedicated agent (专属客服) here."""
+    can_create = can_delete = False
+    simple_list_pager = True
+    column_list = ('ref', 'display_name', 'phone', 'dedicated_agent_id', 'created_at')
+    column_labels = {'ref': _l('Ref'), 'display_name': _l('Name'), 'phone': _l('Phone'),
+                     'dedicated_agent_id': _l('Dedicated agent'), 'created_at': _l('Created')}
+    column_formatters = {'phone': lambda v, c, m, n: mask_phone(m.phone),
+                         'dedicated_agent_id': lambda v, c, m, n: _agent_name(m.dedicated_agent_id)}
+    column_searchable_list = ('ref', 'display_name')
+    form_columns = ('dedicated_agent_id',)
+    form_overrides = {'dedicated_agent_id': SelectField}
+    form_args = {'dedicated_agent_id': {'coerce': _optional_int, 'validators': [Optional()]}}
+
+    def on_form_prefill(self, form, id):
+        form.dedicated_agent_id.choices = _agent_choices()
+
+    def create_form(self, obj=None):
+        form = super().create_form(obj)
+        form.dedicated_agent_id.choices = _agent_choices()
+        return form
+
+    def edit_form(self, obj=None):
+        form = super().edit_form(obj)
+        form.dedicated_agent_id.choices = _agent_choices()
+        return form
+
+
 class ApiKeyView(AdminOnly, ReadOnlyView):
     """Keys are listed and revoked here; a new key is shown exactly once on the issue page."""
     can_view_details = False
@@ -196,4 +278,8 @@ def register(admin):
     admin.add_view(OrderView(Order, name=_l('Orders'), endpoint='orders', category=_l('Orders')))
     admin.add_view(ImportView(name=_l('Import orders (CSV)'), endpoint='order_import',
                               category=_l('Orders')))
+    admin.add_view(BuyerView(Buyer, name=_l('Buyers'), endpoint='buyers', category=people))
+    rules = _l('Rules')
+    admin.add_view(CategoryView(Category, name=_l('Complaint categories'), endpoint='categories', category=rules))
+    admin.add_view(RuleClauseView(RuleClause, name=_l('Rule clauses'), endpoint='clauses', category=rules))
     admin.add_view(ApiKeyView(ApiKey, name=_l('API keys'), endpoint='api_keys', category=_l('Settings')))
