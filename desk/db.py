@@ -70,13 +70,13 @@ def after_commit(callback):
 def atomic():
     """A transaction (or savepoint when nested) that fires `after_commit` hooks on commit."""
     depth = getattr(_local, 'depth', 0)
+    mark = len(_pending())  # hooks registered before this block survive its rollback
     _local.depth = depth + 1
     try:
         with database.atomic():
             yield
     except BaseException:
-        if depth == 0:
-            _pending().clear()
+        del _pending()[mark:]  # a rolled-back savepoint drops only its own hooks
         raise
     finally:
         _local.depth = depth
