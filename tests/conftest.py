@@ -14,7 +14,7 @@ import pytest
 
 from app import create_app
 from desk import accounts, clock
-from desk.db import database
+from desk.db import database, is_sqlite
 from desk.schema import ALL_MODELS
 
 TEST_DB_URL = os.environ.get('DESK_TEST_DATABASE_URL')
@@ -25,21 +25,39 @@ PASSWORD = 'correct-horse-9'
 T0 = dt.datetime(2026, 11, 24, 2, 0, 0)
 
 
-def _reset_postgres(url):
+def _postgres_admin(url):
     import psycopg2
     conn = psycopg2.connect(url.replace('postgresql+pool://', 'postgresql://'))
     conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute('DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;')
-    conn.close()
+    return conn
 
 
 @pytest.fixture(scope='session')
 def db_url(tmp_path_factory):
-    if TEST_DB_URL:
-        _reset_postgres(TEST_DB_URL)
-        return TEST_DB_URL
-    return 'sqlite:///' + str(tmp_path_factory.mktemp('db') / 'test.sqlite3')
+    """A database of this test session's own.
+
+    On PostgreSQL a fresh database named after the given one plus the process id is created
+    and dropped afterwards, so concurrent runs (CI, a developer, helpers) never wipe each
+    other's tables.
+    """
+    if not TEST_DB_URL:
+        yield 'sqlite:///' + str(tmp_path_factory.mktemp('db') / 'test.sqlite3')
+        return
+    from urllib.parse import urlsplit, urlunsplit
+    parts = urlsplit(TEST_DB_URL)
+    name = f'{parts.path.lstrip("/") or "test"}_{os.getpid()}'
+    admin = _postgres_admin(TEST_DB_URL)
+    with admin.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        cur.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(parts._replace(path='/' + name))
+    finally:
+        if not database.is_closed():
+            database.close()
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
 
 
 @pytest.fixture(scope='session')
