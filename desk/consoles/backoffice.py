@@ -2,7 +2,6 @@
 order CSV import."""
 from flask import flash, jsonify, redirect, request, url_for
 from flask_admin import AdminIndexView, BaseView, expose
-from flask_admin.contrib.peewee import ModelView
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -12,10 +11,11 @@ from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 from desk import accounts, imports, overview
+from desk.complaint_models import PATHS, TIERS, Category, RuleClause
 from desk.consoles.access import AdminOnly, RoleAccess
+from desk.consoles.base import DeskModelView
 from desk.errors import DomainError
 from desk.masking import mask_phone
-from desk.complaint_models import PATHS, TIERS, Category, RuleClause
 from desk.models import DEPARTMENTS, ROLES, ApiKey, Buyer, ImportRun, Merchant, Order, User
 from desk.money import format_money
 
@@ -30,13 +30,13 @@ def _money(view, context, model, name):
     return format_money(getattr(model, name))
 
 
-class ReadOnlyView(ModelView):
+class ReadOnlyView(DeskModelView):
     can_create = can_edit = can_delete = False
     can_view_details = True
     page_size = 50
 
 
-class UserView(AdminOnly, ModelView):
+class UserView(AdminOnly, DeskModelView):
     can_delete = False
     column_list = ('username', 'display_name', 'role', 'department', 'merchant', 'status',
                    'capacity', 'active', 'created_at')
@@ -86,7 +86,7 @@ class UserView(AdminOnly, ModelView):
         form.role.render_kw = {'disabled': True}
 
 
-class MerchantView(AdminOnly, ModelView):
+class MerchantView(AdminOnly, DeskModelView):
     can_delete = False
     column_list = ('ref', 'name', 'deposit_fen', 'created_at')
     column_labels = {'ref': _l('Ref'), 'name': _l('Name'), 'deposit_fen': _l('Deposit'),
@@ -147,7 +147,7 @@ def json_list(form, field):
         raise ValidationError(_('Write a JSON list such as ["receiving_account"].'))
 
 
-class CategoryView(AdminOnly, ModelView):
+class CategoryView(AdminOnly, DeskModelView):
     """Complaint categories: routing, tier and the scenario facts each one requires."""
     can_delete = False  # complaints refer to them; deactivate instead
     column_list = ('code', 'name_zh', 'name_en', 'path', 'tier', 'department', 'scenario_fields',
@@ -166,7 +166,7 @@ class CategoryView(AdminOnly, ModelView):
     }
 
 
-class RuleClauseView(AdminOnly, ModelView):
+class RuleClauseView(AdminOnly, DeskModelView):
     can_delete = False
     column_list = ('code', 'title_zh', 'title_en', 'category', 'active')
     column_labels = {'code': _l('Code'), 'title_zh': _l('Chinese title'), 'title_en': _l('English title'),
@@ -174,7 +174,7 @@ class RuleClauseView(AdminOnly, ModelView):
     column_searchable_list = ('code', 'title_zh', 'title_en')
 
 
-class BuyerView(AdminOnly, ModelView):
+class BuyerView(AdminOnly, DeskModelView):
     """Buyers come from the marketplace; staff set a dedicated agent (专属客服) here."""
     can_create = can_delete = False
     simple_list_pager = True

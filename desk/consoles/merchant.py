@@ -4,12 +4,12 @@ The list and detail queries come from `desk.orders.visible_orders`, the same rul
 uses, so a merchant cannot reach another merchant's order by editing an id in the URL.
 """
 from flask_admin import AdminIndexView, expose
-from flask_admin.contrib.peewee import ModelView
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from desk import overview
 from desk.consoles.access import MerchantOnly
+from desk.consoles.base import DeskModelView
 from desk.masking import mask_phone
 from desk.models import Merchant, Order
 from desk.money import format_money
@@ -24,7 +24,7 @@ class HomeView(MerchantOnly, AdminIndexView):
                            counts=overview.merchant_overview(current_user))
 
 
-class MyOrdersView(MerchantOnly, ModelView):
+class MyOrdersView(MerchantOnly, DeskModelView):
     can_create = can_edit = can_delete = False
     can_view_details = True
     simple_list_pager = True
