@@ -1,7 +1,8 @@
 """Every setting of Arbiter Desk, its type, default and meaning.
 
 Each can be overridden by an environment variable named `DESK_<NAME>` (for example
-`DESK_DATABASE_URL`). The README's configuration table is generated from this list.
+`DESK_DATABASE_URL`). The README's configuration table is printed from this list by
+`python -m config`; a test keeps the two equal.
 """
 from typing import NamedTuple, Optional
 
