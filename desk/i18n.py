@@ -5,7 +5,7 @@ browser's Accept-Language. The API speaks English unless the caller asks for Chi
 Chinese is served as locale `zh_Hans_CN`: Flask-Admin ships its catalogue under that name,
 and gettext falls back from it to `zh`, where WTForms' and our own catalogues live.
 """
-from flask import request, session
+from flask import current_app, has_request_context, request, session
 from flask_babel import Babel
 
 from desk.format import format_local
@@ -15,13 +15,15 @@ LANGUAGES = {'zh': 'zh_Hans_CN', 'en': 'en'}
 
 
 def current_language():
-    """'zh' or 'en' for the current request."""
+    """'zh' or 'en' for the current request; the default language outside a request
+    (jobs, commands, app start-up), where there is no browser to ask."""
+    if not has_request_context():
+        return current_app.config['DEFAULT_LOCALE']
     if request.path.startswith('/api/'):
         return request.accept_languages.best_match(['en', 'zh'], default='en')
     chosen = session.get('lang')
     if chosen in LANGUAGES:
         return chosen
-    from flask import current_app
     default = current_app.config['DEFAULT_LOCALE']
     return request.accept_languages.best_match(['zh', 'en'], default=default)
 
@@ -31,7 +33,6 @@ def select_locale():
 
 
 def select_timezone():
-    from flask import current_app
     return current_app.config['TIMEZONE']
 
 

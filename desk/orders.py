@@ -21,6 +21,8 @@ from desk.times import parse_datetime, to_iso
 ORDER_NO = re.compile(r'^[A-Za-z0-9_-]{1,64}$')
 REF = re.compile(r'^[A-Za-z0-9_.:-]{1,64}$')
 PHONE = re.compile(r'^\+?[0-9 -]{5,20}$')
+#: Order fields are single-line text; PostgreSQL cannot even store NUL.
+CONTROL = re.compile(r'[\x00-\x1f\x7f]')
 WRITERS = ('integration', 'admin')
 
 
@@ -34,6 +36,9 @@ def _text(data, field, fields, max_len, required=True):
         fields[field] = _('must be text')
         return None
     value = value.strip()
+    if CONTROL.search(value):
+        fields[field] = _('must not contain control characters or line breaks')
+        return None
     if len(value) > max_len:
         fields[field] = _('at most %(n)d characters', n=max_len)
         return None
@@ -47,11 +52,11 @@ def _party(data, field, fields, with_phone):
         return None
     sub = {}
     ref = _text(party, 'ref', sub, 64)
-    if ref and not REF.match(ref):
+    if ref and not REF.fullmatch(ref):
         sub['ref'] = _('letters, digits and _ . : - only')
     name = _text(party, 'name', sub, 200)
     phone = _text(party, 'phone', sub, 20, required=False) if with_phone else None
-    if phone and not PHONE.match(phone):
+    if phone and not PHONE.fullmatch(phone):
         sub['phone'] = _('must be a phone number')
     for key, msg in sub.items():
         fields[f'{field}.{key}'] = msg
@@ -85,7 +90,7 @@ def validate_order(order_no, data):
     if not isinstance(data, dict):
         raise Invalid(_('The body must be a JSON object.'))
     fields = {}
-    if not isinstance(order_no, str) or not ORDER_NO.match(order_no):
+    if not isinstance(order_no, str) or not ORDER_NO.fullmatch(order_no):
         fields['order_no'] = _('1 to 64 letters, digits, _ or -')
     clean = {
         'buyer': _party(data, 'buyer', fields, with_phone=True),
@@ -188,7 +193,9 @@ def visible_orders(actor):
 
 
 def get_order(actor, order_no):
-    order = visible_orders(actor).where(Order.order_no == order_no).first()
+    order = None
+    if isinstance(order_no, str) and ORDER_NO.fullmatch(order_no):  # else no such order
+        order = visible_orders(actor).where(Order.order_no == order_no).first()
     if order is None:
         raise NotFound(_('No order %(no)s.', no=order_no))
     return order
