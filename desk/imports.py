@@ -32,9 +32,11 @@ def decode_csv(raw):
     """Bytes from an upload -> text. Chinese spreadsheets often save GB18030, not UTF-8."""
     for encoding in ('utf-8-sig', 'gb18030'):
         try:
-            return raw.decode(encoding)
+            text = raw.decode(encoding)
         except UnicodeDecodeError:
             continue
+        if '\x00' not in text:  # NUL: UTF-16 or binary, never CSV text (and PostgreSQL refuses it)
+            return text
     raise Invalid(_('The file is neither UTF-8 nor GB18030 text.'), fields={'file': _('unreadable encoding')})
 
 
@@ -47,8 +49,10 @@ def start_import(actor, filename, raw, max_bytes):
     if len(raw) > max_bytes:
         raise TooLarge(_('The file is larger than %(mb)d MB.', mb=max_bytes // (1024 * 1024)))
     text = decode_csv(raw)
-    header = next(csv.reader(io.StringIO(text)), [])
-    header = [h.strip() for h in header]
+    try:
+        header = [h.strip() for h in next(csv.reader(io.StringIO(text)), [])]
+    except csv.Error:  # e.g. a first "line" longer than any CSV field may be
+        header = []
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise Invalid(_('The header lacks the columns: %(c)s', c=', '.join(missing)),
@@ -83,19 +87,43 @@ def _describe(err):
     return err.message
 
 
+def read_rows(text):
+    """[(line, row dict)] of a CSV text, `line` being where the record starts in the file:
+    blank lines are skipped but counted, and a quoted line break spans lines."""
+    reader = csv.reader(io.StringIO(text))
+    header = [h.strip() for h in next(reader, [])]
+    rows, previous = [], reader.line_num
+    try:
+        for values in reader:
+            line, previous = previous + 1, reader.line_num
+            if values:
+                rows.append((line, dict(zip(header, values))))
+    except csv.Error as err:
+        raise Invalid(str(err), fields={'line': previous + 1}) from None
+    return rows
+
+
 def run_import(run_id):
-    """Import every row of run `run_id`, recording progress as it goes (the job's body)."""
+    """Import every row of run `run_id`, recording progress as it goes (the job's body).
+
+    A file the CSV reader cannot read to the end imports nothing; the run ends with that
+    one error and its line, so the progress page never waits forever."""
     run = ImportRun.get_or_none(ImportRun.id == run_id)
     if run is None or run.state == 'done':
         return
     actor = User.get_by_id(run.created_by_id)
-    rows = list(csv.DictReader(io.StringIO(run.content)))
+    try:
+        rows = read_rows(run.content)
+    except Invalid as err:
+        ImportRun.update(state='done', finished_at=clock.now(), total_rows=0, processed_rows=0,
+                         ok_rows=0, error_rows=1, errors=json.dumps(
+                             [{'line': err.fields['line'], 'order_no': None, 'error': err.message}])
+                         ).where(ImportRun.id == run.id).execute()
+        return
     state = {'total_rows': len(rows), 'processed_rows': 0, 'ok_rows': 0, 'error_rows': 0}
     errors = []
     ImportRun.update(state='running', **state).where(ImportRun.id == run.id).execute()
-    for index, row in enumerate(rows):
-        line = index + 2
-        row = {(k or '').strip(): v for k, v in row.items() if k is not None}
+    for line, row in rows:
         try:
             upsert_order(actor, (row.get('order_no') or '').strip(), row_to_order(row))
             state['ok_rows'] += 1
