@@ -106,6 +106,12 @@ class Complaint(BaseModel):
         return self.state not in TERMINAL_STATES
 
 
+# The partial unique index migration 0002 builds (at most one open complaint per order),
+# declared on the model too, so the schema check sees model and database agree.
+Complaint.add_index(Complaint.index(Complaint.order, unique=True, name='complaint_one_open_per_order',
+                                    where=Complaint.state.not_in(TERMINAL_STATES)))
+
+
 class Event(BaseModel):
     """One line of a complaint's timeline: append-only and hash-chained per complaint."""
     id = AutoField()
