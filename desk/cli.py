@@ -30,8 +30,9 @@ def migrate_command():
 @desk_cli.command('create-user')
 @click.option('--username', required=True)
 @click.option('--password', required=True)
-@click.option('--role', required=True, type=click.Choice(ROLES))
-@click.option('--department', type=click.Choice(DEPARTMENTS))
+# Role and department are checked by accounts.create_user (one rule, one message, exit 1).
+@click.option('--role', required=True, help='one of: ' + ', '.join(ROLES))
+@click.option('--department', help='for agents, one of: ' + ', '.join(DEPARTMENTS))
 @click.option('--merchant', 'merchant_ref', help='merchant ref, for merchant staff')
 @click.option('--buyer', 'buyer_ref', help='buyer ref, for buyer accounts')
 @click.option('--name', 'display_name')
@@ -74,7 +75,10 @@ def seed_demo_command(if_empty):
             click.echo('demo data already present')
             logins = None
         else:
-            logins = seed_demo()
+            try:
+                logins = seed_demo()
+            except DomainError as err:  # e.g. the demo logins exist already
+                _fail(err)
     if logins:
         click.echo(f'Demo logins (password for all: {DEMO_PASSWORD}):')
         for role, username in logins:

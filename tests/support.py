@@ -7,6 +7,8 @@ per-request database teardown would be shared between requests and between clien
 client would act as the first client's user. This client gives each request its own
 application context, as a real server does.
 """
+import contextvars
+
 from flask.globals import _cv_app
 from flask.testing import FlaskClient
 
@@ -75,3 +77,14 @@ def push_order(order_no, buyer='b-1', merchant='m-1', **fields):
         integration = create_user('_integration', 'integration-pass-1', 'integration')
     order, _created = upsert_order(integration, order_no, order_body(buyer, merchant, **fields))
     return order
+
+
+def isolated_cli(app):
+    """`invoke('create-user', …)` runs `flask desk …` of `app` in its own app context (the
+    CLI would otherwise run inside the context the `app` fixture keeps pushed, whatever app
+    the runner was made for)."""
+    runner = app.test_cli_runner()
+
+    def invoke(*args):
+        return contextvars.Context().run(runner.invoke, args=['desk', *args])
+    return invoke
