@@ -6,6 +6,7 @@ a page never shifts when new complaints arrive and deep pages cost the same as t
 """
 import base64
 import json
+import re
 
 from flask_babel import gettext as _
 from peewee import JOIN
@@ -19,6 +20,8 @@ from desk.money import to_yuan
 from desk.times import parse_datetime, to_iso
 
 PAGE_MAX = 100
+_CURSOR = re.compile(r'c([1-9][0-9]{0,18})')  # ASCII digits only (int() also reads '１２')
+MAX_ID = 2 ** 63 - 1
 DEADLINE_COLUMNS = {
     'merchant_due': 'merchant_due_at', 'buyer_due': 'buyer_due_at',
     'evidence_due': 'evidence_due_at', 'first_response_due': 'first_response_due_at',
@@ -66,9 +69,10 @@ def encode_cursor(last_id):
 def decode_cursor(cursor):
     try:
         text = base64.urlsafe_b64decode(cursor + '=' * (-len(cursor) % 4)).decode()
-        if not text.startswith('c'):
+        match = _CURSOR.fullmatch(text)
+        if not match or int(match.group(1)) > MAX_ID:  # beyond 64 bits the driver overflows
             raise ValueError
-        return int(text[1:])
+        return int(match.group(1))
     except (ValueError, UnicodeDecodeError):
         raise Invalid(_('The cursor is not one this API gave out.'), fields={'cursor': _('invalid')}) from None
 

@@ -35,7 +35,10 @@ def make_database(url):
         path = url.split('sqlite:///', 1)[-1]
         if path and path != ':memory:':
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        return connect_url(url, pragmas=SQLITE_PRAGMAS)
+        # BEGIN IMMEDIATE: a transaction takes the write lock up front and waits for it
+        # (busy_timeout) instead of failing with "database is locked" when it reads first
+        # and another connection commits before it writes.
+        return connect_url(url, pragmas=SQLITE_PRAGMAS, lock_type='IMMEDIATE')
     return connect_url(url)
 
 

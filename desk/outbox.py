@@ -24,6 +24,8 @@ HANDLERS = {}
 #: How long a fresh row is left to its immediate delivery before the relay takes it.
 RELAY_GRACE_SECONDS = 30
 RELAY_BATCH = 500
+#: Back-off before the relay retries a row whose delivery failed.
+RETRY_SECONDS = 300
 
 
 def register_handler(topic, handler):
@@ -40,22 +42,38 @@ def emit(topic, payload, complaint=None):
 
 
 def deliver(outbox_id):
-    """Deliver one row if it is still pending; True when this call delivered it."""
-    with atomic():
-        claimed = (Outbox
-                   .update(state='sent', sent_at=clock.now(), attempts=Outbox.attempts + 1)
-                   .where((Outbox.id == outbox_id) & (Outbox.state == 'pending'))
-                   .execute())
-        if not claimed:
-            return False
-        row = Outbox.get_by_id(outbox_id)
-        handler = HANDLERS.get(row.topic)
-        if handler is None:
-            raise LookupError(f'no outbox handler for topic {row.topic!r}')
-        followups = handler(row, json.loads(row.payload or '{}')) or []
-        for followup in followups:
-            after_commit(_guarded(followup, outbox_id))
+    """Deliver one row if it is still pending; True when this call delivered it.
+
+    A failing handler rolls its effects back; the row stays pending with the attempt and
+    the error recorded, and the relay retries it after a back-off.
+    """
+    try:
+        with atomic():
+            claimed = (Outbox
+                       .update(state='sent', sent_at=clock.now(), attempts=Outbox.attempts + 1)
+                       .where((Outbox.id == outbox_id) & (Outbox.state == 'pending'))
+                       .execute())
+            if not claimed:
+                return False
+            row = Outbox.get_by_id(outbox_id)
+            handler = HANDLERS.get(row.topic)
+            if handler is None:
+                raise LookupError(f'no outbox handler for topic {row.topic!r}')
+            followups = handler(row, json.loads(row.payload or '{}')) or []
+            for followup in followups:
+                after_commit(_guarded(followup, outbox_id))
+    except Exception as err:
+        _record_failure(outbox_id, err)
+        raise
     return True
+
+
+def _record_failure(outbox_id, err):
+    (Outbox
+     .update(attempts=Outbox.attempts + 1, last_error=str(err)[:2000],
+             available_at=clock.now() + dt.timedelta(seconds=RETRY_SECONDS))
+     .where((Outbox.id == outbox_id) & (Outbox.state == 'pending'))
+     .execute())
 
 
 def _guarded(followup, outbox_id):
@@ -84,11 +102,6 @@ def relay(now=None, batch=RELAY_BATCH):
     for outbox_id in ids:
         try:
             delivered += deliver(outbox_id)
-        except Exception as err:
+        except Exception:  # recorded on the row by deliver(); the next relay retries it
             log.exception('outbox %s: delivery failed', outbox_id)
-            (Outbox
-             .update(attempts=Outbox.attempts + 1, last_error=str(err)[:2000],
-                     available_at=now + dt.timedelta(minutes=5))
-             .where((Outbox.id == outbox_id) & (Outbox.state == 'pending'))
-             .execute())
     return delivered

@@ -67,7 +67,10 @@ def enqueue(func, *args, job_id=None):
 
 def _dispatch(app, func, args, job_id):
     if redis_connection(app) is not None:
-        queue(app).enqueue(func, *args, job_id=job_id, result_ttl=3600, failure_ttl=7 * 86400)
+        try:
+            queue(app).enqueue(func, *args, job_id=job_id, result_ttl=3600, failure_ttl=7 * 86400)
+        except Exception:  # Redis down: the work is committed; the periodic sweep/relay takes it
+            log.exception('could not enqueue %s%r', func.__name__, args)
         return
     try:
         func(*args)

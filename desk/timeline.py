@@ -26,18 +26,19 @@ def _digest(complaint_id, seq, at, actor_id, actor_role, kind, public, data, pre
 def record(complaint, actor, kind, data=None, public=True, actor_role=None):
     """Append an event to `complaint`'s timeline (call inside the service's transaction).
 
-    The last event is read with a row lock on PostgreSQL, so two writers on the same
-    complaint queue up instead of forking the chain; the unique (complaint, seq) index is
-    the backstop everywhere.
+    On PostgreSQL the complaint row is locked first, so two writers on the same complaint
+    queue up and the second reads the event the first appended (locking the last event
+    instead would hand the waiter that same, stale, row); SQLite transactions take the write
+    lock when they begin. The unique (complaint, seq) index is the backstop everywhere.
     """
+    if not is_sqlite():
+        Complaint.select(Complaint.id).where(Complaint.id == complaint.id).for_update().execute()
     last = (Event
             .select(Event.seq, Event.hash)
             .where(Event.complaint == complaint.id)
             .order_by(Event.seq.desc())
-            .limit(1))
-    if not is_sqlite():
-        last = last.for_update()
-    last = last.first()
+            .limit(1)
+            .first())
     seq, prev = (last.seq + 1, last.hash) if last else (1, GENESIS)
     at = clock.now()
     payload = data or {}
@@ -84,6 +85,8 @@ def verify_chain(complaint_id):
         if actual != event.hash:
             return f'event {event.seq} was altered'
         prev, expected_seq = event.hash, expected_seq + 1
+    if expected_seq == 1:  # filing records its event in the same transaction: never empty
+        return 'event 1 is missing'
     return None
 
 
