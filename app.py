@@ -16,6 +16,8 @@ from desk.db import database, default_sqlite_url, init_database
 PERIODIC_JOBS = [
     (jobs.purge_login_failures, 3600),
     (jobs.relay_outbox, 60),
+    (jobs.sweep_deadlines, 60),
+    (jobs.assign_waiting, 60),
 ]
 
 

@@ -4,6 +4,8 @@ timeline, the outbox and the in-app inbox.
 Every deadline is its own indexed column (the timers and queues select through them), and a
 partial unique index keeps at most one open complaint per order even under concurrent filing.
 """
+import datetime as dt
+
 from peewee import (AutoField, BooleanField, CharField, DateTimeField, ForeignKeyField,
                     IntegerField, TextField)
 
@@ -18,6 +20,8 @@ PATHS = ('merchant', 'platform', 'self_service')
 DEMAND_TYPES = ('full_refund', 'partial_refund', 'reissue', 'compensation', 'fix', 'other')
 CHANNELS = ('app', 'web', 'api', 'phone', 'wechat', 'qq')
 EXTERNAL = ('12315', 'heimao')
+#: Sorts after every real time; the queue's keyset needs a non-NULL due time on every row.
+FAR_FUTURE = dt.datetime(9999, 12, 31)
 DEADLINES = ('merchant_due', 'buyer_due', 'evidence_due', 'first_response_due',
              'resolution_due', 'rating_due', 'appeal_due', 'edit_until')
 
@@ -91,6 +95,16 @@ class Complaint(BaseModel):
     rating_due_at = DateTimeField(null=True, index=True)
     appeal_due_at = DateTimeField(null=True, index=True)
     edit_until = DateTimeField(null=True)
+    # The agent desk's queue: overdue first (rank 0), then tier, then the next SLA target.
+    in_queue = BooleanField(default=False)
+    queue_rank = IntegerField(default=1)
+    next_due_at = DateTimeField(default=FAR_FUTURE)
+    sla_check_at = DateTimeField(null=True, index=True)
+    first_response_at = DateTimeField(null=True)
+    assigned_at = DateTimeField(null=True)
+    # Head of the hash-chained timeline (see desk.timeline): its length and newest hash.
+    timeline_length = IntegerField(default=0)
+    timeline_head = CharField(max_length=64, null=True)
 
     class Meta:
         indexes = (
@@ -99,6 +113,8 @@ class Complaint(BaseModel):
             (('state', 'id'), False),
             (('category', 'id'), False),
             (('department', 'state', 'id'), False),
+            (('department', 'in_queue', 'queue_rank', 'tier', 'next_due_at', 'id'), False),
+            (('owner', 'in_queue'), False),
         )
 
     @property

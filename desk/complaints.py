@@ -22,6 +22,7 @@ from desk.format import format_local
 from desk.models import Buyer, Order, User
 from desk.money import parse_yuan
 from desk.notifications import notify
+from desk.tasks import enqueue
 from desk.timeline import record
 from desk.times import parse_datetime, to_iso
 
@@ -33,6 +34,8 @@ DEDICATED_WINDOW_DAYS = 30
 LARGE_AMOUNT_FEN = 500000    # >= 5000.00: tier L1
 PROOF_AMOUNT_FEN = 50000     # >= 500.00: payment proof needed before a ruling
 EXTERNAL_PRIORITY = 10
+#: States a case sits in the agent desk's queue (`Complaint.in_queue`).
+QUEUE_STATES = ('pending_agent', 'in_progress', 'in_arbitration', 'appealed')
 
 
 # --- lifecycle checks -------------------------------------------------------------------
@@ -93,6 +96,8 @@ def _save(complaint, expected_version, **changes):
     """Compare-and-set: apply `changes` only if nobody changed the complaint meanwhile."""
     changes['version'] = expected_version + 1
     changes['updated_at'] = clock.now()
+    if 'state' in changes:
+        changes['in_queue'] = changes['state'] in QUEUE_STATES
     updated = (Complaint
                .update(**changes)
                .where((Complaint.id == complaint.id) & (Complaint.version == expected_version))
@@ -281,8 +286,6 @@ def _create(actor, order, category, facts, scenario, demand_type, demand_fen, ba
     if state == 'negotiating':
         deadlines['merchant_due_at'] = now + dt.timedelta(
             seconds=current_app.config['MERCHANT_RESPONSE_SECONDS'])
-    elif state == 'pending_agent':
-        deadlines['first_response_due_at'], deadlines['resolution_due_at'] = sla.targets(tier, now)
     owner = _dedicated_owner(order.buyer_id, now)
     complaint = Complaint.create(
         ticket_no=_next_ticket_no(now), order=order.id, buyer=order.buyer_id,
@@ -293,7 +296,9 @@ def _create(actor, order, category, facts, scenario, demand_type, demand_fen, ba
         external_12315='12315' in external, external_heimao='heimao' in external,
         priority=EXTERNAL_PRIORITY if external else 0,
         needs_payment_proof=order.amount_fen >= PROOF_AMOUNT_FEN, override_reason=override,
-        created_at=now, updated_at=now, **deadlines)
+        in_queue=state in QUEUE_STATES, created_at=now, updated_at=now, **deadlines)
+    if state == 'pending_agent':
+        platform_takes(complaint, now)
     record(complaint, actor, 'filed', {
         'category': category.code, 'tier': tier, 'state': state, 'channel': channel,
         'demand': {'type': demand_type, 'amount_fen': demand_fen},
@@ -303,6 +308,15 @@ def _create(actor, order, category, facts, scenario, demand_type, demand_fen, ba
         record(complaint, actor, 'window_overridden', {'reason': override}, public=False)
     _notify_filed(complaint, order, category)
     return complaint
+
+
+def platform_takes(complaint, now):
+    """The case enters an agent queue: its SLA clocks start and, in departments that
+    assign automatically, an agent is picked once the transaction commits."""
+    from desk.jobs import assign_case
+    sla.start(complaint, now)
+    if complaint.owner_id is None:
+        enqueue(assign_case, complaint.id)
 
 
 def _dedicated_owner(buyer_id, now):
@@ -386,8 +400,8 @@ def withdraw(actor, complaint, data=None):
     reason = ((data or {}).get('reason') or '').strip()[:500] or None
     with atomic():
         _save(complaint, complaint.version, state='withdrawn', closed_at=now, merchant_due_at=None,
-              buyer_due_at=None, evidence_due_at=None, first_response_due_at=None,
-              resolution_due_at=None)
+              buyer_due_at=None, evidence_due_at=None)
+        sla.cancel(complaint, now)
         record(complaint, actor, 'withdrawn', {'reason': reason}, actor_role='buyer')
         notify('complaint_withdrawn', merchant_users(complaint) + [complaint.owner_id],
                {'ticket': complaint.ticket_no, 'order_no': complaint.order.order_no}, complaint)
@@ -452,9 +466,8 @@ def self_service_answer(actor, complaint, helped):
         if helped:
             _save(complaint, complaint.version, state='closed', closed_at=now, resolved_at=now)
         else:
-            first, resolution = sla.targets('L2', now)
-            _save(complaint, complaint.version, state='pending_agent', tier='L2', path='platform',
-                  first_response_due_at=first, resolution_due_at=resolution)
+            _save(complaint, complaint.version, state='pending_agent', tier='L2', path='platform')
+            platform_takes(complaint, now)
         record(complaint, actor, action, {'state': complaint.state}, actor_role='buyer')
     return complaint
 

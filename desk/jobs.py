@@ -3,7 +3,7 @@
 Each takes ids (never model objects) and is idempotent: running it twice has the effect of
 running it once. The work itself lives in the service modules; these are thin entry points.
 """
-from desk import accounts, imports, outbox
+from desk import accounts, assignment, deadlines, imports, outbox
 from desk.tasks import job
 
 
@@ -29,3 +29,27 @@ def deliver_outbox(outbox_id):
 def relay_outbox():
     """The periodic safety net: deliver rows whose immediate delivery was lost."""
     return outbox.relay()
+
+
+@job
+def apply_deadline(name, row_id):
+    """The exact-time job `deadlines.schedule` enqueues for one deadline of one row."""
+    return deadlines.apply_one(name, row_id)
+
+
+@job
+def sweep_deadlines():
+    """The minute sweep: every due deadline, whether or not its exact-time job ran."""
+    return deadlines.advance_due()
+
+
+@job
+def assign_case(complaint_id):
+    """Hand a case that just entered a queue to an agent, if its department auto-assigns."""
+    return assignment.auto_assign(complaint_id) is not None
+
+
+@job
+def assign_waiting():
+    """Periodic: waiting cases to agents who became free."""
+    return assignment.assign_waiting()

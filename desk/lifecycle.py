@@ -51,8 +51,8 @@ TABLE = (
                'after_answer', 'either party asks the platform to step in once the merchant answered '
                'or the time ran out', built=False),
     Transition('claim', ('pending_agent',), ('in_progress', 'in_arbitration'), ('agent', 'senior'),
-               'capacity', 'an agent takes the case: platform cases go in_progress, disputes in_arbitration',
-               built=False),
+               'capacity', 'an agent takes the case (or is assigned it): platform cases go in_progress, '
+               'disputes in_arbitration'),
     Transition('resolve', ('in_progress',), ('resolved',), ('owner',), None,
                'the owner resolves a platform case with a remedy and a note', built=False),
     Transition('request_evidence', ('in_arbitration',), ('in_arbitration',), ('owner',), None,
@@ -83,8 +83,9 @@ TABLE = (
                'the complaint was also filed with 12315 or 黑猫投诉: it gets priority'),
     Transition('urge', ('negotiating', 'pending_agent', 'in_progress', 'in_arbitration'), STATES[:6],
                ('buyer',), 'urge_cooldown', 'the buyer urges (催办), at most once every 4 hours', built=False),
-    Transition('reassign', OPEN, OPEN, ('supervisor',), None,
-               'a supervisor moves the case to another agent, with a reason', built=False),
+    Transition('reassign', ('pending_agent', 'in_progress', 'in_arbitration', 'appealed'),
+               ('in_progress', 'in_arbitration', 'appealed'), ('supervisor',), None,
+               'a supervisor moves the case to another agent, with a reason'),
 )
 
 ACTIONS = tuple(dict.fromkeys(t.action for t in TABLE))

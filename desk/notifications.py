@@ -36,6 +36,18 @@ TEMPLATES = {
                          _l('The buyer updated the facts or demand of the complaint.')),
     'complaint_escalated': (_l('Complaint %(ticket)s needs an agent'),
                             _l('The knowledge-base answer did not help; the case is in the queue.')),
+    'sla_warning_first_response': (_l('%(ticket)s: first response due in 15 minutes'),
+                                   _l('The first-response target of %(ticket)s is about to pass.')),
+    'sla_warning_resolution': (_l('%(ticket)s: resolution due in 15 minutes'),
+                               _l('The resolution target of %(ticket)s is about to pass.')),
+    'sla_breached_first_response': (_l('%(ticket)s is overdue for a first response'),
+                                    _l('The first-response target of %(ticket)s passed; the case is at the top of the queue.')),
+    'sla_breached_resolution': (_l('%(ticket)s is overdue for resolution'),
+                                _l('The resolution target of %(ticket)s passed; the case is at the top of the queue.')),
+    'complaint_claimed': (_l('An agent is handling %(ticket)s'),
+                          _l('%(agent)s has taken your complaint and will keep you informed.')),
+    'complaint_assigned': (_l('%(ticket)s was assigned to you'),
+                           _l('%(category)s, tier %(tier)s. %(reason)s')),
 }
 
 LOCALES = {'zh': 'zh_Hans_CN', 'en': 'en'}

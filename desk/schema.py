@@ -2,5 +2,6 @@
 schema test compares them with. A new model module adds its list here."""
 from desk.complaint_models import COMPLAINT_MODELS
 from desk.models import MODELS
+from desk.queue_models import QUEUE_MODELS
 
-ALL_MODELS = MODELS + COMPLAINT_MODELS
+ALL_MODELS = MODELS + COMPLAINT_MODELS + QUEUE_MODELS

@@ -44,11 +44,17 @@ def record(complaint, actor, kind, data=None, public=True, actor_role=None):
     payload = data or {}
     role = actor_role or (actor.role if actor is not None else 'system')
     actor_id = actor.id if actor is not None else None
-    return Event.create(
+    event = Event.create(
         complaint=complaint.id, seq=seq, at=at, actor=actor_id, actor_role=role, kind=kind,
         public=public, data=json.dumps(payload, ensure_ascii=False, sort_keys=True),
         prev_hash=prev,
         hash=_digest(complaint.id, seq, at, actor_id, role, kind, public, payload, prev))
+    # The head of the chain lives on the complaint, so removing the newest events is caught too.
+    (Complaint
+     .update(timeline_length=seq, timeline_head=event.hash)
+     .where(Complaint.id == complaint.id)
+     .execute())
+    return event
 
 
 def events_for(complaint, include_internal):
@@ -64,8 +70,14 @@ def event_to_dict(event):
             'data': json.loads(event.data or '{}')}
 
 
-def verify_chain(complaint_id):
-    """None when the chain of `complaint_id` is intact, else a description of the first break."""
+def verify_chain(complaint_id, length=None, head=None):
+    """None when the chain of `complaint_id` is intact, else a description of the first break.
+
+    `length` and `head` are the complaint's record of its newest event (read when omitted).
+    """
+    if length is None:
+        row = Complaint.get_by_id(complaint_id)
+        length, head = row.timeline_length, row.timeline_head
     prev, expected_seq = GENESIS, 1
     for event in Event.select().where(Event.complaint == complaint_id).order_by(Event.seq):
         if event.seq != expected_seq:
@@ -87,6 +99,10 @@ def verify_chain(complaint_id):
         prev, expected_seq = event.hash, expected_seq + 1
     if expected_seq == 1:  # filing records its event in the same transaction: never empty
         return 'event 1 is missing'
+    if expected_seq - 1 < length:
+        return f'event {expected_seq} is missing'
+    if prev != head:
+        return f'event {expected_seq - 1} does not match the head recorded on the complaint'
     return None
 
 
@@ -95,14 +111,15 @@ def verify_all(batch=1000):
     last_id = 0
     while True:
         rows = list(Complaint
-                    .select(Complaint.id, Complaint.ticket_no)
+                    .select(Complaint.id, Complaint.ticket_no, Complaint.timeline_length,
+                            Complaint.timeline_head)
                     .where(Complaint.id > last_id)
                     .order_by(Complaint.id)
                     .limit(batch))
         if not rows:
             return
         for row in rows:
-            problem = verify_chain(row.id)
+            problem = verify_chain(row.id, row.timeline_length, row.timeline_head)
             if problem:
                 yield row.ticket_no, problem
         last_id = rows[-1].id

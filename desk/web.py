@@ -118,7 +118,18 @@ def _error_page(status, message):
     return render_template('errors/error.html', status=status, message=message), status
 
 
+def _has_nul(values):
+    return any('\x00' in key or '\x00' in value for key, value in values.items(multi=True))
+
+
 def init_web(app):
+    @app.before_request
+    def _refuse_nul():
+        """No query or form value is ever allowed a NUL byte (PostgreSQL cannot even store
+        one, and searching for it made it fail): such a request is a 400, not a 500."""
+        if _has_nul(request.args) or (request.method != 'GET' and _has_nul(request.form)):
+            return _error_page(400, _('must not contain control characters'))
+
     login_manager.init_app(app)
     login_manager.login_view = 'auth.login'
     login_manager.login_message = _l('Please log in to see this page.')

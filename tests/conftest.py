@@ -6,6 +6,7 @@ SQLite by default (a temporary file; in-memory SQLite loses data between request
 without them those tests skip and say why.
 """
 import datetime as dt
+import functools
 import os
 import re
 import shutil
@@ -75,18 +76,19 @@ def base_app(settings):
     return app
 
 
+@functools.lru_cache(maxsize=1)
 def _reference_rows():
-    """The categories and rule clauses migration 0002 seeds, restored after each wipe."""
-    import os
+    """{table: rows} the migrations seed (categories, clauses, SLA policies …), restored
+    after each wipe: every migration that seeds data names it in a module-level SEEDS."""
     from playhouse.migrations import Migration
     from desk.migrate import DIRECTORY
-    path = os.path.join(DIRECTORY, '0002_complaints.py')
-    module = Migration(2, '0002_complaints', path, None).load()
-    return module.CATEGORIES, module.CLAUSES
+    seeds = {}
+    for migration in Migration.load_directory(DIRECTORY):
+        seeds.update(getattr(migration.load(), 'SEEDS', {}))
+    return seeds
 
 
 def _wipe():
-    from desk.complaint_models import Category, RuleClause
     tables = [m._meta.table_name for m in ALL_MODELS]
     with database.connection_context():
         if TEST_DB_URL:
@@ -96,9 +98,9 @@ def _wipe():
             for table in tables:
                 database.execute_sql(f'DELETE FROM "{table}"')
             database.execute_sql('PRAGMA foreign_keys = ON')
-        categories, clauses = _reference_rows()
-        Category.insert_many(categories).execute()
-        RuleClause.insert_many(clauses).execute()
+        models = {m._meta.table_name: m for m in ALL_MODELS}
+        for table, rows in _reference_rows().items():
+            models[table].insert_many(rows).execute()
 
 
 @pytest.fixture

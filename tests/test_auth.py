@@ -107,9 +107,16 @@ def test_login_with_a_forged_csrf_token_is_400(en, users):
 
 def test_control_characters_in_the_username_are_a_plain_failure(en, users):
     users('admin', username='root')
-    response = post_login(en, 'ro\x00ot')
+    response = post_login(en, 'ro\tot')
     assert response.status_code == 401
     assert WRONG in response.get_data(as_text=True)
+
+
+def test_a_nul_byte_in_the_login_form_is_400(en, users):
+    users('admin', username='root')
+    assert post_login(en, 'ro\x00ot').status_code == 400
+    assert post_login(en, 'root', PASSWORD + '\x00').status_code == 400
+    assert post_login(en, 'root').status_code == 302
 
 
 def test_logout_is_post_only_and_needs_csrf(en, users):

@@ -400,3 +400,8 @@ def test_concurrent_new_orders_of_a_new_buyer(app, integration):
     assert results == [201] * 4
     assert Order.select().count() == 4
     assert Buyer.select().where(Buyer.ref == 'b-new').count() == 1
+
+
+def test_a_nul_byte_in_the_query_is_a_json_400(api, integration):
+    response = api.get(URL + 'KM-1?view=%00', headers=integration)
+    assert_error(response, 400, 'bad_request')

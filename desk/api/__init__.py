@@ -100,7 +100,8 @@ def _jsonable(extra):
 
 
 def init_api(app):
-    from desk.api import complaints, orders  # noqa: F401  (registers the routes)
+    from desk.api import agent_desk, complaints, openapi, orders  # noqa: F401  (registers the routes)
     from desk.web import csrf
     csrf.exempt(bp)
     app.register_blueprint(bp)
+    openapi.init_app(app)  # GET /api/openapi.json, outside /api/v1 and without a key

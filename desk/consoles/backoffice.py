@@ -259,12 +259,12 @@ class ImportView(AdminOnly, BaseView):
         runs = ImportRun.select().order_by(ImportRun.id.desc()).limit(20)
         return self.render('admin/import.html', form=form, runs=runs, columns=imports.COLUMNS)
 
-    @expose('/<int:run_id>')
+    @expose('/<int(max=2147483647):run_id>')
     def run(self, run_id):
         run = imports.get_import(current_user, run_id)
         return self.render('admin/import_run.html', run=run, errors=imports.import_errors(run))
 
-    @expose('/<int:run_id>/progress')
+    @expose('/<int(max=2147483647):run_id>/progress')
     def progress(self, run_id):
         run = imports.get_import(current_user, run_id)
         return jsonify(state=run.state, total=run.total_rows, processed=run.processed_rows,

@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from desk import overview
 from desk.consoles.access import MerchantOnly
-from desk.consoles.base import DeskModelView
+from desk.consoles.base import DeskModelView, parse_id
 from desk.masking import mask_phone
 from desk.models import Merchant, Order
 from desk.money import format_money
@@ -46,10 +46,8 @@ class MyOrdersView(MerchantOnly, DeskModelView):
         return visible_orders(current_user)
 
     def get_one(self, id):
-        try:
-            return visible_orders(current_user).where(Order.id == int(id)).first()
-        except (TypeError, ValueError):
-            return None
+        id = parse_id(id)
+        return visible_orders(current_user).where(Order.id == id).first() if id else None
 
 
 def register(admin):

@@ -227,3 +227,6 @@ def down(migrator, db):
     migrator.migrate(migrator.drop_table('event'))
     migrator.migrate(migrator.drop_table('complaint'))
     migrator.migrate(migrator.drop_table('category'))
+
+
+SEEDS = {'category': CATEGORIES, 'rule_clause': CLAUSES}

@@ -1,0 +1,50 @@
+"""The agent desk over the API: who am I, the queue (for wallboards), agent status."""
+from flask import jsonify, request
+
+from desk import assignment, clock, queue
+from desk.api import api_user, authenticated, bp, json_body
+from desk.errors import Invalid
+from desk.money import to_yuan
+from desk.times import to_iso
+
+
+@bp.route('/me', methods=['GET'])
+@authenticated()
+def whoami():
+    """The key's user: a cheap authenticated call (also the benchmarks' baseline)."""
+    user = api_user()
+    return jsonify(username=user.username, role=user.role, department=user.department,
+                   status=user.status if user.role in ('agent', 'senior_agent') else None)
+
+
+@bp.route('/queue', methods=['GET'])
+@authenticated('agent', 'senior_agent', 'supervisor', 'admin', 'integration')
+def read_queue():
+    user = api_user()
+    department = queue.queue_department(user, request.args.get('department'))
+    try:
+        limit = int(request.args.get('limit', 50))
+    except ValueError:
+        raise Invalid('limit must be a whole number', fields={'limit': 'whole number'}) from None
+    base = queue.base_query(department)
+    rows, next_cursor = queue.page(base, request.args, request.args.get('cursor'), limit)
+    now = clock.now()
+    items = []
+    for c in rows:
+        target, due = queue.next_target(c)
+        items.append({
+            'ticket_no': c.ticket_no, 'state': c.state, 'tier': c.tier, 'category': c.category,
+            'overdue': c.queue_rank == 0, 'owner': c.owner.username if c.owner_id else None,
+            'order_no': c.order.order_no, 'amount': to_yuan(c.order.amount_fen),
+            'merchant': c.merchant.name, 'next_target': target, 'due': to_iso(due),
+            'seconds_left': int((due - now).total_seconds()) if due else None,
+        })
+    return jsonify(department=department, items=items, next_cursor=next_cursor,
+                   counts=queue.counts(queue._filtered(base, request.args)))
+
+
+@bp.route('/agents/me/status', methods=['PUT'])
+@authenticated('agent', 'senior_agent')
+def set_agent_status():
+    user = assignment.set_status(api_user(), json_body().get('status'))
+    return jsonify(username=user.username, status=user.status)

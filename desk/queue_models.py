@@ -1,0 +1,81 @@
+"""Tables of the agent desk: SLA policies and the business calendar (admin-editable), the
+SLA clock of each target of each case with its event history, and per-department
+assignment settings.
+
+SLA outcomes are recorded as events (started, paused, resumed, warned, achieved, breached)
+with the owner at that moment, not only as due dates, so per-agent SLA reports are exact.
+"""
+from peewee import (AutoField, BooleanField, CharField, DateField, DateTimeField,
+                    ForeignKeyField, IntegerField)
+
+from desk import clock
+from desk.complaint_models import Complaint
+from desk.models import BaseModel, User
+
+TARGETS = ('first_response', 'resolution')
+SLA_EVENT_KINDS = ('started', 'paused', 'resumed', 'warned', 'achieved', 'breached')
+ASSIGNMENT_MODES = ('manual', 'round_robin', 'least_loaded')
+
+
+class SlaPolicy(BaseModel):
+    """Targets per tier in seconds (SPEC §3); NULL means no target for that tier."""
+    tier = CharField(max_length=2, primary_key=True)
+    first_response_seconds = IntegerField(null=True)
+    resolution_seconds = IntegerField(null=True)
+
+
+class BusinessHours(BaseModel):
+    """Opening hours per weekday (0 = Monday), local time; no rows at all means 24×7."""
+    id = AutoField()
+    weekday = IntegerField()
+    opens = CharField(max_length=5)   # 'HH:MM'
+    closes = CharField(max_length=5)  # 'HH:MM', after opens
+
+
+class Holiday(BaseModel):
+    """A date off (`holiday`) or a make-up working day on a weekend (`workday`, 调休)."""
+    id = AutoField()
+    date = DateField(unique=True)
+    kind = CharField(max_length=8, default='holiday')
+    name = CharField(max_length=100, default='')
+
+
+class SlaClock(BaseModel):
+    """One SLA target of one case: when it started, when it is due, pauses so far."""
+    id = AutoField()
+    complaint = ForeignKeyField(Complaint, backref='sla_clocks', on_delete='CASCADE')
+    target = CharField(max_length=16)
+    state = CharField(max_length=10, default='running')  # running, paused, achieved, breached
+    started_at = DateTimeField()
+    due_at = DateTimeField(null=True)
+    paused_at = DateTimeField(null=True)
+    paused_seconds = IntegerField(default=0)
+    warned = BooleanField(default=False)
+    finished_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((('complaint', 'target'), True),)
+
+
+class SlaEvent(BaseModel):
+    id = AutoField()
+    complaint = ForeignKeyField(Complaint, backref='sla_events', on_delete='CASCADE')
+    target = CharField(max_length=16)
+    kind = CharField(max_length=10)
+    at = DateTimeField(default=clock.now)
+    owner = ForeignKeyField(User, null=True, backref='sla_events', on_delete='SET NULL')
+    department = CharField(max_length=8)
+    due_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((('owner', 'at'), False), (('department', 'at'), False), (('kind', 'at'), False))
+
+
+class DepartmentSetting(BaseModel):
+    """How a department's queue hands out cases, and the round-robin pointer."""
+    department = CharField(max_length=8, primary_key=True)
+    mode = CharField(max_length=16, default='manual')
+    last_assigned_id = IntegerField(null=True)
+
+
+QUEUE_MODELS = [SlaPolicy, BusinessHours, Holiday, SlaClock, SlaEvent, DepartmentSetting]
