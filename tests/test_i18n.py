@@ -368,8 +368,8 @@ def test_translations_keep_placeholders():
     catalog = _read_catalogue()
     broken = []
     for message in catalog:
-        if not message.id or not message.string:
-            continue
+        if not message.id or not message.string or message.fuzzy:
+            continue  # fuzzy guesses are not compiled; the completeness test lists them
         try:
             python_format(catalog, message)  # babel's own check (unknown names, types)
         except TranslationError as err:
