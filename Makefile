@@ -21,7 +21,7 @@ setup: $(VENV)/.installed translations
 test-setup: $(VENV)/.test-installed translations
 
 translations: $(VENV)/.installed
-	$(VENV)/bin/pybabel compile -q -d translations
+	$(VENV)/bin/pybabel -q compile -d translations
 
 ## make messages: extract every translatable string to translations/messages.pot and merge it
 ## into the Chinese catalogue; then translate the new or fuzzy entries in
