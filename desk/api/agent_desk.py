@@ -3,12 +3,14 @@ from flask import jsonify, request
 
 from desk import assignment, clock, queue
 from desk.api import api_user, authenticated, bp, json_body
+from desk.api.openapi import operation
 from desk.errors import Invalid
 from desk.money import to_yuan
 from desk.times import to_iso
 
 
 @bp.route('/me', methods=['GET'])
+@operation(tag='agent desk', responses={200: 'Me'})
 @authenticated()
 def whoami():
     """The key's user: a cheap authenticated call (also the benchmarks' baseline)."""
@@ -18,8 +20,15 @@ def whoami():
 
 
 @bp.route('/queue', methods=['GET'])
+@operation(tag='agent desk', responses={200: 'Queue'}, errors=(422,),
+           query=('department', 'queue_state', 'tier', 'category', 'merchant', 'owner', 'flag',
+                  'limit', 'cursor'))
 @authenticated('agent', 'senior_agent', 'supervisor', 'admin', 'integration')
 def read_queue():
+    """A department's queue in work order: overdue first, then tier, then due time.
+
+    For wallboards: staff and the integration only; agents see their own department.
+    """
     user = api_user()
     department = queue.queue_department(user, request.args.get('department'))
     try:
@@ -44,7 +53,10 @@ def read_queue():
 
 
 @bp.route('/agents/me/status', methods=['PUT'])
+@operation(tag='agent desk', body='AgentStatusInput', responses={200: 'AgentStatus'},
+           errors=(400, 413, 422))
 @authenticated('agent', 'senior_agent')
 def set_agent_status():
+    """Set the calling agent's status; going online may hand them waiting cases."""
     user = assignment.set_status(api_user(), json_body().get('status'))
     return jsonify(username=user.username, status=user.status)
