@@ -137,7 +137,11 @@ def frozen():
 
 @pytest.fixture
 def client(app):
-    return app.test_client()
+    """A test client whose every request gets its own application context, as on a real
+    server (see tests/support.py: otherwise `g`, and with it the logged-in user, would leak
+    from one request and one client to the next)."""
+    from tests.support import isolated_client
+    return isolated_client(app, language=None)
 
 
 def csrf_token(client, url):

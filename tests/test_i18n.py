@@ -63,24 +63,6 @@ def compiled_catalogue(base_app):
             forget_loaded_translations(base_app)
 
 
-class FreshContextClient(FlaskClient):
-    """A test client whose every request gets its own application context.
-
-    The `app` fixture keeps an app context pushed for the whole test, and Flask's test client
-    reuses it, so `g` (Flask-Babel's cached locale, Flask-Login's current user) would carry
-    over from one request to the next. Language switches must be seen per request.
-    """
-
-    def open(self, *args, **kwargs):
-        with self.application.app_context():
-            return super().open(*args, **kwargs)
-
-
-@pytest.fixture
-def client(app):
-    return FreshContextClient(app, app.response_class, use_cookies=True)
-
-
 def _text(response):
     """The page as text without tags, whitespace collapsed, for readable assertions."""
     html = response.get_data(as_text=True)
