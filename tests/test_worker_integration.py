@@ -87,7 +87,7 @@ def spawn(settings, redis_url, redis_conn, tmp_path):
 
 @pytest.fixture
 def worker(spawn, redis_url):
-    proc = spawn('worker', 'worker', '--with-scheduler', '--url', redis_url,
+    proc = spawn('worker', 'worker', '--with-scheduler', '-w', 'desk.worker.DeskWorker', '--url', redis_url,
                  '--name', f'desk-test-{os.getpid()}', 'desk')
     return proc
 
