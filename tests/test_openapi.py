@@ -50,15 +50,17 @@ def document(client):
     return response.get_json()
 
 
+ORDER = {'buyer': {'ref': 'B1', 'name': 'Zhang San', 'phone': '13812341234'},
+         'merchant': {'ref': 'M1', 'name': 'Card Shop'},
+         'product': 'Game card 100', 'sku': 'GC100', 'goods_type': 'game_card', 'amount': '100.00',
+         'paid_at': '2026-11-23T10:00:00+08:00', 'payment_method': 'alipay', 'card_code': 'ABCD-1234'}
+
+
 @pytest.fixture
 def filed(client, users, api_key, frozen):
     """An order and a complaint on it, through the API; returns (headers of the buyer, JSON)."""
     integration = api_key(users('integration'))
-    order = client.put('/api/v1/orders/O100', headers=integration, json={
-        'buyer': {'ref': 'B1', 'name': 'Zhang San', 'phone': '13812341234'},
-        'merchant': {'ref': 'M1', 'name': 'Card Shop'},
-        'product': 'Game card 100', 'sku': 'GC100', 'goods_type': 'game_card', 'amount': '100.00',
-        'paid_at': '2026-11-23T10:00:00+08:00', 'payment_method': 'alipay', 'card_code': 'ABCD-1234'})
+    order = client.put('/api/v1/orders/O100', headers=integration, json=ORDER)
     assert order.status_code == 201, order.get_json()
     buyer = dict(integration, **{'X-On-Behalf-Of': 'B1'})
     complaint = client.post('/api/v1/complaints', headers=buyer, json={
@@ -228,3 +230,26 @@ def test_errors_match_the_error_schema(client, document, filed):
 
 def schema_example(document, action):
     return document['components']['schemas'][action_schema_name(action)]['example']
+
+
+def test_agent_desk_schemas_are_the_real_representations(client, users, api_key, document, filed):
+    buyer, _order, _complaint = filed
+    agent = api_key(users('agent', department='cs'))
+    me = client.get('/api/v1/me', headers=buyer).get_json()
+    assert set(document['components']['schemas']['Me']['required']) == set(me)
+    assert_valid(document, 'Me', me)
+    assert_valid(document, 'Me', client.get('/api/v1/me', headers=agent).get_json())
+    status = client.put('/api/v1/agents/me/status', headers=agent, json={'status': 'away'})
+    assert status.status_code == 200, status.get_json()
+    assert_valid(document, 'AgentStatus', status.get_json())
+    integration = {'Authorization': buyer['Authorization']}
+    assert client.put('/api/v1/orders/O101', headers=integration, json=ORDER).status_code == 201
+    platform_case = client.post('/api/v1/complaints', headers=buyer, json={
+        'order_no': 'O101', 'category': 'service_attitude', 'facts': 'Rude on the phone.',
+        'demand': {'type': 'other'}})
+    assert platform_case.json['state'] == 'pending_agent'
+    queue = client.get('/api/v1/queue', headers=agent)
+    assert queue.status_code == 200, queue.get_json()
+    assert [item['ticket_no'] for item in queue.json['items']] == [platform_case.json['ticket_no']]
+    assert set(document['components']['schemas']['Queue']['required']) == set(queue.get_json())
+    assert_valid(document, 'Queue', queue.get_json())

@@ -64,7 +64,11 @@ def operation(*, tag, responses, body=None, body_required=True, errors=(), query
 # --- reusable pieces ----------------------------------------------------------------------
 
 def _nullable(schema):
-    return dict(schema, nullable=True)
+    """`schema` or null (OpenAPI 3.0: an enum must then list null too)."""
+    schema = dict(schema, nullable=True)
+    if 'enum' in schema and None not in schema['enum']:
+        schema['enum'] = list(schema['enum']) + [None]
+    return schema
 
 
 MONEY = {'type': 'string', 'pattern': r'^\d+\.\d{2}$', 'example': '49.90',
