@@ -18,8 +18,6 @@ file, and a service that disagrees with the table fails here:
 import datetime as dt
 
 import pytest
-from flask.globals import _cv_app
-from flask.testing import FlaskClient
 
 from desk import clock, lifecycle
 from desk.api.openapi import ACTION_BODIES
@@ -28,6 +26,7 @@ from desk.complaints import file_complaint, self_service_answer, withdraw
 from desk.db import database
 from desk.lifecycle_doc import COMMAND, PATH, render
 from desk.orders import upsert_order
+from tests.support import isolated_client
 
 #: The personas, with the relations (lifecycle actors) the table gives them on the case;
 #: None: they may not see it at all.
@@ -66,18 +65,6 @@ MERCHANT_CATEGORY = 'not_as_described'
 UNKNOWN_ACTION = 'teleport'
 
 
-class _Client(FlaskClient):
-    """One application context per request, as on a real server (the `app` fixture keeps
-    one pushed, and Flask would otherwise share `g` — the cached locale — across requests)."""
-
-    def open(self, *args, **kwargs):
-        token = _cv_app.set(None)
-        try:
-            return super().open(*args, **kwargs)
-        finally:
-            _cv_app.reset(token)
-
-
 def expected(state, action, relations):
     """(status, why) the lifecycle table gives for `relations` taking `action` in `state`."""
     if relations is None:
@@ -102,8 +89,7 @@ class World:
 
     def __init__(self, app, users, api_key):
         self.app = app
-        self.client = _Client(app, app.response_class)
-        self.client.environ_base['HTTP_ACCEPT_LANGUAGE'] = 'en'
+        self.client = isolated_client(app, language='en')
         self.integration = users('integration')
         self.orders = 0
         for buyer, merchant in (('B1', 'M1'), ('B2', 'M2')):
