@@ -102,6 +102,12 @@ class Complaint(BaseModel):
     sla_check_at = DateTimeField(null=True, index=True)
     first_response_at = DateTimeField(null=True)
     assigned_at = DateTimeField(null=True)
+    # Negotiation (arbitration.negotiation): reminders, answers, urges.
+    merchant_remind_at = DateTimeField(null=True, index=True)
+    merchant_answered_at = DateTimeField(null=True)
+    proposal_count = IntegerField(default=0)
+    urge_count = IntegerField(default=0)
+    last_urged_at = DateTimeField(null=True)
     # Head of the hash-chained timeline (see desk.timeline): its length and newest hash.
     timeline_length = IntegerField(default=0)
     timeline_head = CharField(max_length=64, null=True)

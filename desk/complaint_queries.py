@@ -20,6 +20,9 @@ from desk.money import to_yuan
 from desk.times import parse_datetime, to_iso
 
 PAGE_MAX = 100
+#: Functions (complaint, user) -> {key: value} that fill in what other packages own
+#: (remedies, proposals, rulings); registered by those packages.
+REPRESENTATION_EXTENSIONS = []
 _CURSOR = re.compile(r'c([1-9][0-9]{0,18})')  # ASCII digits only (int() also reads '１２')
 MAX_ID = 2 ** 63 - 1
 DEADLINE_COLUMNS = {
@@ -56,10 +59,11 @@ def complaint_to_dict(complaint, user, now=None):
         'promised_by': to_iso(promised_by(complaint)),
         'ruling': None,
         'remedies': [],
+        'proposals': [],
         'allowed_actions': allowed_actions(complaint, user, now),
         'created_at': to_iso(complaint.created_at),
         'updated_at': to_iso(complaint.updated_at),
-    }
+    } | {key: value for extend in REPRESENTATION_EXTENSIONS for key, value in extend(complaint, user).items()}
 
 
 def encode_cursor(last_id):

@@ -24,6 +24,7 @@ from desk.money import parse_yuan
 from desk.notifications import notify
 from desk.tasks import enqueue
 from desk.timeline import record
+from desk.webhooks import publish
 from desk.times import parse_datetime, to_iso
 
 FACTS_MAX = 5000
@@ -34,6 +35,9 @@ DEDICATED_WINDOW_DAYS = 30
 LARGE_AMOUNT_FEN = 500000    # >= 5000.00: tier L1
 PROOF_AMOUNT_FEN = 50000     # >= 500.00: payment proof needed before a ruling
 EXTERNAL_PRIORITY = 10
+#: Called as hook(complaint, now) when a case starts merchant negotiation; the dispute side
+#: (arbitration.negotiation) registers the merchant's 24-hour window here.
+NEGOTIATION_STARTS = []
 #: States a case sits in the agent desk's queue (`Complaint.in_queue`).
 QUEUE_STATES = ('pending_agent', 'in_progress', 'in_arbitration', 'appealed')
 
@@ -282,10 +286,6 @@ def _create(actor, order, category, facts, scenario, demand_type, demand_fen, ba
         tier = 'L1'
     state = {'self_service': 'self_service', 'merchant': 'negotiating',
              'platform': 'pending_agent'}[category.path]
-    deadlines = {'edit_until': now + dt.timedelta(seconds=current_app.config['EDIT_SECONDS'])}
-    if state == 'negotiating':
-        deadlines['merchant_due_at'] = now + dt.timedelta(
-            seconds=current_app.config['MERCHANT_RESPONSE_SECONDS'])
     owner = _dedicated_owner(order.buyer_id, now)
     complaint = Complaint.create(
         ticket_no=_next_ticket_no(now), order=order.id, buyer=order.buyer_id,
@@ -296,7 +296,11 @@ def _create(actor, order, category, facts, scenario, demand_type, demand_fen, ba
         external_12315='12315' in external, external_heimao='heimao' in external,
         priority=EXTERNAL_PRIORITY if external else 0,
         needs_payment_proof=order.amount_fen >= PROOF_AMOUNT_FEN, override_reason=override,
-        in_queue=state in QUEUE_STATES, created_at=now, updated_at=now, **deadlines)
+        in_queue=state in QUEUE_STATES, created_at=now, updated_at=now,
+        edit_until=now + dt.timedelta(seconds=current_app.config['EDIT_SECONDS']))
+    if state == 'negotiating':
+        for hook in NEGOTIATION_STARTS:
+            hook(complaint, now)
     if state == 'pending_agent':
         platform_takes(complaint, now)
     record(complaint, actor, 'filed', {
@@ -307,6 +311,8 @@ def _create(actor, order, category, facts, scenario, demand_type, demand_fen, ba
     if override:
         record(complaint, actor, 'window_overridden', {'reason': override}, public=False)
     _notify_filed(complaint, order, category)
+    publish('complaint.filed', {'ticket_no': complaint.ticket_no, 'order_no': order.order_no,
+                                'category': category.code, 'state': state, 'tier': tier}, complaint)
     return complaint
 
 

@@ -144,4 +144,35 @@ class ImportRun(BaseModel):
     finished_at = DateTimeField(null=True)
 
 
-MODELS = [Merchant, Buyer, User, Order, ApiKey, LoginFailure, ImportRun]
+class WebhookSubscription(BaseModel):
+    """Where the marketplace wants events: URL, signing secret and the event types."""
+    id = AutoField()
+    user = ForeignKeyField(User, backref='webhooks', on_delete='CASCADE')
+    url = CharField(max_length=500)
+    secret = CharField(max_length=128)
+    events = TextField(default='["*"]')  # JSON list of event types, "*" for all
+    active = BooleanField(default=True)
+    created_at = DateTimeField(default=clock.now)
+
+
+class WebhookDelivery(BaseModel):
+    """One event to one subscription: retried with backoff until delivered or given up."""
+    id = AutoField()
+    subscription = ForeignKeyField(WebhookSubscription, backref='deliveries', on_delete='CASCADE')
+    event = CharField(max_length=64)
+    payload = TextField()
+    idempotency_key = CharField(max_length=80)
+    state = CharField(max_length=10, default='pending')  # pending, delivered, failed
+    attempts = IntegerField(default=0)
+    next_attempt_at = DateTimeField(null=True, index=True)
+    last_status = IntegerField(null=True)
+    last_error = TextField(null=True)
+    created_at = DateTimeField(default=clock.now)
+    delivered_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((('subscription', 'idempotency_key'), True), (('created_at',), False))
+
+
+MODELS = [Merchant, Buyer, User, Order, ApiKey, LoginFailure, ImportRun, WebhookSubscription,
+          WebhookDelivery]

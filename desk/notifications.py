@@ -48,6 +48,23 @@ TEMPLATES = {
                           _l('%(agent)s has taken your complaint and will keep you informed.')),
     'complaint_assigned': (_l('%(ticket)s was assigned to you'),
                            _l('%(category)s, tier %(tier)s. %(reason)s')),
+    'merchant_reminder': (_l('%(ticket)s: about %(hours)d hours left to answer'),
+                          _l('Answer the complaint with a proposal before %(due)s, or the platform steps in.')),
+    'merchant_timeout_buyer': (_l('The platform is taking over %(ticket)s'),
+                               _l('The merchant did not answer in time; the platform is handling your complaint.')),
+    'merchant_timeout_merchant': (_l('%(ticket)s: the time to answer ran out'),
+                                  _l('You did not answer within 24 hours; the platform has taken over the case.')),
+    'proposal_received': (_l('The merchant answered %(ticket)s'),
+                          _l('Accept or reject the proposal before %(due)s; after that it counts as accepted.')),
+    'proposal_accepted': (_l('%(ticket)s: the buyer accepted your proposal'),
+                          _l('Carry out what you proposed; the marketplace executes the remedy.')),
+    'proposal_rejected': (_l('%(ticket)s: the buyer rejected your proposal'),
+                          _l('The buyer says: %(reason)s. You may propose again within 24 hours.')),
+    'complaint_escalated_party': (_l('The platform steps in on %(ticket)s'),
+                                  _l('An agent will review the case and the evidence of both sides.')),
+    'complaint_urged': (_l('The buyer urges %(ticket)s'), _l('The buyer is waiting for an answer.')),
+    'remedy_unconfirmed': (_l('Remedy %(remedy)s of %(ticket)s is unconfirmed'),
+                           _l('The marketplace has not confirmed the remedy within 24 hours.')),
 }
 
 LOCALES = {'zh': 'zh_Hans_CN', 'en': 'en'}

@@ -1,0 +1,280 @@
+"""Buyer–merchant negotiation and the 24-hour merchant timer (SPEC §4).
+
+The merchant answers with a proposal (refund, reissue, compensation, or a reasoned
+rejection); a chat message does not stop the timer. The buyer accepts or rejects; silence
+for 72 hours counts as acceptance; after the third rejected proposal, or whenever either
+party asks once the merchant has answered, the platform steps in. Merchant silence at the
+deadline sends the case to an agent and records a `no_response` violation — or, below an
+admin-set amount, refunds the buyer at once.
+
+The timers are deadline columns (`merchant_due_at`, `merchant_remind_at`, `buyer_due_at`)
+applied by `desk.deadlines`; every transition is a compare-and-set on the complaint's
+version, so "merchant answered" and "time ran out" can never both win.
+"""
+import datetime as dt
+
+from flask import current_app
+from flask_babel import gettext as _
+
+from desk import clock, deadlines
+from desk.complaint_models import Complaint
+from desk.complaints import (ACTIONS, GUARDS, NEGOTIATION_STARTS, _save, buyer_users, check,
+                             merchant_users, platform_takes)
+from desk.db import atomic
+from desk.errors import Invalid
+from desk.format import format_local
+from desk.money import parse_yuan, to_yuan
+from desk.notifications import notify
+from desk.timeline import record
+from desk.webhooks import publish
+
+from arbitration import remedies, violations
+from arbitration.models import MAX_PROPOSALS, PROPOSAL_KINDS, Proposal
+
+REMINDERS_BEFORE = (dt.timedelta(hours=12), dt.timedelta(hours=2))
+URGE_COOLDOWN = dt.timedelta(hours=4)
+REASON_MAX = 1000
+
+
+# --- guards -------------------------------------------------------------------------------
+
+def _guard_merchant_window(complaint, user, now):
+    if complaint.merchant_due_at is None or now >= complaint.merchant_due_at:
+        return _('The time to answer this complaint has run out; the platform takes it from here.')
+    if complaint.proposal_count >= MAX_PROPOSALS:
+        return _('A complaint takes at most %(n)d proposals.', n=MAX_PROPOSALS)
+    return None
+
+
+def _guard_after_answer(complaint, user, now):
+    if complaint.state == 'negotiating' and not complaint.merchant_answered_at:
+        return _('The platform can step in once the merchant has answered or the time has run out (%(t)s).',
+                 t=format_local(complaint.merchant_due_at))
+    return None
+
+
+def _guard_urge_cooldown(complaint, user, now):
+    if complaint.last_urged_at and now < complaint.last_urged_at + URGE_COOLDOWN:
+        return _('You can urge again from %(t)s.', t=format_local(complaint.last_urged_at + URGE_COOLDOWN))
+    return None
+
+
+GUARDS.update({'merchant_window': _guard_merchant_window, 'after_answer': _guard_after_answer,
+               'urge_cooldown': _guard_urge_cooldown})
+
+
+# --- timers -------------------------------------------------------------------------------
+
+def start_merchant_window(complaint, now):
+    """Give the merchant 24 hours (DESK_MERCHANT_RESPONSE_SECONDS) with two reminders."""
+    due = now + dt.timedelta(seconds=current_app.config['MERCHANT_RESPONSE_SECONDS'])
+    remind = next((due - before for before in REMINDERS_BEFORE if due - before > now), None)
+    Complaint.update(merchant_due_at=due, merchant_remind_at=remind).where(Complaint.id == complaint.id).execute()
+    complaint.merchant_due_at, complaint.merchant_remind_at = due, remind
+    deadlines.schedule('merchant_due', complaint.id, due)
+    deadlines.schedule('merchant_remind', complaint.id, remind)
+
+
+def _merchant_remind(complaint_id, now):
+    complaint = Complaint.get_by_id(complaint_id)
+    if complaint.state != 'negotiating' or complaint.merchant_due_at is None:
+        Complaint.update(merchant_remind_at=None).where(Complaint.id == complaint_id).execute()
+        return
+    left = complaint.merchant_due_at - now
+    following = next((complaint.merchant_due_at - b for b in REMINDERS_BEFORE
+                      if complaint.merchant_due_at - b > now), None)
+    Complaint.update(merchant_remind_at=following).where(Complaint.id == complaint_id).execute()
+    deadlines.schedule('merchant_remind', complaint_id, following)
+    notify('merchant_reminder', merchant_users(complaint),
+           {'ticket': complaint.ticket_no, 'hours': max(1, round(left.total_seconds() / 3600)),
+            'due': format_local(complaint.merchant_due_at)}, complaint, sms=False)
+
+
+def _merchant_due(complaint_id, now):
+    """The merchant did not propose in time: the platform steps in (or auto-refund)."""
+    complaint = Complaint.get_by_id(complaint_id)
+    if complaint.state != 'negotiating' or complaint.merchant_due_at is None or complaint.merchant_due_at > now:
+        Complaint.update(merchant_due_at=None, merchant_remind_at=None).where(
+            (Complaint.id == complaint_id) & (Complaint.state != 'negotiating')).execute()
+        return
+    never_answered = complaint.merchant_answered_at is None
+    order = complaint.order
+    limit = current_app.config['AUTO_REFUND_MAX_FEN']
+    auto_refund = never_answered and limit and order.amount_fen <= limit and remedies.refundable(order) > 0
+    if auto_refund:
+        _save(complaint, complaint.version, state='resolved', resolved_at=now, merchant_due_at=None,
+              merchant_remind_at=None,
+              rating_due_at=now + dt.timedelta(seconds=current_app.config['RATING_SECONDS']))
+        record(complaint, None, 'merchant_timeout', {'outcome': 'auto_refund'})
+        remedies.create(complaint, 'refund', remedies.refundable(order), 'auto_refund')
+    else:
+        _save(complaint, complaint.version, state='pending_agent', merchant_due_at=None,
+              merchant_remind_at=None)
+        record(complaint, None, 'merchant_timeout', {'outcome': 'platform'})
+        platform_takes(complaint, now)
+    if never_answered:
+        violations.record_violation(complaint.merchant_id, 'no_response', complaint)
+    params = {'ticket': complaint.ticket_no}
+    notify('merchant_timeout_buyer', buyer_users(complaint), params, complaint, sms=True)
+    notify('merchant_timeout_merchant', merchant_users(complaint), params, complaint)
+    publish('complaint.state_changed', {'ticket_no': complaint.ticket_no, 'state': complaint.state,
+                                        'reason': 'merchant_timeout'}, complaint)
+
+
+def _buyer_due(complaint_id, now):
+    """The buyer did not answer the proposal within 72 hours: it counts as accepted."""
+    complaint = Complaint.get_by_id(complaint_id)
+    if complaint.state != 'awaiting_buyer' or complaint.buyer_due_at is None or complaint.buyer_due_at > now:
+        return
+    proposal = _pending_proposal(complaint)
+    _accept(complaint, proposal, None, now, by_timeout=True)
+
+
+deadlines.register('merchant_due', Complaint, Complaint.merchant_due_at, _merchant_due)
+deadlines.register('merchant_remind', Complaint, Complaint.merchant_remind_at, _merchant_remind)
+deadlines.register('buyer_due', Complaint, Complaint.buyer_due_at, _buyer_due)
+
+
+# --- actions ------------------------------------------------------------------------------
+
+def _pending_proposal(complaint):
+    return (Proposal
+            .select()
+            .where((Proposal.complaint == complaint.id) & (Proposal.state == 'pending'))
+            .order_by(Proposal.seq.desc())
+            .first())
+
+
+def _reason(data, field, required):
+    value = (data or {}).get(field)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise Invalid(_('Give a reason.'), fields={field: _('is required')})
+        return None
+    if not isinstance(value, str) or len(value.strip()) > REASON_MAX:
+        raise Invalid(_('The text is too long.'), fields={field: _('at most %(n)d characters', n=REASON_MAX)})
+    return value.strip()
+
+
+def propose(actor, complaint, data):
+    """The merchant's answer: a refund (full or partial), reissue, compensation or a rejection."""
+    now = clock.now()
+    check(complaint, actor, 'propose', now)
+    data = data or {}
+    kind = data.get('type')
+    if kind not in PROPOSAL_KINDS:
+        raise Invalid(_('Choose what you propose.'), fields={'type': _('one of %(c)s', c=', '.join(PROPOSAL_KINDS))})
+    message = _reason(data, 'message', required=True)
+    order = complaint.order
+    amount = None
+    left = remedies.refundable(order)
+    if kind == 'refund':
+        amount = parse_yuan(data['amount'], 'amount', allow_zero=False) if data.get('amount') not in (None, '') else left
+        if amount > left:
+            raise Invalid(_('A refund can be at most %(left)s, what is left to refund on this order.',
+                            left=to_yuan(left)), fields={'amount': _('at most %(left)s', left=to_yuan(left))})
+    elif kind == 'compensation':
+        amount = parse_yuan(data.get('amount'), 'amount', allow_zero=False)
+        if amount > order.amount_fen:
+            raise Invalid(_('Compensation cannot exceed the order amount.'),
+                          fields={'amount': _('at most %(a)s', a=to_yuan(order.amount_fen))})
+    with atomic():
+        due = now + dt.timedelta(seconds=current_app.config['BUYER_RESPONSE_SECONDS'])
+        _save(complaint, complaint.version, state='awaiting_buyer', merchant_due_at=None,
+              merchant_remind_at=None, buyer_due_at=due, proposal_count=complaint.proposal_count + 1,
+              merchant_answered_at=complaint.merchant_answered_at or now)
+        proposal = Proposal.create(complaint=complaint.id, seq=complaint.proposal_count, kind=kind,
+                                   amount_fen=amount, message=message, created_by=actor.id, created_at=now)
+        deadlines.schedule('buyer_due', complaint.id, due)
+        record(complaint, actor, 'proposed', {'proposal': proposal.seq, 'type': kind, 'amount_fen': amount,
+                                              'message': message})
+        notify('proposal_received', buyer_users(complaint),
+               {'ticket': complaint.ticket_no, 'due': format_local(due)}, complaint,
+               link=f'/buyer/complaints/{complaint.ticket_no}', sms=True)
+        publish('proposal.created', {'ticket_no': complaint.ticket_no, 'type': kind,
+                                     'amount': to_yuan(amount) if amount is not None else None}, complaint)
+    return proposal
+
+
+def _accept(complaint, proposal, actor, now, by_timeout=False):
+    _save(complaint, complaint.version, state='resolved', resolved_at=now, buyer_due_at=None,
+          rating_due_at=now + dt.timedelta(seconds=current_app.config['RATING_SECONDS']))
+    Proposal.update(state='accepted', answered_at=now, accepted_by_timeout=by_timeout).where(
+        Proposal.id == proposal.id).execute()
+    record(complaint, actor, 'buyer_timeout' if by_timeout else 'accepted',
+           {'proposal': proposal.seq, 'type': proposal.kind}, actor_role='system' if by_timeout else 'buyer')
+    if proposal.kind in ('refund', 'reissue', 'compensation'):
+        remedies.create(complaint, proposal.kind, proposal.amount_fen,
+                        'timeout' if by_timeout else 'agreement', actor)
+    notify('proposal_accepted', merchant_users(complaint), {'ticket': complaint.ticket_no}, complaint)
+    publish('complaint.state_changed', {'ticket_no': complaint.ticket_no, 'state': 'resolved',
+                                        'reason': 'buyer_timeout' if by_timeout else 'accepted'}, complaint)
+
+
+def accept(actor, complaint, data=None):
+    now = clock.now()
+    check(complaint, actor, 'accept', now)
+    proposal = _pending_proposal(complaint)
+    if proposal is None:
+        from desk.errors import Conflict
+        raise Conflict(_('There is no proposal to accept.'))
+    with atomic():
+        _accept(complaint, proposal, actor, now)
+    return complaint
+
+
+def reject(actor, complaint, data):
+    """The buyer rejects; the merchant may propose again, up to three proposals in all."""
+    now = clock.now()
+    check(complaint, actor, 'reject', now)
+    reason = _reason(data, 'reason', required=True)
+    proposal = _pending_proposal(complaint)
+    with atomic():
+        Proposal.update(state='rejected', answered_at=now, buyer_reason=reason).where(
+            Proposal.id == proposal.id).execute()
+        if complaint.proposal_count >= MAX_PROPOSALS:
+            _save(complaint, complaint.version, state='pending_agent', buyer_due_at=None)
+            platform_takes(complaint, now)
+        else:
+            _save(complaint, complaint.version, state='negotiating', buyer_due_at=None)
+            start_merchant_window(complaint, now)
+        record(complaint, actor, 'rejected', {'proposal': proposal.seq, 'reason': reason}, actor_role='buyer')
+        notify('proposal_rejected', merchant_users(complaint),
+               {'ticket': complaint.ticket_no, 'reason': reason}, complaint)
+    return complaint
+
+
+def escalate(actor, complaint, data):
+    """Either party asks the platform to step in (after the merchant answered)."""
+    now = clock.now()
+    check(complaint, actor, 'escalate', now)
+    reason = _reason(data, 'reason', required=True)
+    with atomic():
+        pending = _pending_proposal(complaint)
+        if pending is not None:
+            Proposal.update(state='superseded', answered_at=now).where(Proposal.id == pending.id).execute()
+        _save(complaint, complaint.version, state='pending_agent', merchant_due_at=None,
+              merchant_remind_at=None, buyer_due_at=None)
+        platform_takes(complaint, now)
+        record(complaint, actor, 'escalated', {'reason': reason})
+        notify('complaint_escalated_party', buyer_users(complaint) + merchant_users(complaint),
+               {'ticket': complaint.ticket_no}, complaint)
+        publish('complaint.escalated', {'ticket_no': complaint.ticket_no, 'reason': reason}, complaint)
+    return complaint
+
+
+def urge(actor, complaint, data=None):
+    """The buyer urges (催办): at most once every 4 hours; counted for the merchant."""
+    now = clock.now()
+    check(complaint, actor, 'urge', now)
+    with atomic():
+        _save(complaint, complaint.version, urge_count=complaint.urge_count + 1, last_urged_at=now)
+        record(complaint, actor, 'urged', {'count': complaint.urge_count}, actor_role='buyer')
+        recipients = merchant_users(complaint) if complaint.state == 'negotiating' else [complaint.owner_id]
+        notify('complaint_urged', recipients, {'ticket': complaint.ticket_no}, complaint)
+    return complaint
+
+
+NEGOTIATION_STARTS.append(start_merchant_window)
+ACTIONS.update({'propose': propose, 'accept': accept, 'reject': reject, 'escalate': escalate,
+                'urge': urge})
