@@ -59,32 +59,46 @@ def schema_problems(db, models):
     return problems
 
 
-@pytest.fixture
-def scratch_db(app, settings, tmp_path):
-    """An empty database of its own (same engine as the suite), bound while the test runs."""
+@pytest.fixture(scope='module')
+def scratch_url(settings, tmp_path_factory):
+    """A second database of the suite's engine for these tests (created once: creating a
+    PostgreSQL database is slow)."""
     url = settings['DATABASE_URL']
-    admin = None
     if url.startswith('sqlite'):
-        scratch = 'sqlite:///' + str(tmp_path / 'scratch.sqlite3')
-    else:
-        import psycopg2
-        parts = urlsplit(url)
-        name = parts.path.lstrip('/') + '_scratch'
-        admin = psycopg2.connect(url)
-        admin.autocommit = True
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            cur.execute(f'CREATE DATABASE "{name}"')
-        scratch = urlunsplit(parts._replace(path='/' + name))
-    init_database(scratch)
+        yield 'sqlite:///' + str(tmp_path_factory.mktemp('scratch') / 'scratch.sqlite3')
+        return
+    import psycopg2
+    parts = urlsplit(url)
+    name = parts.path.lstrip('/') + '_scratch'
+    admin = psycopg2.connect(url)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        cur.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield scratch
+        yield urlunsplit(parts._replace(path='/' + name))
     finally:
-        init_database(url)
-        if admin is not None:
-            with admin.cursor() as cur:
-                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            admin.close()
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+@pytest.fixture
+def scratch_db(app, settings, scratch_url):
+    """The scratch database, emptied, bound while the test runs."""
+    if scratch_url.startswith('sqlite'):
+        path = scratch_url.split('sqlite:///', 1)[1]
+        for suffix in ('', '-wal', '-shm'):
+            if os.path.exists(path + suffix):
+                os.remove(path + suffix)
+    init_database(scratch_url)
+    if not scratch_url.startswith('sqlite'):
+        with database.connection_context():
+            database.execute_sql('DROP SCHEMA public CASCADE; CREATE SCHEMA public;')
+    try:
+        yield scratch_url
+    finally:
+        init_database(settings['DATABASE_URL'])
 
 
 def migration_names():
