@@ -3,6 +3,7 @@ every complaint representation."""
 from flask import jsonify
 
 from desk.api import api_user, authenticated, bp
+from desk.api.openapi import operation
 from desk.complaint_queries import REPRESENTATION_EXTENSIONS
 from desk.money import to_yuan
 from desk.times import to_iso
@@ -12,8 +13,10 @@ from arbitration.models import Proposal, Remedy
 
 
 @bp.route('/remedies/<int:remedy_id>/confirm', methods=['POST'])
+@operation(tag='remedies', responses={200: 'Remedy'})
 @authenticated('integration', 'admin')
 def confirm_remedy(remedy_id):
+    """The marketplace executed the remedy; confirming again changes nothing."""
     remedy = remedies.confirm(api_user(), remedy_id)
     return jsonify(remedies.remedy_to_dict(remedy))
 

@@ -19,6 +19,7 @@ import datetime as dt
 
 import pytest
 
+from arbitration.negotiation import propose
 from desk import clock, lifecycle
 from desk.api.openapi import ACTION_BODIES
 from desk.complaint_models import STATES, Complaint
@@ -53,7 +54,11 @@ FILING = dict(PERSONAS, owner={'agent'}, other_department_agent={'agent'},
 SATISFIED_GUARDS = {'edit_window': 'cases are filed at the frozen now: the 24 h window is open',
                     'complaint_window': 'filing: orders are paid a day before the frozen now',
                     'capacity': 'cases are L2 in categories that are not senior-only, and the '
-                                'agents hold one open case at most (used cases are retired)'}
+                                'agents hold one open case at most (used cases are retired)',
+                    'merchant_window': 'merchant cases are filed at the frozen now: 24 h to answer',
+                    'after_answer': 'negotiating cases have an earlier merchant answer on record; '
+                                    'awaiting_buyer cases are reached by a real proposal',
+                    'urge_cooldown': 'nobody has urged a fresh case yet'}
 #: Bodies that name something of this world; every other action posts the example body
 #: of its schema in the OpenAPI document (so the documented examples are proven valid).
 WORLD_BODIES = {'reassign': lambda world: {'to': world.users['agent'].username,
@@ -138,9 +143,14 @@ class World:
                 'facts': 'The card code was already used.', 'demand': {'type': 'full_refund'}})
             if state == 'closed':
                 self_service_answer(buyer, complaint, helped=True)
+            elif state == 'awaiting_buyer':
+                propose(self.users['merchant'], complaint,
+                        {'type': 'refund', 'amount': '10.00', 'message': 'We refund part.'})
             elif state == 'withdrawn':
                 withdraw(buyer, complaint, {'reason': 'test'})
         changes = {'owner': self.users['owner'].id if owned else None}
+        if state == 'negotiating':  # as after a rejected proposal: the merchant has answered
+            changes['merchant_answered_at'] = clock.now()
         if complaint.state != state:
             changes['state'] = state
         Complaint.update(**changes).where(Complaint.id == complaint.id).execute()
@@ -254,7 +264,8 @@ def test_built_rows_have_their_guards_met_by_the_walk():
 
 
 def test_built_actions_have_a_valid_example_body():
-    missing = {t.action for t in lifecycle.TABLE if t.built and t.action != 'file'} - set(ACTION_BODIES)
+    missing = ({t.action for t in lifecycle.TABLE if t.built and t.action != 'file'}
+               - set(ACTION_BODIES) - set(lifecycle.TIMER_ACTIONS))
     assert not missing, f'add request bodies for {sorted(missing)} to ACTION_BODIES in desk/api/openapi.py'
 
 

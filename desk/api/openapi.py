@@ -237,7 +237,8 @@ SCHEMAS = {
         'ruling': {'type': 'object', 'nullable': True, 'additionalProperties': True,
                    'description': 'outcome, responsibility, remedy, clause and reasoning once '
                                   'ruled; null until then'},
-        'remedies': {'type': 'array', 'items': {'type': 'object', 'additionalProperties': True}},
+        'remedies': {'type': 'array', 'items': 'Remedy'},
+        'proposals': {'type': 'array', 'items': 'Proposal'},
         'allowed_actions': {'type': 'array',
                             'items': {'type': 'string', 'enum': list(CALLABLE_ACTIONS)},
                             'description': 'what the calling user may do now, from the '
@@ -246,7 +247,23 @@ SCHEMAS = {
         'updated_at': TIME,
     }, ('ticket_no', 'order_no', 'category', 'tier', 'department', 'state', 'owner', 'facts',
         'scenario', 'demand', 'basis', 'channel', 'external', 'priority', 'deadlines',
-        'promised_by', 'ruling', 'remedies', 'allowed_actions', 'created_at', 'updated_at')),
+        'promised_by', 'ruling', 'remedies', 'proposals', 'allowed_actions', 'created_at',
+        'updated_at')),
+    'Remedy': _object({
+        'id': {'type': 'integer'}, 'ticket_no': TEXT, 'order_no': TEXT,
+        'kind': {'type': 'string', 'enum': ['refund', 'reissue', 'compensation']},
+        'amount': _nullable(dict(TEXT, example='49.90')),
+        'source': {'type': 'string', 'enum': ['agreement', 'timeout', 'auto_refund', 'ruling', 'review']},
+        'state': {'type': 'string', 'enum': ['pending', 'confirmed']},
+        'idempotency_key': TEXT, 'created_at': TIME, 'confirmed_at': _nullable(TIME),
+    }, ('id', 'ticket_no', 'order_no', 'kind', 'amount', 'source', 'state', 'idempotency_key',
+        'created_at', 'confirmed_at')),
+    'Proposal': _object({
+        'seq': {'type': 'integer'},
+        'type': {'type': 'string', 'enum': ['refund', 'reissue', 'compensation', 'reject']},
+        'state': {'type': 'string', 'enum': ['pending', 'accepted', 'rejected', 'superseded']},
+        'message': TEXT, 'amount': _nullable(TEXT), 'created_at': TIME,
+    }, ('seq', 'type', 'state', 'message', 'amount', 'created_at')),
     'ComplaintList': _object({'items': {'type': 'array', 'items': 'Complaint'},
                               'next_cursor': _nullable(TEXT)}, ('items', 'next_cursor')),
     'Event': _object({
