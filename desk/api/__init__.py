@@ -82,7 +82,19 @@ def json_body():
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         raise Invalid(_('The body is not a valid JSON object.'))
+    if _has_nul(data):  # PostgreSQL cannot store NUL in text; no real input contains one
+        raise Invalid(_('The body contains a NUL character.'))
     return data
+
+
+def _has_nul(value):
+    if isinstance(value, str):
+        return '\x00' in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 @bp.errorhandler(DomainError)
