@@ -64,8 +64,9 @@ def apply_one(name, row_id, now=None):
     return True
 
 
-def due_ids(deadline, now, after=None, batch=BATCH):
+def due_ids(deadline, now, after=None, batch=None):
     """Ids of rows whose `deadline` is due, oldest first, after the (due, id) key `after`."""
+    batch = batch or BATCH
     model, column = deadline.model, deadline.column
     pk = model._meta.primary_key
     query = model.select(pk, column).where(column <= now)
@@ -75,9 +76,10 @@ def due_ids(deadline, now, after=None, batch=BATCH):
             for row in query.order_by(column, pk).limit(batch)]
 
 
-def advance_due(now=None, batch=BATCH):
+def advance_due(now=None, batch=None):
     """Apply every due deadline once; returns how many handlers ran."""
     now = now or clock.now()
+    batch = batch or BATCH  # read at call time, so the batch size can be tuned (and tested)
     applied = 0
     for deadline in REGISTRY.values():
         after = None
