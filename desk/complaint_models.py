@@ -95,9 +95,10 @@ class Complaint(BaseModel):
     rating_due_at = DateTimeField(null=True, index=True)
     appeal_due_at = DateTimeField(null=True, index=True)
     edit_until = DateTimeField(null=True)
-    # The agent desk's queue: overdue first (rank 0), then tier, then the next SLA target.
+    # The agent desk's queue: overdue first (rank 0), then L1 cases and complaints also filed
+    # with 12315 or 黑猫投诉 (rank 1), then the rest (2); within a rank by tier, then due time.
     in_queue = BooleanField(default=False)
-    queue_rank = IntegerField(default=1)
+    queue_rank = IntegerField(default=2)  # 0 overdue, 1 L1 or filed externally, 2 others
     next_due_at = DateTimeField(default=FAR_FUTURE)
     sla_check_at = DateTimeField(null=True, index=True)
     first_response_at = DateTimeField(null=True)

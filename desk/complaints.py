@@ -459,6 +459,7 @@ def mark_external(actor, complaint, data):
               external_12315=complaint.external_12315 or '12315' in channels,
               external_heimao=complaint.external_heimao or 'heimao' in channels,
               priority=max(complaint.priority, EXTERNAL_PRIORITY))
+        sla.refresh(complaint, now)  # priority moves it up the queue
         record(complaint, actor, 'marked_external', {'external': sorted(channels)})
     return complaint
 

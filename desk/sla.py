@@ -4,7 +4,7 @@ A clock starts when the platform takes the case, pauses while the platform waits
 party (evidence asked of the buyer, a proposal awaiting the buyer) and resumes when they
 act, counting only business time when a calendar is set. Every change is recorded as an
 `SlaEvent` with the owner at that moment. The complaint row carries what the queue and the
-timers need: `next_due_at` (queue order), `queue_rank` (0 = overdue, jumps the queue) and
+timers need: `next_due_at` (queue order), `queue_rank` (0 = overdue, jumps the queue; 1 = filed externally too) and
 `sla_check_at` (the next warning or breach, swept by `desk.deadlines`).
 """
 import datetime as dt
@@ -120,7 +120,7 @@ def refresh(complaint, now=None):
     pending = running + [c for c in clocks if c.state == 'breached' and c.finished_at is None]
     changes = {
         'next_due_at': min((c.due_at for c in pending), default=FAR_FUTURE),
-        'queue_rank': 0 if overdue else 1,
+        'queue_rank': queue_rank(complaint, overdue),
         'sla_check_at': min(checks, default=None),
         'first_response_due_at': due.get('first_response'),
         'resolution_due_at': due.get('resolution'),
@@ -131,6 +131,14 @@ def refresh(complaint, now=None):
         setattr(complaint, key, value)
     if moved and changes['sla_check_at'] is not None:
         deadlines.schedule('sla', complaint.id, changes['sla_check_at'])
+
+
+def queue_rank(complaint, overdue):
+    """0 overdue (jumps the queue); 1 tier L1 or also filed externally (SPEC §3: priority), so
+    within the same tier an external complaint comes first; 2 the rest."""
+    if overdue:
+        return 0
+    return 1 if complaint.priority > 0 or complaint.tier == 'L1' else 2
 
 
 def check_due(complaint_id, now):

@@ -264,6 +264,6 @@ def test_a_claim_in_the_second_its_target_falls_due_has_one_outcome(app, users, 
         assert state.state == ('breached' if 'breached' in kinds else 'achieved')
         assert state.finished_at == due
         claimed = b.reload(complaint)
-        assert (claimed.owner_id, claimed.state, claimed.queue_rank) == (agent.id, 'in_progress', 1)
+        assert (claimed.owner_id, claimed.state, claimed.queue_rank) == (agent.id, 'in_progress', 2)
         breaches += 'breached' in kinds
     assert SlaEvent.select().where(SlaEvent.kind == 'breached').count() == breaches

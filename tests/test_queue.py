@@ -68,7 +68,7 @@ def test_queue_order_is_overdue_then_tier_then_due_then_id(ordered):
     rows, cursor = queue.page(queue.base_query('cs'), {})
     assert tickets(rows) == [c.ticket_no for c in ordered]
     assert cursor is None
-    assert [r.queue_rank for r in rows] == [0, 0, 1, 1, 1, 1, 1]
+    assert [r.queue_rank for r in rows] == [0, 0, 1, 2, 2, 2, 2]  # 1: L1 (with external ones)
     assert rows[0].next_due_at == T0 + 40 * MINUTE and rows[1].next_due_at == T0
     assert rows[4].next_due_at == rows[5].next_due_at and rows[4].id < rows[5].id
     assert rows[6].next_due_at == T0 + 5 * MINUTE + 24 * HOUR
@@ -143,18 +143,18 @@ def mixed(app, users, frozen):
 
 
 @pytest.mark.parametrize('filters, expected', [
-    ({}, ['overdue', 'large', 'plain', 'external', 'other_shop', 'owned']),
+    ({}, ['overdue', 'large', 'external', 'plain', 'other_shop', 'owned']),
     ({'state': 'in_progress'}, ['owned']),
-    ({'state': 'pending_agent', 'tier': 'L2'}, ['overdue', 'plain', 'external', 'other_shop']),
+    ({'state': 'pending_agent', 'tier': 'L2'}, ['overdue', 'external', 'plain', 'other_shop']),
     ({'tier': 'L1'}, ['large']),
-    ({'category': 'service_attitude'}, ['overdue', 'large', 'plain', 'owned', 'external', 'other_shop']),
+    ({'category': 'service_attitude'}, ['overdue', 'large', 'external', 'plain', 'owned', 'other_shop']),
     ({'category': 'card_invalid'}, []),
     ({'owner': 'ann'}, ['owned']),
     ({'owner': 'nobody'}, []),
     ({'merchant': 'm-2'}, ['other_shop']),
     ({'merchant': 'm-404'}, []),
     ({'flag': 'overdue'}, ['overdue']),
-    ({'flag': 'unassigned'}, ['overdue', 'large', 'plain', 'external', 'other_shop']),
+    ({'flag': 'unassigned'}, ['overdue', 'large', 'external', 'plain', 'other_shop']),
     ({'flag': 'external'}, ['external']),
     ({'flag': 'needs_payment_proof'}, ['large']),
 ])
