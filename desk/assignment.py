@@ -12,7 +12,7 @@ from desk import clock, sla
 from desk.case_access import AGENT_ROLES
 from desk.complaint_models import Category, Complaint
 from desk.complaints import ACTIONS, GUARDS, _save, buyer_users, check
-from desk.db import atomic
+from desk.db import atomic, is_sqlite
 from desk.errors import Conflict, Forbidden, Invalid, NotFound
 from desk.models import AGENT_STATUSES, User
 from desk.notifications import notify
@@ -49,6 +49,13 @@ GUARDS['capacity'] = _guard_capacity
 def _take(complaint, agent, now, event_kind, actor, reason=None):
     """Make `agent` the owner of a waiting case (compare-and-set on version and state)."""
     state = 'in_progress' if complaint.path == 'platform' else 'in_arbitration'
+    # Lock the agent's row so two claims (or auto-assignments) for one agent queue up and the
+    # second sees the first's load: capacity holds under concurrency too.
+    if not is_sqlite():
+        User.select(User.id).where(User.id == agent.id).for_update().execute()
+    load = open_load(agent.id)
+    if load >= agent.capacity:
+        raise Conflict(_('You already hold %(n)d open cases, your capacity is %(c)d.', n=load, c=agent.capacity))
     updated = (Complaint
                .update(owner=agent.id, state=state, in_queue=True, assigned_at=now,
                        first_response_at=now, version=Complaint.version + 1, updated_at=now)

@@ -312,3 +312,34 @@ def test_complaint_in_queue_and_load_follow_the_case(app, users, frozen):
     assert b.reload(complaint).in_queue is False
     assert open_load(ann.id) == 0
     assert Complaint.select().where(Complaint.in_queue == True).count() == 0  # noqa: E712
+
+
+def test_one_agent_claiming_two_cases_at_once_stays_within_capacity(app, users, api_key, frozen,
+                                                                    monkeypatch):
+    """Both claims pass the capacity guard before either writes; the agent's row lock in the
+    transaction makes the second see the first's load."""
+    ann = b.agent(users, 'ann', capacity=1)
+    first, second = b.case('O-1'), b.case('O-2')
+    barrier = threading.Barrier(2, timeout=20)
+    real_check = assignment.check
+
+    def racing_check(*args):
+        transition = real_check(*args)
+        barrier.wait()
+        return transition
+
+    monkeypatch.setattr(assignment, 'check', racing_check)
+    headers = api_key(ann)
+    results = []
+
+    def post(case):
+        response = app.test_client().post(claim_url(case), headers=headers)
+        results.append(response.status_code)
+
+    threads = [threading.Thread(target=post, args=(c,)) for c in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(results) == [200, 409], results
+    assert assignment.open_load(ann.id) == 1
