@@ -44,3 +44,26 @@ def buyer_orders(user, limit=50):
             .where(Order.buyer == user.buyer_id)
             .order_by(Order.paid_at.desc(), Order.id.desc())
             .limit(limit))
+
+
+def agent_overview(user):
+    """The agent desk's counts on the backoffice home: for agents their department's waiting
+    cases and their own open ones, for supervisors and admins what waits and what is overdue."""
+    from desk.case_access import AGENT_ROLES
+    from desk.complaint_models import Complaint
+    waiting = Complaint.select().where(Complaint.state == 'pending_agent')
+    if user.role in AGENT_ROLES:
+        return {
+            'waiting_department': waiting.where(Complaint.department == user.department).count(),
+            'my_open': (Complaint.select()
+                        .where((Complaint.owner == user.id) & (Complaint.in_queue == True))  # noqa: E712
+                        .count()),
+        }
+    if user.role in ('supervisor', 'admin'):
+        return {
+            'waiting_all': waiting.count(),
+            'overdue_all': (Complaint.select()
+                            .where((Complaint.in_queue == True) & (Complaint.queue_rank == 0))  # noqa: E712
+                            .count()),
+        }
+    return {}

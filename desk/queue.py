@@ -108,7 +108,9 @@ def page(query, filters, cursor=None, limit=50):
         query = query.where(Tuple(*key) > Tuple(rank, tier, due, last_id))
     owner = User.alias()
     rows = list(query
-                .select_extend(Order.order_no, Order.amount_fen, Merchant.name, owner.username)
+                # the joined ids too: without them peewee sets order_id/merchant_id/owner_id to None
+                .select_extend(Order.id, Order.order_no, Order.amount_fen, Merchant.id, Merchant.name,
+                               owner.id, owner.username)
                 .join(Order, on=(Complaint.order == Order.id))
                 .switch(Complaint)
                 .join(Merchant, on=(Complaint.merchant == Merchant.id))

@@ -12,6 +12,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from desk import accounts, imports, overview
 from desk.complaint_models import PATHS, TIERS, Category, RuleClause
+from desk.consoles import agent_desk
 from desk.consoles.access import AdminOnly, RoleAccess
 from desk.consoles.base import DeskModelView
 from desk.errors import DomainError
@@ -23,7 +24,8 @@ from desk.money import format_money
 class HomeView(RoleAccess, AdminIndexView):
     @expose('/')
     def index(self):
-        return self.render('admin/home.html', counts=overview.staff_overview(current_user))
+        return self.render('admin/home.html', counts=overview.staff_overview(current_user),
+                           desk_counts=overview.agent_overview(current_user))
 
 
 def _money(view, context, model, name):
@@ -272,6 +274,7 @@ class ImportView(AdminOnly, BaseView):
 
 
 def register(admin):
+    agent_desk.register(admin)
     people = _l('People')
     admin.add_view(UserView(User, name=_l('Users'), endpoint='users', category=people))
     admin.add_view(MerchantView(Merchant, name=_l('Merchants'), endpoint='merchants', category=people))
