@@ -15,7 +15,7 @@ from wtforms import (BooleanField, SelectField, SelectMultipleField, StringField
                      TextAreaField, widgets)
 from wtforms.validators import Optional
 
-from desk import accounts, overview
+from desk import accounts, clock, lifecycle, overview
 from desk.case_access import get_visible
 from desk.complaint_models import Category, Complaint, RuleClause
 from desk.complaints import (FACTS_MAX, allowed_actions, file_complaint, promised_by,
@@ -24,7 +24,11 @@ from desk.errors import Conflict, DomainError, Invalid
 from desk.orders import get_order
 from desk.portal_links import read_token
 from desk.timeline import events_for
+from desk.times import to_iso
 from desk.web import roles_required
+
+from arbitration.models import Proposal, Remedy
+from arbitration.negotiation import URGE_COOLDOWN
 
 bp = Blueprint('portal', __name__, url_prefix='/buyer')
 
@@ -166,14 +170,32 @@ def complaints():
 @bp.route('/complaints/<ticket_no>')
 @roles_required('buyer')
 def complaint(ticket_no):
-    case = get_visible(current_user, ticket_no)
+    return _render_case(get_visible(current_user, ticket_no))
+
+
+def _render_case(case, status=200, errors=None, values=None, open_form=None):
+    """The case page; `errors`/`values` put a refused form's messages and input back."""
+    now = clock.now()
     category = Category.get_or_none(Category.code == case.category)
+    actions = allowed_actions(case, current_user, now)
+    proposals = list(Proposal.select().where(Proposal.complaint == case.id).order_by(Proposal.seq.desc()))
+    current = next((p for p in proposals if p.state == 'pending'), None) if case.state == 'awaiting_buyer' else None
+    # The merchant's deadline while they owe an answer, the buyer's while a proposal waits.
+    due = {'negotiating': case.merchant_due_at, 'awaiting_buyer': case.buyer_due_at}.get(case.state)
+    urge_opens = None
+    if 'urge' not in actions and case.last_urged_at and lifecycle.row(case.state, 'urge'):
+        opens = case.last_urged_at + URGE_COOLDOWN
+        urge_opens = opens if opens > now else None
     return render_template(
         'buyer/complaint.html', case=case, category=category_label(category) if category else case.category,
-        events=list(events_for(case, include_internal=False)), actions=allowed_actions(case, current_user),
+        events=list(events_for(case, include_internal=False)), actions=actions,
         promised=promised_by(case), stage=STAGES[case.state], message_form=MessageForm(),
         withdraw_form=WithdrawForm(), scenario=json.loads(case.scenario or '{}'),
-        is_new=bool(request.args.get('new')))
+        is_new=bool(request.args.get('new')), proposals=proposals, current=current,
+        remedies=list(Remedy.select().where(Remedy.complaint == case.id).order_by(Remedy.id)),
+        due=due, due_iso=to_iso(due), seconds_left=int((due - now).total_seconds()) if due else None,
+        now_iso=to_iso(now), urge_opens=urge_opens, errors=errors or {}, values=values or {},
+        open_form=open_form), status
 
 
 @bp.route('/complaints/<ticket_no>/edit', methods=['GET', 'POST'])
@@ -234,3 +256,47 @@ def answer_self_service(ticket_no):
     helped = request.form.get('helped') == 'yes'
     return _act(ticket_no, 'helped' if helped else 'not_helped', {},
                 _('Glad it helped.') if helped else _('An agent will take over your case.'))
+
+
+def _negotiate(ticket_no, action, data, done_message, form_name):
+    """A negotiation answer from the case page; a refused form comes back with its message
+    next to the field (422), any other refusal is flashed."""
+    case = get_visible(current_user, ticket_no)
+    try:
+        take_action(current_user, case, action, data)
+    except Invalid as err:
+        flash(err.message, 'danger')
+        return _render_case(get_visible(current_user, ticket_no), status=err.status,
+                            errors={form_name: dict(err.fields)}, values={form_name: data},
+                            open_form=form_name)
+    except DomainError as err:
+        flash(err.message, 'danger')
+    else:
+        flash(done_message, 'success')
+    return redirect(url_for('portal.complaint', ticket_no=case.ticket_no))
+
+
+@bp.route('/complaints/<ticket_no>/accept', methods=['POST'])
+@roles_required('buyer')
+def accept_proposal(ticket_no):
+    return _negotiate(ticket_no, 'accept', {}, _('You accepted the proposal; the complaint is resolved.'), 'accept')
+
+
+@bp.route('/complaints/<ticket_no>/reject', methods=['POST'])
+@roles_required('buyer')
+def reject_proposal(ticket_no):
+    return _negotiate(ticket_no, 'reject', {'reason': request.form.get('reason', '')},
+                      _('You rejected the proposal; the merchant has been told why.'), 'reject')
+
+
+@bp.route('/complaints/<ticket_no>/urge', methods=['POST'])
+@roles_required('buyer')
+def urge_complaint(ticket_no):
+    return _negotiate(ticket_no, 'urge', {}, _('We sent a reminder.'), 'urge')
+
+
+@bp.route('/complaints/<ticket_no>/escalate', methods=['POST'])
+@roles_required('buyer')
+def escalate_complaint(ticket_no):
+    return _negotiate(ticket_no, 'escalate', {'reason': request.form.get('reason', '')},
+                      _('You asked the platform to step in; an agent will take your case.'), 'escalate')

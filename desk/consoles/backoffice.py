@@ -13,6 +13,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from desk import accounts, imports, overview
 from desk.complaint_models import PATHS, TIERS, Category, RuleClause
 from desk.consoles import agent_desk
+from desk.consoles import integration
 from desk.consoles.access import AdminOnly, RoleAccess
 from desk.consoles.base import DeskModelView
 from desk.errors import DomainError
@@ -286,3 +287,4 @@ def register(admin):
     admin.add_view(CategoryView(Category, name=_l('Complaint categories'), endpoint='categories', category=rules))
     admin.add_view(RuleClauseView(RuleClause, name=_l('Rule clauses'), endpoint='clauses', category=rules))
     admin.add_view(ApiKeyView(ApiKey, name=_l('API keys'), endpoint='api_keys', category=_l('Settings')))
+    integration.register(admin)
