@@ -47,7 +47,8 @@ def _guard_merchant_window(complaint, user, now):
 
 
 def _guard_after_answer(complaint, user, now):
-    if complaint.state == 'negotiating' and not complaint.merchant_answered_at:
+    ran_out = complaint.merchant_due_at is not None and now >= complaint.merchant_due_at
+    if complaint.state == 'negotiating' and not complaint.merchant_answered_at and not ran_out:
         return _('The platform can step in once the merchant has answered or the time has run out (%(t)s).',
                  t=format_local(complaint.merchant_due_at))
     return None
@@ -170,7 +171,7 @@ def propose(actor, complaint, data):
     left = remedies.refundable(order)
     if kind == 'refund':
         amount = parse_yuan(data['amount'], 'amount', allow_zero=False) if data.get('amount') not in (None, '') else left
-        if amount > left:
+        if amount <= 0 or amount > left:  # nothing left: no refund of 0.00 to accept later
             raise Invalid(_('A refund can be at most %(left)s, what is left to refund on this order.',
                             left=to_yuan(left)), fields={'amount': _('at most %(left)s', left=to_yuan(left))})
     elif kind == 'compensation':
@@ -249,6 +250,8 @@ def escalate(actor, complaint, data):
     now = clock.now()
     check(complaint, actor, 'escalate', now)
     reason = _reason(data, 'reason', required=True)
+    # Past the deadline before the timer was applied: the merchant was silent all the same.
+    silent = complaint.state == 'negotiating' and complaint.merchant_answered_at is None
     with atomic():
         pending = _pending_proposal(complaint)
         if pending is not None:
@@ -257,6 +260,8 @@ def escalate(actor, complaint, data):
               merchant_remind_at=None, buyer_due_at=None)
         platform_takes(complaint, now)
         record(complaint, actor, 'escalated', {'reason': reason})
+        if silent:
+            violations.record_violation(complaint.merchant_id, 'no_response', complaint)
         notify('complaint_escalated_party', buyer_users(complaint) + merchant_users(complaint),
                {'ticket': complaint.ticket_no}, complaint)
         publish('complaint.escalated', {'ticket_no': complaint.ticket_no, 'reason': reason}, complaint)

@@ -1,8 +1,8 @@
 """Webhooks to the marketplace: subscriptions, signed deliveries, retries, the delivery log.
 
-`publish(event, data)` is called inside a service's transaction and writes an outbox row;
-its delivery creates one `WebhookDelivery` per subscription that wants the event. Each
-delivery is POSTed as JSON with
+`publish(event, data)` is called inside a service's transaction and writes an outbox row
+(when an active subscription wants the event); its delivery creates one `WebhookDelivery`
+per subscription that wants the event. Each delivery is POSTed as JSON with
   X-Desk-Event, X-Desk-Timestamp, X-Desk-Idempotency-Key and
   X-Desk-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>" with the secret>,
 and retried with exponential backoff (30 s doubling, up to 24 h) through the deadline
@@ -35,9 +35,16 @@ GIVE_UP_AFTER = dt.timedelta(hours=24)
 
 
 def publish(event, data, complaint=None, key=None):
-    """Announce `event` to the subscribed integrations (inside the caller's transaction)."""
+    """Announce `event` to the subscribed integrations (inside the caller's transaction).
+
+    Nothing is written when no active subscription wants the event (no outbox row, no job).
+    """
     if event not in EVENTS:
         raise KeyError(event)
+    subscriptions = WebhookSubscription.select(WebhookSubscription.events).where(
+        WebhookSubscription.active == True)  # noqa: E712
+    if not any(_wants(sub, event) for sub in subscriptions):
+        return None
     return outbox.emit('webhook', {'event': event, 'data': data,
                                    'key': key or secrets.token_hex(16)}, complaint=complaint)
 
@@ -112,6 +119,8 @@ def attempt(delivery_id, now=None):
             deadlines.schedule('webhook_retry', delivery.id, changes['next_attempt_at'])
     if error:
         log.warning('webhook %s to %s: %s (attempt %d)', delivery.event, sub.url, error, attempts)
+    else:
+        log.info('webhook %s to %s: HTTP %s (attempt %d)', delivery.event, sub.url, status, attempts)
     return changes.get('state') == 'delivered'
 
 
