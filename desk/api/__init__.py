@@ -82,19 +82,26 @@ def json_body():
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         raise Invalid(_('The body is not a valid JSON object.'))
-    if _has_nul(data):  # PostgreSQL cannot store NUL in text; no real input contains one
-        raise Invalid(_('The body contains a NUL character.'))
+    where = _nul_at(data)
+    if where is not None:  # PostgreSQL cannot store NUL in text; no real input contains one
+        raise Invalid(_('The body contains a NUL character.'),
+                      fields={where or 'body': _('contains a NUL character')})
     return data
 
 
-def _has_nul(value):
+def _nul_at(value, path=''):
+    """The dotted path of the first string (or key) holding a NUL character, else None."""
     if isinstance(value, str):
-        return '\x00' in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
+        return path if '\x00' in value else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        here = f'{path}.{key}' if path else str(key)
+        if isinstance(key, str) and '\x00' in key:
+            return here
+        found = _nul_at(item, here)
+        if found is not None:
+            return found
+    return None
 
 
 @bp.errorhandler(DomainError)
