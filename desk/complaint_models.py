@@ -121,6 +121,8 @@ class Complaint(BaseModel):
             (('category', 'id'), False),
             (('department', 'state', 'id'), False),
             (('department', 'in_queue', 'queue_rank', 'tier', 'next_due_at', 'id'), False),
+            # The counts beside the queue filters, read from the index alone (bench/README.md).
+            (('department', 'in_queue', 'state', 'tier', 'queue_rank', 'owner'), False),
             (('owner', 'in_queue'), False),
         )
 
