@@ -84,10 +84,14 @@ def check(complaint, user, action, now):
 def allowed_actions(complaint, user, now=None):
     """The actions `user` may take on `complaint` now, straight from the lifecycle table."""
     now = now or clock.now()
+    mine = relations(complaint, user)
     allowed = []
     for action in lifecycle.ACTIONS:
         if action == 'file' or action in lifecycle.TIMER_ACTIONS:
             continue
+        transition = lifecycle.row(complaint.state, action)
+        if transition is None or not transition.built or not mine & set(transition.actors):
+            continue  # check() would refuse: skip it without building its translated message
         try:
             check(complaint, user, action, now)
         except (Conflict, Forbidden, NotFound):
