@@ -13,6 +13,7 @@ hold it, and the generator offers that scenario to a later order.
 """
 import datetime as dt
 import json
+from types import SimpleNamespace
 from typing import NamedTuple
 
 from complaint_texts import (AGENT_MESSAGES, BUYER_MESSAGES, CARD_ERRORS, CLOSERS, FACTS,
@@ -21,7 +22,7 @@ from complaint_texts import (AGENT_MESSAGES, BUYER_MESSAGES, CARD_ERRORS, CLOSER
 
 from desk.complaint_models import FAR_FUTURE
 from desk.complaints import EXTERNAL_PRIORITY, LARGE_AMOUNT_FEN, PROOF_AMOUNT_FEN
-from desk.sla import WARN_BEFORE
+from desk.sla import WARN_BEFORE, queue_rank
 
 MINUTE = dt.timedelta(minutes=1)
 HOUR = dt.timedelta(hours=1)
@@ -237,7 +238,7 @@ class Planner:
             'merchant_due_at': None, 'buyer_due_at': None, 'evidence_due_at': None,
             'first_response_due_at': None, 'resolution_due_at': None, 'rating_due_at': None,
             'appeal_due_at': None, 'edit_until': created + dt.timedelta(seconds=self.s.seconds['EDIT']),
-            'in_queue': False, 'queue_rank': 1, 'next_due_at': FAR_FUTURE, 'sla_check_at': None,
+            'in_queue': False, 'queue_rank': 2, 'next_due_at': FAR_FUTURE, 'sla_check_at': None,
             'first_response_at': None, 'assigned_at': None, 'merchant_remind_at': None,
             'merchant_answered_at': None, 'proposal_count': 0, 'urge_count': 0, 'last_urged_at': None,
         }
@@ -653,7 +654,7 @@ class Planner:
             if resolution_due is None:
                 c.run_until(now)
         self.urge(story, row, taken, now, 0.1)
-        row.update(state=state, in_queue=True, **queue_columns(clocks.values()))
+        row.update(state=state, in_queue=True, **queue_columns(clocks.values(), row))
         return self.finish(row, story, [c.row() for c in clocks.values()],
                            sla_events(clocks.values(), department, agent))
 
@@ -700,14 +701,15 @@ class Clock:
                 'paused_at': None, 'paused_seconds': 0, 'warned': self.warned, 'finished_at': self.finished}
 
 
-def queue_columns(clocks):
+def queue_columns(clocks, row):
     """The complaint's queue and timer columns from its clocks, exactly as `sla.refresh`."""
     running = [c for c in clocks if c.state == 'running']
     breached = [c for c in clocks if c.state == 'breached' and c.finished is None]
     checks = [c.due - WARN_BEFORE if not c.warned else c.due for c in running]
     due = {c.target: c.due for c in running + breached}
     return {'next_due_at': min((c.due for c in running + breached), default=FAR_FUTURE),
-            'queue_rank': 0 if breached else 1, 'sla_check_at': min(checks, default=None),
+            'queue_rank': queue_rank(SimpleNamespace(priority=row['priority'], tier=row['tier']), bool(breached)),
+            'sla_check_at': min(checks, default=None),
             'first_response_due_at': due.get('first_response'), 'resolution_due_at': due.get('resolution')}
 
 

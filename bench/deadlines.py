@@ -143,9 +143,10 @@ def rearm(state, move_to=None):
             save_state(state)
         database.execute_sql(
             'UPDATE complaint SET sla_check_at = c.due_at - interval \'15 minutes\', next_due_at = c.due_at, '
-            'resolution_due_at = c.due_at, queue_rank = 1 '
+            'resolution_due_at = c.due_at, '
+            'queue_rank = CASE WHEN complaint.priority > 0 OR complaint.tier = %s THEN 1 ELSE 2 END '
             'FROM sla_clock c WHERE c.complaint_id = complaint.id AND c.target = %s '
-            'AND complaint.id BETWEEN %s AND %s', ('resolution', state['first_id'], state['last_id']))
+            'AND complaint.id BETWEEN %s AND %s', ('L1', 'resolution', state['first_id'], state['last_id']))
     due = Complaint.select().where(in_set(Complaint.id, state) & (Complaint.sla_check_at <= state['armed_at'])).count()
     database.execute_sql('ANALYZE complaint')
     return due
