@@ -120,9 +120,9 @@ class Complaint(BaseModel):
             (('state', 'id'), False),
             (('category', 'id'), False),
             (('department', 'state', 'id'), False),
-            (('department', 'in_queue', 'queue_rank', 'tier', 'next_due_at', 'id'), False),
-            # The counts beside the queue filters, read from the index alone (bench/README.md).
-            (('department', 'in_queue', 'state', 'tier', 'queue_rank', 'owner'), False),
+            # Queue order, and (with state and owner at the end) the counts beside the queue
+            # filters read from the index alone (bench/README.md).
+            (('department', 'in_queue', 'queue_rank', 'tier', 'next_due_at', 'id', 'state', 'owner'), False),
             (('owner', 'in_queue'), False),
         )
 

@@ -125,8 +125,8 @@ def page(query, filters, cursor=None, limit=50):
 def counts(query):
     """Counts beside the filters: all, overdue, unassigned, per tier and per state."""
     result = {'all': 0, 'overdue': 0, 'unassigned': 0, 'tier': {}, 'state': {}}
-    # COUNT(*), not COUNT(id): every grouped column is in the index (department, in_queue,
-    # state, tier, queue_rank, owner), so PostgreSQL counts from the index alone.
+    # COUNT(*), not COUNT(id): the queue index ends with state and owner, so with COUNT(*)
+    # every column the counts read is in it and PostgreSQL counts from the index alone.
     grouped = (query
                .select(Complaint.state, Complaint.tier, Complaint.queue_rank,
                        Complaint.owner.is_null().alias('unowned'), fn.COUNT(SQL('*')).alias('n'))
