@@ -403,6 +403,8 @@ class Planner:
             return self.queue_case(order, lo, hi, scenario.split(':', 1)[1])
         if scenario == 'sla_due':
             return self.sla_due_case(order, lo, hi)
+        if scenario == 'merchant_due':
+            return self.merchant_due_case(order, lo, hi)
         return getattr(self, scenario)(order, lo, hi)
 
     def negotiating(self, order, lo, hi):
@@ -418,6 +420,20 @@ class Planner:
         self.urge(story, row, created, self.now, 0.15)
         row['state'] = 'negotiating'
         self.merchant_window(row, created)
+        return self.finish(row, story)
+
+    def merchant_due_case(self, order, lo, hi):
+        """A merchant-path case whose 24 hours end within the minute before now, the merchant
+        silent and reminded: what `bench/deadlines.py merchant` times to pending_agent."""
+        merchant = dt.timedelta(seconds=self.s.seconds['MERCHANT'])
+        created = self.now - merchant - _lag(self.rng, dt.timedelta(0), MINUTE)
+        if not lo <= created <= hi:
+            return None
+        row = self.basics(order, self.category(order, self.by_path['merchant']), created)
+        story = Story(self.now)
+        self.filed(story, row, 'negotiating')
+        self.chat(story, created, self.now - MINUTE, self.rng.choice([0, 0, 1]), parties=('buyer',))
+        row.update(state='negotiating', merchant_due_at=created + merchant, merchant_remind_at=None)
         return self.finish(row, story)
 
     def awaiting_buyer(self, order, lo, hi):

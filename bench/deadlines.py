@@ -8,6 +8,7 @@ exact-time jobs run on real RQ workers while that backlog drains.
     python bench/deadlines.py --database-url URL idle
     python bench/deadlines.py --database-url URL lateness --jobs 200 --spread 60
     python bench/deadlines.py --database-url URL cleanup
+    python bench/deadlines.py --database-url URL merchant --count 100000 --processes 1   # then 2
 
 `setup` first applies whatever is due (so only the backlog is), then generates a dedicated
 set of claimed cases (bench/complaints.py, scenario `sla_due`) whose resolution clock is
@@ -62,6 +63,12 @@ def parse_args(argv=None):
     late.add_argument('--workers', type=int, default=2)
     late.add_argument('--timeout', type=float, default=1800, help='give up after this many seconds')
     sub.add_parser('cleanup', help='delete the backlog set')
+    merchant = sub.add_parser('merchant', help='N merchant deadlines in one minute: time until all are pending_agent')
+    merchant.add_argument('--count', type=int, default=100_000)
+    merchant.add_argument('--processes', type=int, default=1)
+    merchant.add_argument('--batch', type=int, default=2000)
+    merchant.add_argument('--seed', type=int, default=None)
+    merchant.add_argument('--profile', action='store_true', help='cProfile the (first) process')
     return parser.parse_args(argv)
 
 
@@ -200,7 +207,7 @@ def _sweep_worker(args, armed_at, go, results, profile):
             import pstats
             profiler = cProfile.Profile()
             applied = profiler.runcall(deadlines.advance_due, armed_at)
-            pstats.Stats(profiler).sort_stats('tottime').print_stats(25)
+            pstats.Stats(profiler).sort_stats(os.environ.get('BENCH_SORT', 'tottime')).print_stats(os.environ.get('BENCH_FILTER', ''), 25)
         else:
             applied = deadlines.advance_due(armed_at)
         results.put((os.getpid(), applied, time.perf_counter() - started))
@@ -376,11 +383,77 @@ def lateness(args):
     empty_redis(args.redis_url)
 
 
+# --- merchant deadlines ---------------------------------------------------------------------
+
+def merchant(args):
+    """Generate `count` negotiating cases whose merchant deadline passed within the last
+    minute, time `advance_due` in `processes` processes until every one is pending_agent
+    with its no_response violation, then delete the set (each run starts from scratch)."""
+    import complaints as generator
+    from arbitration.models import Violation
+    from desk import clock, deadlines
+    from desk.complaint_models import Complaint, InboxMessage, Outbox
+    from desk.db import database
+    from peewee import fn
+    if not args.inline:
+        check_redis_unused(args.redis_url)
+    app = make_app(args, redis=False)
+    with app.app_context(), database.connection_context():
+        started = time.perf_counter()
+        drained = deadlines.advance_due()
+        print(f'applied what was already due: {drained:,} in {time.perf_counter() - started:.1f}s', flush=True)
+        clock.freeze(clock.now())
+        try:
+            progress = generator.generate(app, args.count, args.batch, random.Random(args.seed), 0,
+                                          only='merchant_due', newest_first=True, sample_size=0)
+        finally:
+            armed_at = clock.now()
+            clock.unfreeze()
+        generator.analyze()
+        state = {'first_id': progress.first_id, 'last_id': progress.last_id}
+        due = Complaint.select().where(in_set(Complaint.id, state) & (Complaint.merchant_due_at <= armed_at)).count()
+        spread = Complaint.select(fn.MIN(Complaint.merchant_due_at), fn.MAX(Complaint.merchant_due_at)).where(
+            in_set(Complaint.id, state)).tuples().get()
+    print(f'{due:,} negotiating cases due between {spread[0]:%H:%M:%S} and {spread[1]:%H:%M:%S}; '
+          f'{args.processes} process(es), {"inline delivery" if args.inline else "Redis " + args.redis_url}',
+          flush=True)
+    go = multiprocessing.Event()
+    results = multiprocessing.Queue()
+    workers = [multiprocessing.Process(target=_sweep_worker, args=(args, armed_at, go, results, args.profile and n == 0))
+               for n in range(args.processes)]
+    for w in workers:
+        w.start()
+    time.sleep(3)
+    started = time.perf_counter()
+    go.set()
+    reports = [results.get() for _ in workers]
+    wall = time.perf_counter() - started
+    for w in workers:
+        w.join()
+    with app.app_context(), database.connection_context():
+        states = dict(Complaint.select(Complaint.state, fn.COUNT(Complaint.id)).where(in_set(Complaint.id, state))
+                      .group_by(Complaint.state).tuples())
+        violations = Violation.select().where(in_set(Violation.complaint, state) & (Violation.code == 'no_response')).count()
+        for pid, applied, seconds in reports:
+            print(f'  process {pid}: {applied:,} handlers applied in {seconds:.1f}s')
+        print(f'merchant deadlines, {args.processes} process(es): {due:,} due, all applied in {wall:.1f}s wall = '
+              f'{due / wall:,.0f}/s; states after: {states}; no_response violations: {violations:,}', flush=True)
+        with database.atomic():
+            Violation.delete().where(in_set(Violation.complaint, state)).execute()
+            InboxMessage.delete().where(in_set(InboxMessage.complaint, state)).execute()
+            Outbox.delete().where(in_set(Outbox.complaint, state)).execute()
+            Complaint.delete().where(in_set(Complaint.id, state)).execute()
+        print('the set is deleted', flush=True)
+    if not args.inline:
+        empty_redis(args.redis_url)
+
+
 def main(argv=None):
     args = parse_args(argv)
     if not args.database_url:
         sys.exit('--database-url (or DESK_DATABASE_URL) is required')
-    {'setup': setup, 'sweep': sweep, 'idle': idle, 'lateness': lateness, 'cleanup': cleanup}[args.command](args)
+    {'setup': setup, 'sweep': sweep, 'idle': idle, 'lateness': lateness, 'cleanup': cleanup,
+     'merchant': merchant}[args.command](args)
 
 
 if __name__ == '__main__':
