@@ -16,6 +16,7 @@ from werkzeug.wsgi import wrap_file
 
 from desk.case_access import get_visible
 from desk.errors import DomainError, NotFound
+from desk.masking import mask_text
 from desk.web import is_safe_next
 
 from arbitration import evidence
@@ -177,7 +178,7 @@ def panel_context(case):
             'limit_mb': evidence._megabytes(evidence.limit_bytes()),
             'own_items': [i for i in items if i.party == party and not i.replaced_by],
             'text_of': lambda item: evidence.display_text(item, current_user),
-            'may_inline': evidence.may_show_inline}
+            'may_inline': evidence.may_show_inline, 'mask': mask_text}
 
 
 def init_app(app):
