@@ -259,3 +259,17 @@ def test_transparent_images_keep_alpha_in_a_png_thumbnail():
     data, mime = render_thumbnail(out.getvalue())
     assert mime == 'image/png'
     assert Image.open(io.BytesIO(data)).size == (320, 160)
+
+
+def test_with_redis_the_thumbnail_is_made_by_a_worker(app, people, monkeypatch):
+    import fakeredis
+    from rq import Queue, SimpleWorker
+    from desk import tasks
+    connection = fakeredis.FakeStrictRedis()
+    monkeypatch.setitem(app.extensions, 'desk_redis', connection)
+    item = add(people['case'], people['buyer'], ev.jpeg_with_exif((640, 480)), name='p.jpg')
+    rq_queue = Queue(tasks.QUEUE, connection=connection)
+    assert any(job.func_name == 'arbitration.jobs.make_thumbnail' for job in rq_queue.jobs)
+    assert Blob.get_by_id(item.blob_id).thumbnail_sha256 is None  # the web process only enqueued
+    SimpleWorker([rq_queue], connection=connection).work(burst=True)
+    assert Blob.get_by_id(item.blob_id).thumbnail_sha256
