@@ -58,7 +58,7 @@ CLOSED_STATES = ('closed', 'withdrawn')
 DESCRIPTION_MAX = 1000
 TEXT_MAX = 100000            # characters of pasted text
 FILENAME_MAX = 255
-READ_CHUNK = 256 * 1024
+READ_CHUNK = 1024 * 1024
 SNIFF_BYTES = 8192           # what filetype looks at
 #: Markup a browser could run: refused even when it is valid UTF-8 text.
 _MARKUP = re.compile(rb'<\s*(?:svg|!doctype\s+html|html|head|body|script|iframe|object|embed|'
@@ -251,7 +251,9 @@ class _Sniffer:
     def feed(self, chunk):
         if len(self.head) < SNIFF_BYTES:
             self.head += chunk[:SNIFF_BYTES - len(self.head)]
-        self.tail = (self.tail + chunk)[-64:]
+            if len(self.head) >= SNIFF_BYTES and filetype.guess(self.head) is not None:
+                self.text = False  # magic bytes decided it: no need to decode the rest
+        self.tail = (self.tail + chunk[-64:])[-64:]
         if self.text:
             if b'\x00' in chunk:
                 self.text = False
