@@ -10,6 +10,7 @@ import pytest
 
 from desk import clock
 from desk.complaint_models import Complaint, Event, Outbox
+from desk.models import User
 from tests import case_builders as cb
 from tests import complaint_helpers as h
 from tests import evidence_helpers as ev
@@ -367,7 +368,7 @@ def test_the_other_side_and_the_owner_are_notified(client, parties, users):
     case = parties['case']
     owner = users('agent', department='cs')
     Complaint.update(owner=owner.id).where(Complaint.id == case.id).execute()
-    merchant_staff = [u for u in __import__('desk.models', fromlist=['User']).User.select()
+    merchant_staff = [u for u in User.select()
                       if u.role == 'merchant_staff' and u.merchant_id == case.merchant_id]
     post_ok(client, parties['buyer'], case, ev.upload(ev.png_bytes()))
     row = Outbox.select().where(Outbox.topic == 'notify').order_by(Outbox.id.desc()).first()

@@ -1,7 +1,6 @@
 """Evidence in the browser: the panel on the buyer's and the merchant's case pages (upload a
 file or pasted text through the form), downloads and thumbnails per object, the headers, and
 the thumbnail job."""
-import datetime as dt
 import io
 import re
 
