@@ -14,7 +14,6 @@ passed, and the rows (blob, item, timeline event, outbox row) are written in one
 """
 import codecs
 import hashlib
-import logging
 import re
 import unicodedata
 
@@ -40,12 +39,9 @@ from desk.times import to_iso
 from arbitration.evidence_models import EVIDENCE_KINDS, Blob, Evidence, EvidenceRequest
 from arbitration.storage import get_storage
 
-log = logging.getLogger(__name__)
-
 #: What a file may be, by the type sniffed from its content.
 ALLOWED_TYPES = ('image/jpeg', 'image/png', 'image/gif', 'image/webp', 'video/mp4', 'video/webm',
                  'application/pdf', 'text/plain', 'text/csv', 'application/json')
-TEXT_TYPES = ('text/plain', 'text/csv', 'application/json')
 #: Types a browser may show in the page (?inline=1); everything else is only downloaded.
 INLINE_PREFIXES = ('image/', 'video/')
 INLINE_TYPES = ('application/pdf', 'text/plain')
@@ -228,14 +224,17 @@ def limit_bytes():
 
 def too_large_error(limit=None):
     limit = limit or limit_bytes()
-    return TooLarge(_('The file is larger than the limit of %(mb)s MB.', mb=_megabytes(limit)),
-                    fields={'file': _('at most %(mb)s MB', mb=_megabytes(limit))},
+    return TooLarge(_('The file is larger than the limit of %(limit)s.', limit=size_text(limit)),
+                    fields={'file': _('at most %(limit)s', limit=size_text(limit))},
                     limit_bytes=limit)
 
 
-def _megabytes(n):
-    mb = n / (1024 * 1024)
-    return f'{mb:.0f}' if mb == int(mb) else f'{mb:.1f}'
+def size_text(n):
+    """20971520 -> '20 MB', 1572864 -> '1.5 MB', 4096 -> '4 KB'."""
+    if n >= 1024 * 1024:
+        mb = n / (1024 * 1024)
+        return f'{mb:.0f} MB' if mb == int(mb) else f'{mb:.1f} MB'
+    return f'{max(1, round(n / 1024))} KB'
 
 
 class _Sniffer:

@@ -175,7 +175,7 @@ def panel_context(case):
     return {'items': items, 'can_upload': ok, 'refusal': reason, 'kinds': EVIDENCE_KINDS,
             'kind_labels': evidence.KIND_LABELS, 'party_labels': evidence.PARTY_LABELS,
             'upload_url': url_for('evidence.upload', ticket_no=case.ticket_no),
-            'limit_mb': evidence._megabytes(evidence.limit_bytes()),
+            'limit': evidence.size_text(evidence.limit_bytes()),
             'own_items': [i for i in items if i.party == party and not i.replaced_by],
             'text_of': lambda item: evidence.display_text(item, current_user),
             'may_inline': evidence.may_show_inline, 'mask': mask_text}
