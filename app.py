@@ -9,7 +9,7 @@ from flask import Flask
 
 from config import load_config
 from desk import accounts, jobs, notifications, tasks, webhooks  # noqa: F401  (register handlers)
-from arbitration import api as arbitration_api, negotiation  # noqa: F401  (actions, timers, routes)
+from arbitration import api as arbitration_api, evidence_api, negotiation  # noqa: F401  (actions, timers, routes)
 from desk.db import database, default_sqlite_url, init_database
 
 #: Periodic work ticked by the development thread, or by `rq cron config/cron.py`:
@@ -32,12 +32,12 @@ def create_app(overrides=None):
         SESSION_COOKIE_SAMESITE='Lax',
         SESSION_COOKIE_SECURE=settings['ENV'] == 'production',
         REMEMBER_COOKIE_HTTPONLY=True,
-        MAX_CONTENT_LENGTH=settings['MAX_UPLOAD_BYTES'] + 1024 * 1024,
+        MAX_CONTENT_LENGTH=max(settings['MAX_UPLOAD_BYTES'], settings['EVIDENCE_MAX_BYTES']) + 1024 * 1024,
         WTF_CSRF_TIME_LIMIT=None,
         FLASK_ADMIN_SWATCH='default',
     )
     os.makedirs(app.instance_path, exist_ok=True)
-    app.config['DATA_DIR'] = settings['DATA_DIR'] or os.path.join(app.instance_path, 'data')
+    app.config['DATA_DIR'] = settings['DATA_DIR'] or os.path.join(app.instance_path, 'evidence')
     if settings['ENV'] == 'testing':
         accounts.use_fast_hashing()
 
@@ -65,6 +65,9 @@ def create_app(overrides=None):
 
     from desk.consoles import init_consoles
     init_consoles(app)
+
+    from arbitration import evidence_views
+    evidence_views.init_app(app)
 
     from desk.cli import desk_cli
     app.cli.add_command(desk_cli)

@@ -34,7 +34,8 @@ SETTINGS = [
             'unset: jobs run inline and a background thread ticks timers; set: RQ workers and rq cron'),
     Setting('TIMEZONE', str, 'Asia/Shanghai', 'time zone times are shown and interpreted in'),
     Setting('DATA_DIR', str, None,
-            'where evidence files are stored; unset means `data/` in the instance folder'),
+            'where evidence files are stored (content-addressed, outside the web root); '
+            'unset means `evidence/` in the instance folder'),
     Setting('DEFAULT_LOCALE', str, 'zh', 'interface language when the user chose none', ('zh', 'en')),
     Setting('MERCHANT_RESPONSE_SECONDS', int, 86400, 'merchant window to answer a complaint'),
     Setting('BUYER_RESPONSE_SECONDS', int, 259200, 'buyer window to answer a proposal'),
@@ -48,7 +49,11 @@ SETTINGS = [
     Setting('LOGIN_MAX_FAILURES', int, 5, 'failed logins per account before it is locked for a while'),
     Setting('LOGIN_MAX_FAILURES_PER_IP', int, 20, 'failed logins from one address before it is locked'),
     Setting('LOGIN_LOCK_SECONDS', int, 900, 'how long a throttled account or address waits'),
-    Setting('MAX_UPLOAD_BYTES', int, 20 * 1024 * 1024, 'largest evidence file or CSV accepted'),
+    Setting('MAX_UPLOAD_BYTES', int, 20 * 1024 * 1024, 'largest CSV import accepted'),
+    Setting('EVIDENCE_MAX_BYTES', int, 20 * 1024 * 1024, 'largest evidence file accepted (413 above it)'),
+    Setting('EVIDENCE_STORAGE', str, 'local',
+            'where evidence bytes live: `local` (files under DESK_DATA_DIR); other backends '
+            'plug in behind arbitration.storage', ('local',)),
     Setting('TICK_SECONDS', int, 5, 'how often the in-process ticker runs periodic work without Redis'),
     Setting('WEBHOOK_TIMEOUT_SECONDS', int, 10, 'how long a webhook receiver may take to answer'),
     Setting('SMTP_URL', str, None, 'smtp://user:pass@host:port for e-mail; unset prints e-mail to the log'),

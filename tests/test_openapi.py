@@ -12,7 +12,7 @@ from desk.api import authenticated
 from desk.api.openapi import (ACTION_BODIES, API_PREFIX, CALLABLE_ACTIONS, action_schema_name,
                               build_document, operation)
 
-ERROR_STATUSES = ('400', '401', '403', '404', '409', '413', '422')
+ERROR_STATUSES = ('400', '401', '403', '404', '409', '413', '415', '422')
 IGNORED_METHODS = {'HEAD', 'OPTIONS'}
 
 

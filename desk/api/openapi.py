@@ -80,7 +80,7 @@ TIME_INPUT = {'type': 'string', 'format': 'date-time', 'example': '2026-11-24T18
 TEXT = {'type': 'string'}
 
 ERROR_CODES = {400: 'bad_request', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found',
-               409: 'conflict', 413: 'too_large', 422: 'invalid'}
+               409: 'conflict', 413: 'too_large', 415: 'unsupported_media_type', 422: 'invalid'}
 ERROR_RESPONSES = {
     400: ('BadRequest', 'The request could not be understood.'),
     401: ('Unauthorized', 'No API key, or an unknown or revoked one.'),
@@ -91,7 +91,9 @@ ERROR_RESPONSES = {
     409: ('Conflict', 'Allowed in general but not now: the state, a closed window, an action '
                       'not available yet, a concurrent change, or an open complaint on the '
                       'order (its `ticket_no` is in the error).'),
-    413: ('TooLarge', 'The request body is too large.'),
+    413: ('TooLarge', 'The request body is too large (an evidence file: above the limit).'),
+    415: ('UnsupportedMediaType', 'A file of a type that is not accepted; `detected_type` names '
+                                  'the type found in its content.'),
     422: ('Invalid', 'Invalid input; `fields` maps each bad field to a message.'),
 }
 #: Every authenticated call can answer these (bad key, X-On-Behalf-Of misuse or unknown buyer).
@@ -488,7 +490,8 @@ def build_document(app):
                 'example': {'error': {'code': ERROR_CODES[status], 'message': text}}}}})
     for tag, text in (('orders', 'Orders pushed by the marketplace'),
                       ('complaints', 'Complaints, their actions and timeline'),
-                      ('agent desk', 'The caller, agent queues and agent status')):
+                      ('agent desk', 'The caller, agent queues and agent status'),
+                      ('evidence', 'Evidence of a complaint: add, list, download')):
         spec.tag({'name': tag, 'description': text})
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: (r.rule, sorted(r.methods))):
         if not rule.rule.startswith(API_PREFIX + '/'):
