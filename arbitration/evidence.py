@@ -28,7 +28,7 @@ from desk.case_access import can_see, relations
 from desk.complaint_models import Complaint
 from desk.complaints import buyer_users, merchant_users
 from desk.db import atomic, is_sqlite
-from desk.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, TooLarge
+from desk.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, Unsupported
 from desk.format import format_local
 from desk.masking import mask_text
 from desk.notifications import TEMPLATES, notify
@@ -77,12 +77,6 @@ KIND_LABELS = {
     'other': _l('Other'),
 }
 PARTY_LABELS = {'buyer': _l('Buyer'), 'merchant': _l('Merchant'), 'staff': _l('Platform')}
-
-
-class Unsupported(DomainError):
-    """The content is of a type the evidence store does not accept (415)."""
-    status = 415
-    code = 'unsupported_media_type'
 
 
 # --- who and when -------------------------------------------------------------------------

@@ -50,6 +50,12 @@ class TooLarge(DomainError):
     code = 'too_large'
 
 
+class Unsupported(DomainError):
+    """Content of a type that is not accepted (an evidence file, say)."""
+    status = 415
+    code = 'unsupported_media_type'
+
+
 class Throttled(DomainError):
     status = 429
     code = 'throttled'
