@@ -96,12 +96,16 @@ def rows_for(action):
     return [t for t in TABLE if t.action == action]
 
 
+_BY_STATE = {}
+for _t in TABLE:
+    for _source in _t.sources:
+        _BY_STATE.setdefault((_source, _t.action), _t)  # the first row wins, as listed
+
+
 def row(state, action):
-    """The transition for `action` from `state`, or None."""
-    for t in TABLE:
-        if t.action == action and state in t.sources:
-            return t
-    return None
+    """The transition for `action` from `state`, or None (read for every action of every
+    listed complaint, hence the index)."""
+    return _BY_STATE.get((state, action))
 
 
 def actors_of(action):
