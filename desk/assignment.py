@@ -19,6 +19,11 @@ from desk.notifications import notify
 from desk.queue_models import DepartmentSetting
 from desk.timeline import record
 
+#: Called as hook(complaint, now) when an agent takes a dispute (it goes in_arbitration),
+#: inside the claiming transaction; the dispute side opens the evidence period here.
+ARBITRATION_STARTS = []
+
+
 def needs_senior(complaint):
     if complaint.tier == 'L1':
         return True
@@ -71,6 +76,9 @@ def _take(complaint, agent, now, event_kind, actor, reason=None):
            actor_role=actor.role if actor else 'system')
     notify('complaint_claimed', buyer_users(complaint),
            {'ticket': complaint.ticket_no, 'agent': agent.display_name}, complaint)
+    if state == 'in_arbitration':
+        for hook in ARBITRATION_STARTS:
+            hook(complaint, now)
 
 
 def claim(actor, complaint, data=None):
@@ -106,6 +114,9 @@ def reassign(actor, complaint, data):
         _save(complaint, complaint.version, **changes)
         if 'first_response_at' in changes:
             sla.achieve(complaint, 'first_response', now)
+            if complaint.state == 'in_arbitration':
+                for hook in ARBITRATION_STARTS:
+                    hook(complaint, now)
         previous = User.get_or_none(User.id == before) if before else None
         record(complaint, actor, 'reassigned', {'from': previous.username if previous else None,
                                                 'to': agent.username, 'reason': reason}, public=False)

@@ -85,3 +85,16 @@ def notices(user, complaint=None):
     if complaint is not None:
         query = query.where(InboxMessage.complaint == complaint.id)
     return [json.loads(m.outbox.payload)['template'] for m in query]
+
+
+def evidence(complaint, party, kind='other', at=None, text='聊天记录:商家称卡密已发放。'):
+    """A pasted-text evidence item of `party` on `complaint` (written directly: the evidence
+    service is built separately); `at` defaults to now."""
+    import hashlib
+
+    from desk import clock
+    from arbitration.evidence_models import Evidence
+    data = text.encode()
+    return Evidence.create(complaint=complaint.id if hasattr(complaint, 'id') else complaint,
+                           party=party, kind=kind, text=text, mime='text/plain', size=len(data),
+                           sha256=hashlib.sha256(data).hexdigest(), created_at=at or clock.now())
