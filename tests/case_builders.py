@@ -98,3 +98,29 @@ def evidence(complaint, party, kind='other', at=None, text='聊天记录:商家�
     return Evidence.create(complaint=complaint.id if hasattr(complaint, 'id') else complaint,
                            party=party, kind=kind, text=text, mime='text/plain', size=len(data),
                            sha256=hashlib.sha256(data).hexdigest(), created_at=at or clock.now())
+
+
+def merchant_login(ref='m-1'):
+    """A staff login of merchant `ref` (merchant and user created on first use)."""
+    h.merchant(ref)
+    username = f'staff-{ref}'
+    user = User.get_or_none(User.username == username)
+    return user or accounts.create_user(username, PASSWORD, 'merchant_staff', merchant_ref=ref)
+
+
+def dispute(order_no, agent=None, category='not_as_described', amount_fen=10000, buyer_ref='b-1',
+            merchant_ref='m-1'):
+    """A merchant-path complaint taken to the platform the real way: filed, a proposal by the
+    merchant, escalated by the buyer; claimed by `agent` when given (→ in_arbitration with
+    its evidence period open), else left pending_agent. The fresh Complaint."""
+    from arbitration import negotiation
+    from desk import assignment
+    h.order(order_no, buyer_ref=buyer_ref, merchant_ref=merchant_ref, amount_fen=amount_fen)
+    buyer = buyer_login(buyer_ref)
+    filed = complaints.file_complaint(buyer, h.body(order_no, category=category))
+    negotiation.propose(merchant_login(merchant_ref), reload(filed),
+                        {'type': 'reissue', 'message': '可以补发一张新卡。'})
+    negotiation.escalate(buyer, reload(filed), {'reason': '补发的卡也无效。'})
+    if agent is not None:
+        assignment.claim(agent, reload(filed))
+    return reload(filed)
