@@ -124,3 +124,54 @@ def dispute(order_no, agent=None, category='not_as_described', amount_fen=10000,
     if agent is not None:
         assignment.claim(agent, reload(filed))
     return reload(filed)
+
+
+def heavy(complaint, items=200, events=1000):
+    """Load `complaint` with `items` evidence items (half each party: images, video, PDF and
+    pasted text) and `events` more timeline events (a valid hash chain), in bulk."""
+    import datetime as dt
+    import hashlib
+    import json as _json
+
+    from desk import clock
+    from desk.complaint_models import Complaint as _Complaint, Event
+    from desk.timeline import _digest
+    from arbitration.evidence_models import Blob, Evidence
+    now = clock.now()
+    mimes = ('image/png', 'image/jpeg', 'video/mp4', 'application/pdf', None)
+    blobs, rows = {}, []
+    for n in range(items):
+        mime = mimes[n % len(mimes)]
+        party = ('buyer', 'merchant')[n % 2]
+        digest = hashlib.sha256(f'{complaint.id}-{n}'.encode()).hexdigest()
+        if mime:
+            blobs[digest] = {'sha256': digest, 'size': 1000 + n, 'mime': mime, 'created_at': now}
+        rows.append({'complaint': complaint.id, 'party': party, 'kind': ('error_screenshot', 'delivery_log',
+                                                                         'screen_recording', 'payment_proof',
+                                                                         'chat_log')[n % 5],
+                     'description': f'证据 {n}', 'blob': digest if mime else None,
+                     'text': None if mime else '买家: 卡密无效\n商家: 已核实发放记录 ' * 5,
+                     'filename': f'evidence-{n}.{(mime or "text/plain").split("/")[1]}',
+                     'mime': mime or 'text/plain', 'size': 1000 + n, 'sha256': digest,
+                     'created_at': now - dt.timedelta(minutes=items - n)})
+    Blob.insert_many(list(blobs.values())).execute()
+    for start in range(0, len(rows), 100):
+        Evidence.insert_many(rows[start:start + 100]).execute()
+    last = (Event.select(Event.seq, Event.hash).where(Event.complaint == complaint.id)
+            .order_by(Event.seq.desc()).first())
+    seq, prev = last.seq, last.hash
+    batch = []
+    for n in range(events):
+        seq += 1
+        data = {'body': f'第 {n} 条消息:请提供更多证据。', 'author': 'agent'}
+        public = n % 3 != 0
+        kind = 'message' if public else 'internal_note'
+        digest = _digest(complaint.id, seq, now, None, 'agent', kind, public, data, prev)
+        batch.append({'complaint': complaint.id, 'seq': seq, 'at': now, 'actor': None, 'actor_role': 'agent',
+                      'kind': kind, 'public': public, 'data': _json.dumps(data, ensure_ascii=False, sort_keys=True),
+                      'prev_hash': prev, 'hash': digest})
+        prev = digest
+    for start in range(0, len(batch), 200):
+        Event.insert_many(batch[start:start + 200]).execute()
+    _Complaint.update(timeline_length=seq, timeline_head=prev).where(_Complaint.id == complaint.id).execute()
+    return reload(complaint)
