@@ -67,6 +67,9 @@ def create_app(overrides=None):
     from desk.consoles import init_consoles
     init_consoles(app)
 
+    from arbitration import party_views
+    party_views.init_app(app)
+
     from desk.cli import desk_cli
     app.cli.add_command(desk_cli)
     return app
