@@ -20,11 +20,13 @@ from flask_babel import lazy_gettext as _l
 from peewee import IntegrityError
 
 from desk import clock, sla
+from desk.assignment import EXCLUDED_FROM
 from desk.case_access import relations
 from desk.complaint_models import RuleClause
 from desk.complaints import (ACTIONS, GUARDS, PROOF_AMOUNT_FEN, _save, buyer_users, check,
                              merchant_users)
 from desk.db import atomic
+from desk.tasks import enqueue
 from desk.errors import Conflict, Forbidden, Invalid
 from desk.format import format_local
 from desk.models import Order, User
@@ -110,6 +112,10 @@ def _guard_not_first_arbiter(complaint, user, now):
     first = active_ruling(complaint)
     if first is not None and first.agent_id == user.id:
         raise Forbidden(_('You made the ruling under appeal: a different senior agent decides it.'))
+    if complaint.owner_id is not None and complaint.owner_id != user.id:
+        holder = User.get_or_none(User.id == complaint.owner_id)
+        if holder is not None and holder.role == 'senior_agent':
+            return _('%(name)s holds this appeal.', name=holder.display_name)
     return None
 
 
@@ -123,6 +129,15 @@ def _guard_appeal_window(complaint, user, now):
     return None
 
 
+def _first_arbiter(complaint):
+    """Who may not take an appealed case: the agent of the ruling under appeal."""
+    if complaint.state != 'appealed':
+        return set()
+    first = active_ruling(complaint)
+    return {first.agent_id} if first is not None and first.agent_id else set()
+
+
+EXCLUDED_FROM.append(_first_arbiter)
 GUARDS.update({'ruling_ready': _guard_ruling_ready, 'not_first_arbiter': _guard_not_first_arbiter,
                'appeal_window': _guard_appeal_window})
 
@@ -437,6 +452,8 @@ def appeal(actor, complaint, data):
                complaint)
         publish('complaint.state_changed', {'ticket_no': complaint.ticket_no, 'state': 'appealed',
                                             'reason': 'appeal'}, complaint)
+        from desk.jobs import assign_case
+        enqueue(assign_case, complaint.id)  # to a senior who did not rule, where assignment is automatic
     return complaint
 
 

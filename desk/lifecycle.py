@@ -53,6 +53,9 @@ TABLE = (
     Transition('claim', ('pending_agent',), ('in_progress', 'in_arbitration'), ('agent', 'senior'),
                'capacity', 'an agent takes the case (or is assigned it): platform cases go in_progress, '
                'disputes in_arbitration'),
+    Transition('claim', ('appealed',), ('appealed',), ('senior',), 'appeal_claim',
+               'a senior agent takes an appeal nobody holds (or is assigned it); never the first '
+               'arbiter (403)'),
     Transition('resolve', ('in_progress',), ('resolved',), ('owner',), None,
                'the owner resolves a platform case with a remedy and a note'),
     Transition('request_evidence', ('in_arbitration',), ('in_arbitration',), ('owner',), None,

@@ -68,16 +68,19 @@ SATISFIED_GUARDS = {'edit_window': 'cases are filed at the frozen now: the 24 h 
                     'ruling_ready': 'walked on a case prepared for it (PREPARED_FOR): period over, '
                                     'order below 500.00',
                     'not_first_arbiter': 'appealed cases have no ruling of the walking personas',
+                    'appeal_claim': 'walked on an unowned appealed case (PREPARED_FOR); no walking '
+                                    'persona made its (absent) first ruling',
                     'appeal_window': 'resolved cases have a ruling an hour old, an open appeal window '
                                      'and new evidence of both parties'}
 #: (state, action) rows whose guard contradicts another row's on the same case (ruling needs
 #: the evidence period over, declaring done needs it open): such an action is walked on a case
 #: prepared for it, and `allowed_actions` of that case is checked for it alone.
-PREPARED_FOR = {('in_arbitration', 'rule'): 'period_over',
+PREPARED_FOR = {('appealed', 'claim'): 'unowned',
+                ('in_arbitration', 'rule'): 'period_over',
                 ('in_arbitration', 'close_evidence'): 'both_declared'}
 #: Bodies that name something of this world; every other action posts the example body
 #: of its schema in the OpenAPI document (so the documented examples are proven valid).
-WORLD_BODIES = {'reassign': lambda world: {'to': world.users['agent'].username,
+WORLD_BODIES = {'reassign': lambda world: {'to': world.users['senior'].username,  # appeals need one
                                            'reason': 'Wang is on leave.'}}
 #: The category filed to reach each state (platform path for platform states, else merchant).
 CATEGORY_FOR = {'self_service': 'inquiry', 'closed': 'inquiry', 'pending_agent': 'service_attitude',
@@ -164,7 +167,7 @@ class World:
                         {'type': 'refund', 'amount': '10.00', 'message': 'We refund part.'})
             elif state == 'withdrawn':
                 withdraw(buyer, complaint, {'reason': 'test'})
-        changes = {'owner': self.users['owner'].id if owned else None}
+        changes = {'owner': self.users['owner'].id if owned and prepared != 'unowned' else None}
         if state == 'negotiating':  # as after a rejected proposal: the merchant has answered
             changes['merchant_answered_at'] = clock.now()
         if complaint.state != state:

@@ -396,3 +396,37 @@ def test_an_agreement_cannot_be_appealed(desk):
     cb.evidence(complaint, 'buyer', 'chat_log', at=clock.now() + HOUR)
     clock.advance(hours=2)
     error(act(desk, 'buyer', complaint, 'appeal', {'reason': 'x'}), 409)
+
+
+def test_an_appeal_is_claimed_by_another_senior_never_the_first_arbiter(desk, users):
+    complaint = ruled(desk)
+    clock.advance(hours=1)
+    cb.evidence(complaint, 'merchant', 'delivery_log')
+    ok(act(desk, 'merchant', complaint, 'appeal', {'reason': '不服'}))
+    assert 'different senior agent' in error(act(desk, 'first', complaint, 'claim'), 403)['message']
+    error(act(desk, 'plain', complaint, 'claim'), 403)
+    claimed = ok(act(desk, 'second', complaint, 'claim'))
+    assert claimed['state'] == 'appealed' and claimed['owner'] == 'senior2'
+    assert 'already hold' in error(act(desk, 'second', complaint, 'claim'), 409)['message']
+    third = h.act(desk['client'], _key(users, 'senior3'), complaint.ticket_no, 'rule', RULE)
+    assert third.status_code == 409 and 'holds this appeal' in third.get_json()['error']['message']
+    assert ok(act(desk, 'second', complaint, 'rule', RULE))['ruling']['round'] == 2
+
+
+def _key(users, username):
+    from desk import accounts
+    agent = cb.agent(users, username, role='senior_agent')
+    _id, secret = accounts.create_api_key(agent, 'test')
+    return {'Authorization': f'Bearer {secret}'}
+
+
+def test_automatic_assignment_gives_the_appeal_to_a_senior_other_than_the_first_arbiter(desk):
+    from desk.models import User
+    complaint = ruled(desk)
+    cb.dispute('O-2', desk['users']['second'])     # the second senior is busier than the first
+    User.update(status='offline').where(User.id == desk['users']['plain'].id).execute()
+    cb.set_mode('cs', 'least_loaded')
+    clock.advance(hours=1)
+    cb.evidence(complaint, 'buyer', 'chat_log')
+    appealed = ok(act(desk, 'buyer', complaint, 'appeal', {'reason': '退款太少'}))
+    assert appealed['state'] == 'appealed' and appealed['owner'] == 'senior2'
