@@ -81,6 +81,32 @@ def open_requests(complaint, party=None):
     return query.order_by(EvidenceRequest.id)
 
 
+def evidence_refusal(complaint, party, now=None):
+    """None when `party` (buyer, merchant or staff) may submit evidence on `complaint` now,
+    else the reason (the evidence service answers 409 with it).
+
+    Before the platform steps in, evidence may come with the complaint; in arbitration only
+    while the period is open or a request to that party is; after a ruling only within the
+    appeal window (the new evidence an appeal needs); during an appeal, yes; never once the
+    case is closed or withdrawn.
+    """
+    now = now or clock.now()
+    if party == 'staff':
+        return None if complaint.state not in ('closed', 'withdrawn') else _('The case is closed.')
+    state = complaint.state
+    if state in ('closed', 'withdrawn'):
+        return _('The case is closed; no more evidence can be added.')
+    if state == 'in_arbitration':
+        if evidence_open(complaint, now) or open_requests(complaint, party).exists():
+            return None
+        return _('The evidence period is over; evidence can no longer be added.')
+    if state == 'resolved':
+        if complaint.appeal_due_at is not None and now < complaint.appeal_due_at:
+            return None
+        return _('The case is decided; evidence can no longer be added.')
+    return None
+
+
 # --- guards -------------------------------------------------------------------------------
 
 def _party_of(complaint, user):

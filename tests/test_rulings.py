@@ -430,3 +430,19 @@ def test_automatic_assignment_gives_the_appeal_to_a_senior_other_than_the_first_
     cb.evidence(complaint, 'buyer', 'chat_log')
     appealed = ok(act(desk, 'buyer', complaint, 'appeal', {'reason': '退款太少'}))
     assert appealed['state'] == 'appealed' and appealed['owner'] == 'senior2'
+
+
+def test_when_evidence_may_be_submitted(desk):
+    from arbitration.intervention import evidence_refusal
+    complaint = cb.dispute('O-1', desk['users']['first'])
+    assert evidence_refusal(complaint, 'buyer') is None                 # the period is open
+    past_evidence_period()
+    complaint = row(complaint)
+    assert 'evidence period is over' in evidence_refusal(complaint, 'merchant')
+    ok(act(desk, 'first', complaint, 'request_evidence', {'party': 'merchant', 'note': '发放日志'}))
+    assert evidence_refusal(row(complaint), 'merchant') is None        # asked for it
+    assert evidence_refusal(row(complaint), 'buyer') is not None
+    ok(act(desk, 'first', complaint, 'rule', RULE))
+    assert evidence_refusal(row(complaint), 'buyer') is None           # new evidence for an appeal
+    clock.advance(days=7, seconds=1)
+    assert 'decided' in evidence_refusal(row(complaint), 'buyer')
