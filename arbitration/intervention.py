@@ -49,6 +49,8 @@ TEMPLATES.update({
                              _l('The evidence period of %(ticket)s is over; the case is ready for a ruling.')),
     'evidence_period_closed': (_l('%(ticket)s: the evidence period is closed'),
                                _l('The agent closed the evidence period; a ruling follows.')),
+    'evidence_request_answered': (_l('%(ticket)s: the %(party)s sent the evidence you asked for'),
+                                  _l('New evidence answers your request; the case is waiting on you again.')),
     'evidence_request_expired': (_l('%(ticket)s: an evidence request expired'),
                                  _l('The %(party)s did not answer the evidence request in time.')),
 })
@@ -223,7 +225,7 @@ def on_evidence_submitted(complaint, party, now=None):
     if party == 'buyer':
         _resume_if_not_waiting(complaint, now)
     if complaint.owner_id:
-        notify('evidence_declared', [complaint.owner_id],
+        notify('evidence_request_answered', [complaint.owner_id],
                {'ticket': complaint.ticket_no, 'party': party_label(party)}, complaint)
     return answered
 

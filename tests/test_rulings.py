@@ -250,6 +250,7 @@ def test_a_request_to_the_buyer_pauses_the_sla_until_the_buyer_submits(desk):
     assert resolution.state == 'running' and resolution.due_at > due_before  # pushed by the pause
     assert cb.sla_events(complaint, 'resolution')[-2:] == ['paused', 'resumed']
     assert on_evidence_submitted(row(complaint), 'buyer', clock.now()) == []   # nothing open: no-op
+    assert cb.notices(desk['users']['first'], complaint)[-1] == 'evidence_request_answered'
 
 
 def test_an_unanswered_request_resumes_the_clock_at_its_deadline(desk):
