@@ -21,7 +21,7 @@ from desk.case_access import relations
 from desk.complaint_models import Complaint
 from desk.complaints import ACTIONS, GUARDS, _save, buyer_users, check, merchant_users
 from desk.db import atomic
-from desk.errors import Conflict, Invalid
+from desk.errors import Invalid
 from desk.format import format_local
 from desk.notifications import TEMPLATES, notify
 from desk.timeline import record
@@ -345,4 +345,4 @@ def close_for_ruling(complaint, now):
 
 
 __all__ = ['on_evidence_submitted', 'open_evidence_period', 'request_evidence', 'evidence_done',
-           'close_evidence', 'evidence_open', 'declared_parties', 'open_requests', 'Conflict']
+           'close_evidence', 'evidence_open', 'evidence_refusal', 'declared_parties', 'open_requests']

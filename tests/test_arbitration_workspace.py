@@ -8,7 +8,6 @@ import pytest
 from desk import clock
 from desk.db import database
 from tests import case_builders as cb
-from tests import complaint_helpers as h
 from tests.conftest import T0, csrf_token
 from tests.test_agent_desk_views import client_for, text
 from tests.test_rulings import EVIDENCE, HOUR
