@@ -53,3 +53,45 @@ def _negotiation(complaint, user):
 
 REPRESENTATION_EXTENSIONS.append(_negotiation)
 REPRESENTATION_PREFETCH.append(_prefetch_negotiation)
+
+
+# --- rulings ------------------------------------------------------------------------------
+
+def _prefetch_rulings(complaints):
+    """The active ruling of a whole listed page in one query."""
+    from arbitration.evidence_models import Ruling
+    ids = [c.id for c in complaints]
+    active = {}
+    if ids:
+        for r in Ruling.select().where(Ruling.complaint.in_(ids) & (Ruling.active == True)):  # noqa: E712
+            active[r.complaint_id] = r
+    for c in complaints:
+        c.prefetched_ruling = (active.get(c.id),)
+
+
+def _ruling(complaint, user):
+    from arbitration.rulings import active_ruling, ruling_to_dict
+    prefetched = getattr(complaint, 'prefetched_ruling', None)
+    ruling = prefetched[0] if prefetched is not None else active_ruling(complaint)
+    return {'ruling': ruling_to_dict(ruling) if ruling is not None else None}
+
+
+REPRESENTATION_EXTENSIONS.append(_ruling)
+REPRESENTATION_PREFETCH.append(_prefetch_rulings)
+
+
+@bp.route('/complaints/<ticket_no>/rulings', methods=['GET'])
+@operation(tag='complaints', responses={200: 'RulingList'})
+@authenticated()
+def complaint_rulings(ticket_no):
+    """Every ruling of a complaint, first round first, and its appeal (both parties and staff
+    see them all: the reasoning is shown to both parties)."""
+    from desk.case_access import get_visible
+    from arbitration.evidence_models import Appeal, Ruling
+    from arbitration.rulings import ruling_to_dict
+    complaint = get_visible(api_user(), ticket_no)
+    items = [ruling_to_dict(r) for r in Ruling.select().where(Ruling.complaint == complaint.id).order_by(Ruling.round)]
+    appeal = Appeal.get_or_none(Appeal.complaint == complaint.id)
+    return jsonify(items=items, appeal=None if appeal is None else {
+        'party': appeal.party, 'reason': appeal.reason, 'created_at': to_iso(appeal.created_at),
+        'decided_at': to_iso(appeal.decided_at), 'changed': appeal.changed})

@@ -30,6 +30,7 @@ from desk.complaints import buyer_users, merchant_users
 from desk.db import atomic, is_sqlite
 from desk.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, Unsupported
 from desk.format import format_local
+from desk.labels import state_label
 from desk.masking import mask_text
 from desk.notifications import TEMPLATES, notify
 from desk.tasks import enqueue
@@ -37,6 +38,7 @@ from desk.timeline import record
 from desk.times import to_iso
 
 from arbitration.evidence_models import EVIDENCE_KINDS, Blob, Evidence, EvidenceRequest
+from arbitration.intervention import on_evidence_submitted
 from arbitration.storage import get_storage
 
 #: What a file may be, by the type sniffed from its content.
@@ -49,7 +51,6 @@ THUMBNAIL_TYPES = ('image/jpeg', 'image/png', 'image/gif', 'image/webp')
 #: States a party may add evidence in without an evidence period (the case is open and
 #: nobody has ruled yet).
 OPEN_STATES = ('negotiating', 'awaiting_buyer', 'pending_agent', 'in_progress')
-PERIOD_STATES = ('in_arbitration', 'appealed')
 CLOSED_STATES = ('closed', 'withdrawn')
 DESCRIPTION_MAX = 1000
 TEXT_MAX = 100000            # characters of pasted text
@@ -116,16 +117,17 @@ def open_request(complaint, party, now):
 def can_submit(complaint, party, now, request=None):
     """(True, None) when `party` may add evidence to `complaint` now, else (False, reason).
 
-    Parties may add evidence while the case is open and nobody has ruled; during the
-    evidence period of an arbitration or appeal until `evidence_due_at` (an open period has
-    no end yet when it is unset); after it only against an open request addressed to them
-    before its own deadline; once resolved, until `appeal_due_at` (evidence for an appeal).
-    Staff may add evidence whenever the case is open. `request`: the EvidenceRequest the
-    item answers, if any.
+    The one rule for every door (portal, merchant console, backoffice, API). Parties may add
+    evidence while the case is open and nobody has ruled; in arbitration while the evidence
+    period runs (`evidence_due_at` ahead; `arbitration.intervention` clears it when the
+    period ends or is closed early) and after it only while a request addressed to them is
+    open; during an appeal; once resolved, until `appeal_due_at` (the new evidence an appeal
+    needs). Staff may add evidence whenever the case is open. `request`: the
+    EvidenceRequest the item answers, if any.
     """
     state = complaint.state
     if state in CLOSED_STATES:
-        return False, _('The complaint is %(s)s; no more evidence can be added.', s=_state_label(state))
+        return False, _('The complaint is %(s)s; no more evidence can be added.', s=state_label(state))
     if request is not None:
         if request.complaint_id != complaint.id or request.party != party:
             return False, _('That evidence request is not addressed to you.')
@@ -133,16 +135,16 @@ def can_submit(complaint, party, now, request=None):
             return False, _('That evidence request was closed at %(t)s.', t=format_local(request.closed_at))
         if now >= request.due_at:
             return False, _('The deadline of that evidence request was %(t)s.', t=format_local(request.due_at))
-    if party == 'staff':
+    if party == 'staff' or state in OPEN_STATES or state == 'appealed':
         return True, None
-    if state in OPEN_STATES:
-        return True, None
-    if state in PERIOD_STATES:
+    if state == 'in_arbitration':
         due = complaint.evidence_due_at
-        if due is None or now < due or request is not None:
+        if (due is not None and now < due) or request is not None or open_request(complaint, party, now):
             return True, None
-        return False, _('The evidence period ended at %(t)s; evidence can only be added when the '
-                        'agent requests it.', t=format_local(due))
+        if due is not None:  # passed, and not yet cleared by the evidence_due deadline
+            return False, _('The evidence period ended at %(t)s; evidence can only be added when the '
+                            'agent requests it.', t=format_local(due))
+        return False, _('The evidence period is over; evidence can only be added when the agent requests it.')
     if state == 'resolved':
         due = complaint.appeal_due_at
         if due is not None and now < due:
@@ -152,10 +154,6 @@ def can_submit(complaint, party, now, request=None):
         return False, _('The appeal window ended at %(t)s; evidence can no longer be added.',
                         t=format_local(due))
     return False, _('Evidence can be added once the merchant or the platform handles the complaint.')
-
-
-def _state_label(state):
-    return {'closed': _('closed'), 'withdrawn': _('withdrawn')}.get(state, state)
 
 
 # --- input --------------------------------------------------------------------------------
@@ -371,17 +369,16 @@ def _check_window(complaint, party, now, request_id):
             raise Invalid(_('There is no such evidence request on this complaint.'),
                           fields={'request': _('unknown evidence request')})
     ok, reason = can_submit(complaint, party, now, request)
-    if ok:
-        return request
-    if request is None and complaint.state in PERIOD_STATES:
-        answering = open_request(complaint, party, now)
-        if answering is not None:  # after the period: the party's open request carries it
-            return answering
-    raise Conflict(reason, deadline=to_iso(_deadline_of(complaint)))
+    if not ok:
+        raise Conflict(reason, deadline=to_iso(_deadline_of(complaint)))
+    period_open = complaint.evidence_due_at is not None and now < complaint.evidence_due_at
+    if request is None and complaint.state == 'in_arbitration' and not period_open and party != 'staff':
+        request = open_request(complaint, party, now)  # after the period: the open request carries it
+    return request
 
 
 def _deadline_of(complaint):
-    if complaint.state in PERIOD_STATES:
+    if complaint.state == 'in_arbitration':
         return complaint.evidence_due_at
     if complaint.state == 'resolved':
         return complaint.appeal_due_at
@@ -430,15 +427,12 @@ def _save_item(complaint, actor, party, kind, description, supersedes_id, reques
             size=size, sha256=sha256, created_by=actor.id, created_at=now,
             supersedes=superseded.id if superseded else None,
             request=request.id if request else None)
-        if request is not None and request.answered_at is None:
-            (EvidenceRequest
-             .update(answered_at=now)
-             .where((EvidenceRequest.id == request.id) & EvidenceRequest.answered_at.is_null())
-             .execute())
         record(fresh, actor, 'evidence_added', {
             'evidence': item.id, 'kind': kind, 'party': party, 'size': size, 'sha256': sha256,
             'mime': mime, 'supersedes': item.supersedes_id, 'request': item.request_id,
         }, actor_role=actor.role)
+        if party != 'staff':
+            on_evidence_submitted(fresh, party, now)  # answers its requests, resumes a paused SLA
         _notify(fresh, actor, party, kind)
     return item
 

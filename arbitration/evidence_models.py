@@ -42,6 +42,7 @@ class EvidenceRequest(BaseModel):
     created_at = DateTimeField(default=clock.now)
     answered_at = DateTimeField(null=True)      # first item submitted against it
     closed_at = DateTimeField(null=True)        # answered, expired or the period closed
+    expire_at = DateTimeField(null=True, index=True)  # = due_at while open (the timer; migration 0008)
 
 
 class Evidence(BaseModel):

@@ -170,8 +170,6 @@ def panel_context(case):
     ok, reason = (False, None)
     if party is not None:
         ok, reason = evidence.can_submit(case, party, now)
-        if not ok and case.state in evidence.PERIOD_STATES and evidence.open_request(case, party, now):
-            ok, reason = True, None
     return {'items': items, 'can_upload': ok, 'refusal': reason, 'kinds': EVIDENCE_KINDS,
             'kind_labels': evidence.KIND_LABELS, 'party_labels': evidence.PARTY_LABELS,
             'upload_url': url_for('evidence.upload', ticket_no=case.ticket_no),

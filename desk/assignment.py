@@ -19,8 +19,23 @@ from desk.notifications import notify
 from desk.queue_models import DepartmentSetting
 from desk.timeline import record
 
+#: Called as hook(complaint, now) when an agent takes a dispute (it goes in_arbitration),
+#: inside the claiming transaction; the dispute side opens the evidence period here.
+ARBITRATION_STARTS = []
+#: Functions (complaint) -> set of user ids who may not take the case (registered by the
+#: dispute side: the first arbiter of an appealed case). Claiming refuses them (403) and
+#: automatic assignment skips them.
+EXCLUDED_FROM = []
+#: States a case waits in for an owner: new cases, and appeals (for a senior agent).
+WAITING_STATES = ('pending_agent', 'appealed')
+
+
+def excluded(complaint):
+    return set().union(*(hook(complaint) for hook in EXCLUDED_FROM)) if EXCLUDED_FROM else set()
+
+
 def needs_senior(complaint):
-    if complaint.tier == 'L1':
+    if complaint.tier == 'L1' or complaint.state == 'appealed':
         return True
     category = Category.get_or_none(Category.code == complaint.category)
     return bool(category and category.senior_only)
@@ -43,12 +58,27 @@ def _guard_capacity(complaint, user, now):
     return None
 
 
+def _guard_appeal_claim(complaint, user, now):
+    """A senior agent takes an appeal nobody holds yet; never the first arbiter (403)."""
+    if user.id in excluded(complaint):
+        raise Forbidden(_('You made the ruling under appeal: a different senior agent decides it.'))
+    if complaint.owner_id is not None and complaint.owner_id != user.id:
+        return _('Another senior agent already holds this appeal.')
+    if complaint.owner_id == user.id:
+        return _('You already hold this appeal.')
+    return _guard_capacity(complaint, user, now)
+
+
 GUARDS['capacity'] = _guard_capacity
+GUARDS['appeal_claim'] = _guard_appeal_claim
 
 
 def _take(complaint, agent, now, event_kind, actor, reason=None):
     """Make `agent` the owner of a waiting case (compare-and-set on version and state)."""
-    state = 'in_progress' if complaint.path == 'platform' else 'in_arbitration'
+    appeal = complaint.state == 'appealed'
+    state = 'appealed' if appeal else 'in_progress' if complaint.path == 'platform' else 'in_arbitration'
+    if agent.id in excluded(complaint):
+        raise Forbidden(_('You made the ruling under appeal: a different senior agent decides it.'))
     # Lock the agent's row so two claims (or auto-assignments) for one agent queue up and the
     # second sees the first's load: capacity holds under concurrency too.
     if not is_sqlite():
@@ -56,21 +86,28 @@ def _take(complaint, agent, now, event_kind, actor, reason=None):
     load = open_load(agent.id)
     if load >= agent.capacity:
         raise Conflict(_('You already hold %(n)d open cases, your capacity is %(c)d.', n=load, c=agent.capacity))
-    updated = (Complaint
-               .update(owner=agent.id, state=state, in_queue=True, assigned_at=now,
-                       first_response_at=now, version=Complaint.version + 1, updated_at=now)
-               .where((Complaint.id == complaint.id) & (Complaint.version == complaint.version) &
-                      (Complaint.state == 'pending_agent'))
-               .execute())
+    changes = dict(owner=agent.id, state=state, in_queue=True, assigned_at=now,
+                   version=Complaint.version + 1, updated_at=now)
+    if not appeal:
+        changes['first_response_at'] = now
+    where = ((Complaint.id == complaint.id) & (Complaint.version == complaint.version) &
+             (Complaint.state == complaint.state))
+    if appeal:
+        where &= Complaint.owner.is_null()
+    updated = Complaint.update(**changes).where(where).execute()
     if not updated:
         raise Conflict(_('Another agent took this case first.'))
     complaint.owner, complaint.state, complaint.version = agent.id, state, complaint.version + 1
-    sla.achieve(complaint, 'first_response', now)
+    if not appeal:
+        sla.achieve(complaint, 'first_response', now)
     record(complaint, actor, event_kind, {'owner': agent.username, 'agent': agent.display_name,
                                           'state': state, 'reason': reason},
            actor_role=actor.role if actor else 'system')
     notify('complaint_claimed', buyer_users(complaint),
            {'ticket': complaint.ticket_no, 'agent': agent.display_name}, complaint)
+    if state == 'in_arbitration' and not appeal:
+        for hook in ARBITRATION_STARTS:
+            hook(complaint, now)
 
 
 def claim(actor, complaint, data=None):
@@ -106,6 +143,9 @@ def reassign(actor, complaint, data):
         _save(complaint, complaint.version, **changes)
         if 'first_response_at' in changes:
             sla.achieve(complaint, 'first_response', now)
+            if complaint.state == 'in_arbitration':
+                for hook in ARBITRATION_STARTS:
+                    hook(complaint, now)
         previous = User.get_or_none(User.id == before) if before else None
         record(complaint, actor, 'reassigned', {'from': previous.username if previous else None,
                                                 'to': agent.username, 'reason': reason}, public=False)
@@ -153,6 +193,8 @@ def pick_agent(complaint):
     if mode == 'manual':
         return None
     free, loads = candidates(complaint.department, needs_senior(complaint))
+    barred = excluded(complaint)
+    free = [a for a in free if a.id not in barred]
     if not free:
         return None
     if mode == 'least_loaded':
@@ -165,7 +207,8 @@ def pick_agent(complaint):
 def auto_assign(complaint_id):
     """Give a waiting case to an agent if its department assigns automatically."""
     complaint = Complaint.get_or_none(Complaint.id == complaint_id)
-    if complaint is None or complaint.state != 'pending_agent':
+    if complaint is None or complaint.state not in WAITING_STATES or (
+            complaint.state == 'appealed' and complaint.owner_id is not None):
         return None
     agent = pick_agent(complaint)
     if agent is None:
@@ -196,7 +239,8 @@ def assign_waiting(department=None, limit=200):
         waiting = (Complaint
                    .select(Complaint.id)
                    .where((Complaint.department == setting.department) & (Complaint.in_queue == True) &  # noqa: E712
-                          (Complaint.state == 'pending_agent'))
+                          ((Complaint.state == 'pending_agent') |
+                           ((Complaint.state == 'appealed') & Complaint.owner.is_null())))
                    .order_by(Complaint.queue_rank, Complaint.tier, Complaint.next_due_at, Complaint.id)
                    .limit(limit))
         for row in waiting:

@@ -19,6 +19,7 @@ from desk.complaint_models import (CHANNELS, DEMAND_TYPES, EXTERNAL, Category, C
 from desk.db import atomic
 from desk.errors import Conflict, Forbidden, Invalid, NotFound
 from desk.format import format_local
+from desk.labels import action_label, state_label
 from desk.models import Buyer, Order, User
 from desk.money import parse_yuan
 from desk.notifications import notify
@@ -63,17 +64,17 @@ def check(complaint, user, action, now):
     if action not in lifecycle.ACTIONS or action == 'file':
         raise NotFound(_('There is no action %(a)s.', a=action))
     if action in lifecycle.TIMER_ACTIONS:
-        raise Forbidden(_('%(a)s happens only when its timer runs out.', a=action))
+        raise Forbidden(_('%(a)s happens only when its timer runs out.', a=action_label(action)))
     mine = relations(complaint, user)
     if not mine & lifecycle.actors_of(action):
-        raise Forbidden(_('You may not %(a)s this complaint.', a=action))
+        raise Forbidden(_('You may not %(a)s this complaint.', a=action_label(action)))
     transition = lifecycle.row(complaint.state, action)
     if transition is None:
-        raise Conflict(_('A complaint that is %(s)s cannot %(a)s.', s=complaint.state, a=action))
+        raise Conflict(_('A complaint that is %(s)s cannot %(a)s.', s=state_label(complaint.state), a=action_label(action)))
     if not mine & set(transition.actors):
-        raise Forbidden(_('You may not %(a)s this complaint now.', a=action))
+        raise Forbidden(_('You may not %(a)s this complaint now.', a=action_label(action)))
     if not transition.built:
-        raise Conflict(_('The action %(a)s is not available yet.', a=action))
+        raise Conflict(_('The action %(a)s is not available yet.', a=action_label(action)))
     if transition.guard in GUARDS:
         reason = GUARDS[transition.guard](complaint, user, now)
         if reason:
@@ -498,5 +499,5 @@ def take_action(actor, complaint, action, data):
     handler = ACTIONS.get(action)
     if handler is None:
         check(complaint, actor, action, clock.now())  # raises 404/403/409 as the table says
-        raise Conflict(_('The action %(a)s is not available yet.', a=action))
+        raise Conflict(_('The action %(a)s is not available yet.', a=action_label(action)))
     return handler(actor, complaint, data)

@@ -9,6 +9,7 @@ from flask import current_app, has_request_context, request, session
 from flask_babel import Babel
 
 from desk.format import format_local
+from desk.labels import init_labels
 from desk.money import format_money
 
 LANGUAGES = {'zh': 'zh_Hans_CN', 'en': 'en'}
@@ -41,3 +42,4 @@ def init_i18n(app):
     app.jinja_env.filters['money'] = format_money
     app.jinja_env.filters['localtime'] = format_local
     app.jinja_env.globals['current_language'] = current_language
+    init_labels(app)

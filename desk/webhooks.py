@@ -29,7 +29,7 @@ from desk.models import User, WebhookDelivery, WebhookSubscription
 log = logging.getLogger(__name__)
 
 EVENTS = ('complaint.filed', 'complaint.state_changed', 'proposal.created', 'complaint.escalated',
-          'remedy.created', 'remedy.confirmed', 'rating.dissatisfied', 'merchant.standing_changed')
+          'complaint.ruled', 'remedy.created', 'remedy.confirmed', 'rating.dissatisfied', 'merchant.standing_changed')
 FIRST_RETRY_SECONDS = 30
 GIVE_UP_AFTER = dt.timedelta(hours=24)
 

@@ -27,7 +27,10 @@ from desk.complaints import file_complaint, self_service_answer, withdraw
 from desk.db import database
 from desk.lifecycle_doc import COMMAND, PATH, render
 from desk.orders import upsert_order
+from tests.case_builders import evidence
 from tests.support import isolated_client
+
+from arbitration.evidence_models import EvidenceDeclaration, Ruling
 
 #: The personas, with the relations (lifecycle actors) the table gives them on the case;
 #: None: they may not see it at all.
@@ -58,10 +61,26 @@ SATISFIED_GUARDS = {'edit_window': 'cases are filed at the frozen now: the 24 h 
                     'merchant_window': 'merchant cases are filed at the frozen now: 24 h to answer',
                     'after_answer': 'negotiating cases have an earlier merchant answer on record; '
                                     'awaiting_buyer cases are reached by a real proposal',
-                    'urge_cooldown': 'nobody has urged a fresh case yet'}
+                    'urge_cooldown': 'nobody has urged a fresh case yet',
+                    'not_declared': 'in_arbitration cases have an open evidence period and no '
+                                    'declarations; appealed cases none for the appeal round',
+                    'both_declared': 'walked on a case prepared for it (PREPARED_FOR)',
+                    'ruling_ready': 'walked on a case prepared for it (PREPARED_FOR): period over, '
+                                    'order below 500.00',
+                    'not_first_arbiter': 'appealed cases have no ruling of the walking personas',
+                    'appeal_claim': 'walked on an unowned appealed case (PREPARED_FOR); no walking '
+                                    'persona made its (absent) first ruling',
+                    'appeal_window': 'resolved cases have a ruling an hour old, an open appeal window '
+                                     'and new evidence of both parties'}
+#: (state, action) rows whose guard contradicts another row's on the same case (ruling needs
+#: the evidence period over, declaring done needs it open): such an action is walked on a case
+#: prepared for it, and `allowed_actions` of that case is checked for it alone.
+PREPARED_FOR = {('appealed', 'claim'): 'unowned',
+                ('in_arbitration', 'rule'): 'period_over',
+                ('in_arbitration', 'close_evidence'): 'both_declared'}
 #: Bodies that name something of this world; every other action posts the example body
 #: of its schema in the OpenAPI document (so the documented examples are proven valid).
-WORLD_BODIES = {'reassign': lambda world: {'to': world.users['agent'].username,
+WORLD_BODIES = {'reassign': lambda world: {'to': world.users['senior'].username,  # appeals need one
                                            'reason': 'Wang is on leave.'}}
 #: The category filed to reach each state (platform path for platform states, else merchant).
 CATEGORY_FOR = {'self_service': 'inquiry', 'closed': 'inquiry', 'pending_agent': 'service_attitude',
@@ -130,7 +149,7 @@ class World:
                 'paid_at': paid.isoformat() + '+00:00', 'payment_method': 'alipay'})
         return order_no
 
-    def case(self, state, owned=True):
+    def case(self, state, owned=True, prepared=None):
         """A fresh complaint of B1 against M1 in `state`, owned by the `owner` persona
         unless `owned` is false.
 
@@ -148,11 +167,24 @@ class World:
                         {'type': 'refund', 'amount': '10.00', 'message': 'We refund part.'})
             elif state == 'withdrawn':
                 withdraw(buyer, complaint, {'reason': 'test'})
-        changes = {'owner': self.users['owner'].id if owned else None}
+        changes = {'owner': self.users['owner'].id if owned and prepared != 'unowned' else None}
         if state == 'negotiating':  # as after a rejected proposal: the merchant has answered
             changes['merchant_answered_at'] = clock.now()
         if complaint.state != state:
             changes['state'] = state
+        now = clock.now()
+        if state == 'in_arbitration':  # claimed at the frozen now: the evidence period is open
+            changes['evidence_due_at'] = None if prepared == 'period_over' else now + dt.timedelta(days=2)
+        if state == 'resolved':  # ruled an hour ago; both parties have added evidence since
+            changes.update(appeal_due_at=now + dt.timedelta(days=7), rating_due_at=now + dt.timedelta(days=7))
+            Ruling.create(complaint=complaint.id, round=1, agent=self.users['agent'].id,
+                          outcome='buyer_partial', responsibility='merchant', remedy='none',
+                          reasoning='Partly right.', created_at=now - dt.timedelta(hours=1))
+            for party in ('buyer', 'merchant'):
+                evidence(complaint, party, 'chat_log', at=now)
+        if prepared == 'both_declared':
+            for party in ('buyer', 'merchant'):
+                EvidenceDeclaration.create(complaint=complaint.id, party=party, round=1, at=now)
         Complaint.update(**changes).where(Complaint.id == complaint.id).execute()
         assert Complaint.get_by_id(complaint.id).state == state
         return complaint.ticket_no
@@ -216,6 +248,7 @@ def test_every_action_for_every_relation(world, state, owned):
     problems = []
     ticket_no = world.case(state, owned)
     personas = dict(PERSONAS) if owned else dict(PERSONAS, owner={'agent'})
+    prepared_actions = {a for (s, a) in PREPARED_FOR if s == state}
     for persona, relations in personas.items():
         allowed = world.allowed(persona, ticket_no)
         succeeded = set()
@@ -224,6 +257,18 @@ def test_every_action_for_every_relation(world, state, owned):
                 status, why = 404, 'not an action of a filed complaint'
             else:
                 status, why = expected(state, action, relations)
+            if action in prepared_actions:
+                prepared = world.case(state, owned, prepared=PREPARED_FOR[state, action])
+                shown = world.allowed(persona, prepared)
+                response = world.act(persona, prepared, action)
+                problem = _check_answer(response, status, why)
+                if problem:
+                    problems.append(f'{state} / {action} (prepared) / {persona}: {problem}')
+                if shown is not None and (action in shown) != (response.status_code == 200):
+                    problems.append(f'{state} / {action} (prepared) / {persona}: allowed_actions '
+                                    f'disagrees with the answer {response.status_code}')
+                world.retire(prepared)
+                continue
             response = world.act(persona, ticket_no, action)
             problem = _check_answer(response, status, why)
             if problem:
@@ -235,7 +280,7 @@ def test_every_action_for_every_relation(world, state, owned):
         if relations is None:
             if allowed is not None:
                 problems.append(f'{state} / {persona}: can read a case they may not see')
-        elif allowed != succeeded:
+        elif allowed - prepared_actions != succeeded:
             problems.append(f'{state} / {persona}: allowed_actions {sorted(allowed)} but '
                             f'{sorted(succeeded)} succeed')
     assert not problems, '\n'.join(problems)

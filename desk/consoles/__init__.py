@@ -4,6 +4,10 @@ from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 from flask_babel import lazy_gettext as _l
 
+#: Functions (staff Admin) -> None adding views of other packages to the backoffice
+#: (registered by those packages, e.g. the arbitration workspace).
+STAFF_VIEWS = []
+
 
 def init_consoles(app):
     from desk.consoles import backoffice, merchant
@@ -11,6 +15,8 @@ def init_consoles(app):
     staff = Admin(app, name=_l('Arbiter Desk'), url='/admin', endpoint='admin',
                   index_view=backoffice.HomeView(url='/admin', endpoint='admin'), theme=theme)
     backoffice.register(staff)
+    for register in STAFF_VIEWS:
+        register(staff)
     shop = Admin(app, name=_l('Merchant console'), url='/merchant', endpoint='merchant',
                  index_view=merchant.HomeView(url='/merchant', endpoint='merchant'),
                  theme=Bootstrap4Theme(base_template='admin/desk_master.html', fluid=True))
