@@ -276,7 +276,7 @@ def test_claim_from_the_queue_and_the_conflict_message(app, users, frozen):
 
     late = second.post(f'/admin/queue/claim/{complaint.ticket_no}', data={'csrf_token': token_second})
     assert late.status_code == 302
-    assert 'A complaint that is in_progress cannot claim.' in flashed(second, '/admin/queue/')
+    assert 'A complaint that is being handled by an agent cannot claim.' in flashed(second, '/admin/queue/')
     assert reload(complaint).owner_id == User.get(User.username == 'cs1').id
 
 
