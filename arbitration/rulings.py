@@ -268,13 +268,7 @@ def _first_ruling(actor, complaint, data, now):
         # the compare-and-set first: a concurrent ruling waits here, then finds the version moved
         _save(complaint, complaint.version, state='resolved', resolved_at=now, evidence_due_at=None,
               **_windows(now))
-        try:
-            with atomic():
-                ruling = Ruling.create(complaint=complaint.id, round=1, agent=actor.id, active=True,
-                                       created_at=now, **{k: (v.id if k == 'clause' and v else v)
-                                                          for k, v in fields.items()})
-        except IntegrityError:
-            raise Conflict(_('This case has already been ruled.')) from None
+        ruling = _create_ruling(complaint, 1, actor, fields, now, _('This case has already been ruled.'))
         close_for_ruling(complaint, now)
         sla.achieve(complaint, 'resolution', now)
         record(complaint, actor, 'ruled', _event_data(ruling, fields, {'agent': actor.display_name}))
@@ -284,6 +278,17 @@ def _first_ruling(actor, complaint, data, now):
             record_violation(complaint.merchant_id, _violation_code(complaint), complaint, now=now)
         _announce(complaint, ruling, 'ruling_made')
     return ruling
+
+
+def _create_ruling(complaint, round_, actor, fields, now, taken_message):
+    """The round's Ruling row; the unique (complaint, round) index turns a second one into 409."""
+    try:
+        with atomic():
+            return Ruling.create(complaint=complaint.id, round=round_, agent=actor.id, active=True,
+                                 created_at=now, **{k: (v.id if k == 'clause' and v else v)
+                                                    for k, v in fields.items()})
+    except IntegrityError:
+        raise Conflict(taken_message) from None
 
 
 def _execute(complaint, kind, refund_fen, coupon_fen, actor, source='ruling'):
@@ -320,13 +325,7 @@ def _appeal_ruling(actor, complaint, data, now):
         changed = first is not None and first.outcome != fields['outcome']
         if first is not None:
             Ruling.update(active=False, overturned=changed).where(Ruling.id == first.id).execute()
-        try:
-            with atomic():
-                ruling = Ruling.create(complaint=complaint.id, round=2, agent=actor.id, active=True,
-                                       created_at=now, **{k: (v.id if k == 'clause' and v else v)
-                                                          for k, v in fields.items()})
-        except IntegrityError:
-            raise Conflict(_('The appeal has already been decided.')) from None
+        ruling = _create_ruling(complaint, 2, actor, fields, now, _('The appeal has already been decided.'))
         if appeal is not None:
             Appeal.update(decided_at=now, new_ruling=ruling.id, changed=changed).where(
                 Appeal.id == appeal.id).execute()
