@@ -115,11 +115,17 @@ GUARDS.update({'not_declared': _guard_not_declared, 'both_declared': _guard_both
 # --- the evidence period ----------------------------------------------------------------
 
 def open_evidence_period(complaint, now):
-    """Claiming a dispute opens the evidence period; both parties learn the deadline."""
+    """Claiming a dispute opens the evidence period; both parties learn the deadline.
+
+    The SLA clocks pause for the period: the platform waits on both parties by rule (a
+    48-hour period inside a 24-hour resolution target would make every L2 dispute a breach
+    of the agent's), and they run again when it ends or is closed early.
+    """
     due = now + dt.timedelta(seconds=current_app.config['EVIDENCE_SECONDS'])
     Complaint.update(evidence_due_at=due).where(Complaint.id == complaint.id).execute()
     complaint.evidence_due_at = due
     deadlines.schedule('evidence_due', complaint.id, due)
+    sla.pause(complaint, now)
     record(complaint, None, 'evidence_period_opened', {'due_at': due.isoformat()})
     notify('evidence_period_opened', buyer_users(complaint) + merchant_users(complaint),
            {'ticket': complaint.ticket_no, 'due': format_local(due)}, complaint,
@@ -130,8 +136,10 @@ def _evidence_due(complaint_id, now):
     """Deadline handler: the period ran out — clear it and tell the owner to rule."""
     complaint = Complaint.get_by_id(complaint_id)
     Complaint.update(evidence_due_at=None).where(Complaint.id == complaint_id).execute()
+    complaint.evidence_due_at = None
     if complaint.state != 'in_arbitration':
         return
+    _resume_if_not_waiting(complaint, now)
     record(complaint, None, 'evidence_period_over', {'reason': 'deadline'})
     notify('evidence_period_over', [complaint.owner_id], {'ticket': complaint.ticket_no}, complaint)
 
@@ -151,7 +159,10 @@ def _close_requests(complaint, now, reason):
 
 
 def _resume_if_not_waiting(complaint, now):
-    """The SLA clocks run again once no request to the buyer waits for an answer."""
+    """The SLA clocks run again once the evidence period is over and no request to the buyer
+    waits for an answer."""
+    if evidence_open(complaint, now):
+        return
     if not open_requests(complaint, 'buyer').where(EvidenceRequest.answered_at.is_null()).exists():
         sla.resume(complaint, now)
 
@@ -296,10 +307,9 @@ def close_evidence(actor, complaint, data=None):
     check(complaint, actor, 'close_evidence', now)
     with atomic():
         _save(complaint, complaint.version, evidence_due_at=None)
-        closed = _close_requests(complaint, now, 'period_closed')
+        _close_requests(complaint, now, 'period_closed')
         record(complaint, actor, 'evidence_period_over', {'reason': 'closed_early'})
-        if any(r.party == 'buyer' for r in closed):
-            sla.resume(complaint, now)
+        sla.resume(complaint, now)  # nothing is awaited from the parties any more
         notify('evidence_period_closed', buyer_users(complaint) + merchant_users(complaint),
                {'ticket': complaint.ticket_no}, complaint)
     return complaint

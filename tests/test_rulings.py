@@ -134,9 +134,9 @@ def test_a_ruling_records_everything_in_one_go(desk):
     assert event['data']['reasoning'] == RULE['reasoning'] and event['data']['outcome'] == 'buyer_partial'
     for party in ('buyer', 'merchant'):
         assert 'ruling_made' in cb.notices(desk['users'][party], complaint)
-    # the resolution clock stops (L2's 24 h passed during the 48 h evidence period: the breach stands)
+    # the resolution clock stops: met, since it was paused for the 48 h evidence period
     resolution = SlaClock.get((SlaClock.complaint == complaint.id) & (SlaClock.target == 'resolution'))
-    assert resolution.finished_at == now and resolution.state == 'breached'
+    assert resolution.finished_at == now and resolution.state == 'achieved'
     listed = ok(desk['client'].get('/api/v1/complaints', headers=desk['buyer']))['items'][0]
     assert listed['ruling']['reasoning'] == RULE['reasoning']
 
@@ -231,9 +231,26 @@ def test_close_evidence_needs_both_declarations_naming_who_is_missing(desk):
     assert ok(act(desk, 'first', complaint, 'rule', RULE))['state'] == 'resolved'  # before the 48 h
 
 
+def test_the_evidence_period_pauses_the_sla_until_it_ends_or_is_closed(desk):
+    complaint = cb.dispute('O-1', desk['users']['first'])
+    assert cb.clock_of(complaint, 'resolution').state == 'paused'     # waiting on both parties
+    due_at_claim = cb.clock_of(complaint, 'resolution').due_at
+    past_evidence_period()
+    resolution = cb.clock_of(complaint, 'resolution')
+    assert resolution.state == 'running' and resolution.due_at == due_at_claim + EVIDENCE + HOUR  # paused 49 h (swept an hour late)
+    assert cb.sla_events(complaint, 'resolution')[-2:] == ['paused', 'resumed']
+    # closed early once both declared: the clock runs from then
+    other = cb.dispute('O-2', desk['users']['first'])
+    ok(act(desk, 'buyer', other, 'evidence_done'))
+    ok(act(desk, 'merchant', other, 'evidence_done'))
+    ok(act(desk, 'first', other, 'close_evidence'))
+    assert cb.clock_of(other, 'resolution').state == 'running'
+
+
 def test_a_request_to_the_buyer_pauses_the_sla_until_the_buyer_submits(desk):
     complaint = cb.dispute('O-1', desk['users']['first'])
-    clock.advance(hours=1)
+    past_evidence_period()
+    assert cb.clock_of(complaint, 'resolution').state == 'running'
     ok(act(desk, 'first', complaint, 'request_evidence',
            {'party': 'buyer', 'note': '请提供充值失败的截图。', 'due_in_hours': 12}))
     (request,) = EvidenceRequest.select().where(EvidenceRequest.complaint == complaint.id)
@@ -256,6 +273,7 @@ def test_a_request_to_the_buyer_pauses_the_sla_until_the_buyer_submits(desk):
 
 def test_an_unanswered_request_resumes_the_clock_at_its_deadline(desk):
     complaint = cb.dispute('O-1', desk['users']['first'])
+    past_evidence_period()
     ok(act(desk, 'first', complaint, 'request_evidence', {'party': 'buyer', 'note': '付款凭证', 'due_in_seconds': 7200}))
     assert cb.clock_of(complaint, 'resolution').state == 'paused'
     clock.advance(hours=2)
@@ -269,6 +287,7 @@ def test_an_unanswered_request_resumes_the_clock_at_its_deadline(desk):
 
 def test_a_request_to_the_merchant_does_not_pause_and_bad_deadlines_are_422(desk):
     complaint = cb.dispute('O-1', desk['users']['first'])
+    past_evidence_period()
     ok(act(desk, 'first', complaint, 'request_evidence', {'party': 'merchant', 'note': '发放日志'}))
     assert cb.clock_of(complaint, 'resolution').state == 'running'
     assert 'evidence_requested' in cb.notices(desk['users']['merchant'], complaint)
