@@ -22,7 +22,7 @@ from desk.format import format_local
 from desk.models import Buyer, Order, User
 from desk.money import parse_yuan
 from desk.notifications import notify
-from desk.tasks import enqueue
+from desk.tasks import enqueue, enqueue_many
 from desk.timeline import record
 from desk.webhooks import publish
 from desk.times import parse_datetime, to_iso
@@ -114,6 +114,36 @@ def _save(complaint, expected_version, **changes):
         raise Conflict(_('The complaint was changed by someone else meanwhile; reload and try again.'))
     for key, value in changes.items():
         setattr(complaint, key, value)
+
+
+def _save_many(complaints, condition=None, **changes):
+    """Compare-and-set for a batch: apply `changes` (and a new version) to those of
+    `complaints` that still satisfy `condition`, in one UPDATE; returns the ones changed.
+
+    The caller holds the rows' locks (`desk.deadlines` takes them) and `condition` restates
+    what it read (state, deadline), so a row a human changed first is simply not updated:
+    exactly one of them wins, and the human's own `_save` then finds the version moved.
+    """
+    complaints = list(complaints)
+    if not complaints:
+        return []
+    changes['updated_at'] = clock.now()
+    if 'state' in changes:
+        changes['in_queue'] = changes['state'] in QUEUE_STATES
+    query = (Complaint
+             .update(version=Complaint.version + 1, **changes)
+             .where(Complaint.id.in_([c.id for c in complaints])))
+    if condition is not None:
+        query = query.where(condition)
+    won = {row.id for row in query.returning(Complaint.id).execute()}
+    saved = []
+    for complaint in complaints:
+        if complaint.id in won:
+            complaint.version += 1
+            for key, value in changes.items():
+                setattr(complaint, key, value)
+            saved.append(complaint)
+    return saved
 
 
 # --- validation ---------------------------------------------------------------------------
@@ -323,10 +353,20 @@ def _create(actor, order, category, facts, scenario, demand_type, demand_fen, ba
 def platform_takes(complaint, now):
     """The case enters an agent queue: its SLA clocks start and, in departments that
     assign automatically, an agent is picked once the transaction commits."""
-    from desk.jobs import assign_case
-    sla.start(complaint, now)
-    if complaint.owner_id is None:
-        enqueue(assign_case, complaint.id)
+    platform_takes_many([complaint], now)
+
+
+def platform_takes_many(complaints, now):
+    """`platform_takes` for cases entering their queues together (a batch of deadlines):
+    clocks by `sla.start_many`, the cases without an owner handed to auto-assignment by one
+    job per few hundred (`assign_cases`) instead of one job each."""
+    from desk.jobs import assign_case, assign_cases
+    sla.start_many(complaints, now)
+    unowned = [c.id for c in complaints if c.owner_id is None]
+    if len(unowned) == 1:
+        enqueue(assign_case, unowned[0])
+    elif unowned:
+        enqueue_many(assign_cases, [(unowned[i:i + 500],) for i in range(0, len(unowned), 500)])
 
 
 def _dedicated_owner(buyer_id, now):
@@ -367,13 +407,33 @@ def _notify_filed(complaint, order, category):
 
 
 def buyer_users(complaint):
-    return [u.id for u in User.select(User.id).where(
-        (User.buyer == complaint.buyer_id) & (User.role == 'buyer'))]
+    return buyer_users_many([complaint])[complaint.id]
 
 
 def merchant_users(complaint):
-    return [u.id for u in User.select(User.id).where(
-        (User.merchant == complaint.merchant_id) & (User.role == 'merchant_staff'))]
+    return merchant_users_many([complaint])[complaint.id]
+
+
+def buyer_users_many(complaints):
+    """{complaint id: ids of its buyer's users} for many complaints in one query."""
+    return _users_of(complaints, 'buyer_id', User.buyer, 'buyer')
+
+
+def merchant_users_many(complaints):
+    """{complaint id: ids of its merchant's staff} for many complaints in one query."""
+    return _users_of(complaints, 'merchant_id', User.merchant, 'merchant_staff')
+
+
+def _users_of(complaints, attribute, field, role):
+    owners = {getattr(c, attribute) for c in complaints}
+    users = {}
+    for user_id, owner in (User
+                           .select(User.id, field)
+                           .where(field.in_(sorted(o for o in owners if o is not None)) & (User.role == role))
+                           .order_by(User.id)
+                           .tuples()):
+        users.setdefault(owner, []).append(user_id)
+    return {c.id: list(users.get(getattr(c, attribute), [])) for c in complaints}
 
 
 # --- actions on a filed complaint ------------------------------------------------------

@@ -103,3 +103,44 @@ def connection():
     finally:
         if opened and not database.is_closed():
             database.close()
+
+
+_PG_TYPES = {'DATETIME': 'timestamp', 'INT': 'integer', 'BOOL': 'boolean', 'VARCHAR': 'varchar',
+             'TEXT': 'text', 'BIGINT': 'bigint'}
+
+
+def update_each(model, changes, chunk=1000):
+    """Write different values to many rows: `changes` maps a primary key to {field name:
+    value}. Rows getting the same values share one UPDATE (a batch of deadlines applied at
+    one moment mostly does); otherwise one UPDATE per `chunk` rows with a CASE per column.
+    Returns how many rows were updated."""
+    if not changes:
+        return 0
+    from peewee import Case, Cast
+    pk = model._meta.primary_key
+    groups = {}
+    for key, values in changes.items():
+        groups.setdefault(tuple(sorted(values.items())), []).append(key)
+    updated = 0
+    if len(groups) <= 4:
+        for values, keys in groups.items():
+            for start in range(0, len(keys), chunk):
+                updated += (model
+                            .update(**dict(values))
+                            .where(pk.in_(keys[start:start + chunk]))
+                            .execute())
+        return updated
+    keys = list(changes)
+    names = sorted({name for values in changes.values() for name in values})
+    for start in range(0, len(keys), chunk):
+        part = keys[start:start + chunk]
+        columns = {}
+        for name in names:
+            field = model._meta.fields[name]
+            case = Case(pk, [(key, field.db_value(changes[key][name]))
+                             for key in part if name in changes[key]], field)
+            if not is_sqlite():  # NULL-only branches would otherwise be typed text
+                case = Cast(case, _PG_TYPES.get(field.field_type, 'text'))
+            columns[field] = case
+        updated += model.update(columns).where(pk.in_(part)).execute()
+    return updated
