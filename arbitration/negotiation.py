@@ -21,7 +21,7 @@ from desk.complaint_models import Complaint
 from desk.complaints import (ACTIONS, GUARDS, NEGOTIATION_STARTS, _save, _save_many, buyer_users,
                              buyer_users_many, check, merchant_users, merchant_users_many,
                              platform_takes, platform_takes_many)
-from desk.db import atomic
+from desk.db import atomic, database
 from desk.errors import Invalid
 from desk.format import format_local
 from desk.money import parse_yuan, to_yuan
@@ -106,6 +106,10 @@ def _merchant_due_many(complaint_ids, now):
     notifications and webhooks are written with one INSERT each. A case a human changed
     first (a last-second proposal) no longer matches the compare-and-set and is left alone.
     Returns how many cases timed out.
+
+    Lock, read, decide, write once: the rows are locked before this runs; events, clocks and
+    SLA events are inserted first and every complaint column they move (timeline head, queue
+    columns) goes into the one compare-and-set UPDATE of the transition (`_save_many`).
     """
     rows = list(Complaint
                 .select(Complaint.id, Complaint.ticket_no, Complaint.state, Complaint.version,
@@ -126,32 +130,36 @@ def _merchant_due_many(complaint_ids, now):
     if not due:
         return 0
     refund = _auto_refunds(due)
-    still_due = (Complaint.state == 'negotiating') & (Complaint.merchant_due_at <= now)
-    refunded = _save_many([c for c in due if c.id in refund], still_due, state='resolved', resolved_at=now,
-                          merchant_due_at=None, merchant_remind_at=None,
-                          rating_due_at=now + dt.timedelta(seconds=current_app.config['RATING_SECONDS']))
-    taken = _save_many([c for c in due if c.id not in refund], still_due, state='pending_agent',
-                       merchant_due_at=None, merchant_remind_at=None)
-    done = sorted(refunded + taken, key=lambda c: c.id)
-    if not done:
-        return 0
+    rating_due = now + dt.timedelta(seconds=current_app.config['RATING_SECONDS'])
+    columns = {}
+    for c in due:
+        columns[c.id] = {'merchant_due_at': None, 'merchant_remind_at': None}
+        if c.id in refund:
+            columns[c.id].update(state='resolved', resolved_at=now, rating_due_at=rating_due)
+        else:
+            columns[c.id].update(state='pending_agent')
+    taken = [c for c in due if c.id not in refund]
     record_many([(c, None, 'merchant_timeout',
-                  {'outcome': 'auto_refund' if c.id in refund else 'platform'}, True, None) for c in done])
-    for complaint in refunded:  # the remedy path is per case (what is left to refund, per order)
-        remedies.create(complaint, 'refund', refund[complaint.id], 'auto_refund')
-    platform_takes_many(taken, now)
+                  {'outcome': 'auto_refund' if c.id in refund else 'platform'}, True, None) for c in due],
+                columns=columns)
+    platform_takes_many(taken, now, columns=columns)
+    param = database.obj.param
+    _save_many(due, columns, (f'"state" = {param} AND "merchant_due_at" <= {param}', ['negotiating', now]))
+    for complaint in due:  # the remedy path is per case (what is left to refund, per order)
+        if complaint.id in refund:
+            remedies.create(complaint, 'refund', refund[complaint.id], 'auto_refund')
     violations.record_many([(c.merchant_id, 'no_response', c, None)
-                            for c in done if c.merchant_answered_at is None], now=clock.now())
-    buyers, merchants = buyer_users_many(done), merchant_users_many(done)
+                            for c in due if c.merchant_answered_at is None], now=clock.now())
+    buyers, merchants = buyer_users_many(due), merchant_users_many(due)
     notices = []
-    for c in done:
+    for c in due:
         params = {'ticket': c.ticket_no}
         notices.append(('merchant_timeout_buyer', buyers[c.id], params, c, None, True))
         notices.append(('merchant_timeout_merchant', merchants[c.id], params, c, None, False))
     notify_many(notices)
     publish_many('complaint.state_changed', [({'ticket_no': c.ticket_no, 'state': c.state,
-                                               'reason': 'merchant_timeout'}, c, None) for c in done])
-    return len(done)
+                                               'reason': 'merchant_timeout'}, c, None) for c in due])
+    return len(due)
 
 
 def _auto_refunds(due):

@@ -3,6 +3,7 @@ builds standing, appeals and fines on these rows."""
 import datetime as dt
 
 from desk import clock
+from desk.db import insert_rows
 
 from arbitration.models import Violation
 
@@ -55,13 +56,11 @@ def record_many(items, now=None):
         fields = [Violation.merchant, Violation.complaint, Violation.code, Violation.points,
                   Violation.fine_fen, Violation.at, Violation.reason, Violation.state,
                   Violation.expires_at]
-        inserted = (Violation
-                    .insert_many([[v.merchant_id, v.complaint_id, v.code, v.points, v.fine_fen, v.at,
-                                   v.reason, v.state, v.expires_at] for v in new], fields=fields)
-                    .returning(Violation.id)
-                    .execute())
-        for row, ids in zip(new, inserted):
-            row.id = ids.id
+        inserted = insert_rows(Violation, fields, [[v.merchant_id, v.complaint_id, v.code, v.points, v.fine_fen,
+                                                    v.at, v.reason, v.state, v.expires_at] for v in new],
+                               returning=True)
+        for row, violation_id in zip(new, inserted):
+            row.id = violation_id
     return result
 
 

@@ -16,7 +16,7 @@ from desk import clock, lifecycle, sla
 from desk.case_access import AGENT_ROLES, relations
 from desk.complaint_models import (CHANNELS, DEMAND_TYPES, EXTERNAL, Category, Complaint,
                                    RuleClause, TicketCounter)
-from desk.db import atomic
+from desk.db import atomic, update_each
 from desk.errors import Conflict, Forbidden, Invalid, NotFound
 from desk.format import format_local
 from desk.models import Buyer, Order, User
@@ -116,34 +116,29 @@ def _save(complaint, expected_version, **changes):
         setattr(complaint, key, value)
 
 
-def _save_many(complaints, condition=None, **changes):
-    """Compare-and-set for a batch: apply `changes` (and a new version) to those of
-    `complaints` that still satisfy `condition`, in one UPDATE; returns the ones changed.
+def _save_many(complaints, columns, condition):
+    """The compare-and-set of a batch of deadlines: ONE UPDATE writes `columns` ({complaint
+    id: {column: value}}, what the transition and the building blocks it called decided) to
+    every row of `complaints`, with a new version, where `condition` — (SQL, params), the
+    state and deadline the batch read — still holds.
 
-    The caller holds the rows' locks (`desk.deadlines` takes them) and `condition` restates
-    what it read (state, deadline), so a row a human changed first is simply not updated:
-    exactly one of them wins, and the human's own `_save` then finds the version moved.
+    The caller holds the rows' locks (`desk.deadlines` takes them), so a row a human changed
+    first never got here and every row matches; should one not, `Conflict` rolls the whole
+    batch back and the machinery applies its rows one by one. A human action waiting on
+    the lock then finds the version moved and answers 409, as with `_save`.
     """
-    complaints = list(complaints)
-    if not complaints:
-        return []
-    changes['updated_at'] = clock.now()
-    if 'state' in changes:
-        changes['in_queue'] = changes['state'] in QUEUE_STATES
-    query = (Complaint
-             .update(version=Complaint.version + 1, **changes)
-             .where(Complaint.id.in_([c.id for c in complaints])))
-    if condition is not None:
-        query = query.where(condition)
-    won = {row.id for row in query.returning(Complaint.id).execute()}
-    saved = []
+    stamp = clock.now()
     for complaint in complaints:
-        if complaint.id in won:
-            complaint.version += 1
-            for key, value in changes.items():
-                setattr(complaint, key, value)
-            saved.append(complaint)
-    return saved
+        changes = columns.setdefault(complaint.id, {})
+        changes['updated_at'] = stamp
+        if 'state' in changes:
+            changes['in_queue'] = changes['state'] in QUEUE_STATES
+    if update_each(Complaint, columns, condition=condition, increment='version') != len(columns):
+        raise Conflict(_('The complaint was changed by someone else meanwhile; reload and try again.'))
+    for complaint in complaints:
+        complaint.version += 1
+        for key, value in columns[complaint.id].items():
+            setattr(complaint, key, value)
 
 
 # --- validation ---------------------------------------------------------------------------
@@ -356,12 +351,13 @@ def platform_takes(complaint, now):
     platform_takes_many([complaint], now)
 
 
-def platform_takes_many(complaints, now):
+def platform_takes_many(complaints, now, columns=None):
     """`platform_takes` for cases entering their queues together (a batch of deadlines):
     clocks by `sla.start_many`, the cases without an owner handed to auto-assignment by one
-    job per few hundred (`assign_cases`) instead of one job each."""
+    job per few hundred (`assign_cases`) instead of one job each. `columns`: see
+    `sla.refresh_many`."""
     from desk.jobs import assign_case, assign_cases
-    sla.start_many(complaints, now)
+    sla.start_many(complaints, now, columns)
     unowned = [c.id for c in complaints if c.owner_id is None]
     if len(unowned) == 1:
         enqueue(assign_case, unowned[0])

@@ -107,40 +107,91 @@ def connection():
 
 _PG_TYPES = {'DATETIME': 'timestamp', 'INT': 'integer', 'BOOL': 'boolean', 'VARCHAR': 'varchar',
              'TEXT': 'text', 'BIGINT': 'bigint'}
+#: SQLite allows 32,766 parameters a statement; PostgreSQL 65,535.
+MAX_PARAMS = 30000
 
 
-def update_each(model, changes, chunk=1000):
-    """Write different values to many rows: `changes` maps a primary key to {field name:
-    value}. Rows getting the same values share one UPDATE (a batch of deadlines applied at
-    one moment mostly does); otherwise one UPDATE per `chunk` rows with a CASE per column.
-    Returns how many rows were updated."""
+def _quote(name):
+    return '"%s"' % name
+
+
+def insert_rows(model, fields, rows, returning=False):
+    """One multi-row INSERT of `rows` (sequences of values in `fields` order) into `model`'s
+    table, written as plain SQL: peewee builds a node per value, which at tens of thousands
+    of rows costs more than the database does. Values go through each field's `db_value`.
+    With `returning`, the new primary keys in the order of `rows`."""
+    if not rows:
+        return []
+    param = database.obj.param
+    converters = [f.db_value for f in fields]
+    head = 'INSERT INTO %s (%s) VALUES ' % (_quote(model._meta.table_name),
+                                            ', '.join(_quote(f.column_name) for f in fields))
+    one = '(' + ', '.join([param] * len(fields)) + ')'
+    tail = ' RETURNING %s' % _quote(model._meta.primary_key.column_name) if returning else ''
+    per = max(1, MAX_PARAMS // len(fields))
+    ids = []
+    for start in range(0, len(rows), per):
+        part = rows[start:start + per]
+        params = [convert(value) for row in part for convert, value in zip(converters, row)]
+        cursor = database.execute_sql(head + ', '.join([one] * len(part)) + tail, params)
+        if returning:
+            ids.extend(row[0] for row in cursor.fetchall())
+    return ids
+
+
+def update_each(model, changes, condition=None, increment=None):
+    """Write different values to many rows in one UPDATE: `changes` maps a primary key to
+    {field name: value}. A column with the same value for every row is set plainly, one
+    that differs gets a CASE on the key. `condition` is extra SQL for the WHERE clause as
+    (sql with `database.obj.param` placeholders, params) — a compare-and-set. Returns the
+    number of rows updated. `increment` names a column to add 1 to (a version)."""
     if not changes:
         return 0
-    from peewee import Case, Cast
+    param = database.obj.param
     pk = model._meta.primary_key
-    groups = {}
-    for key, values in changes.items():
-        groups.setdefault(tuple(sorted(values.items())), []).append(key)
-    updated = 0
-    if len(groups) <= 4:
-        for values, keys in groups.items():
-            for start in range(0, len(keys), chunk):
-                updated += (model
-                            .update(**dict(values))
-                            .where(pk.in_(keys[start:start + chunk]))
-                            .execute())
-        return updated
     keys = list(changes)
-    names = sorted({name for values in changes.values() for name in values})
-    for start in range(0, len(keys), chunk):
-        part = keys[start:start + chunk]
-        columns = {}
+    per = max(1, MAX_PARAMS // (4 + 2 * sum(len(v) for v in changes.values()) // len(keys)))
+    updated = 0
+    for start in range(0, len(keys), per):
+        part = keys[start:start + per]
+        names = []
+        for key in part:
+            for name in changes[key]:
+                if name not in names:
+                    names.append(name)
+        sets, params = [], []
         for name in names:
             field = model._meta.fields[name]
-            case = Case(pk, [(key, field.db_value(changes[key][name]))
-                             for key in part if name in changes[key]], field)
+            values = [changes[key].get(name, _MISSING) for key in part]
+            first = values[0]
+            if first is not _MISSING and all(v is first or (v is not _MISSING and v == first and type(v) is type(first))
+                                             for v in values):
+                sets.append('%s = %s' % (_quote(field.column_name), param))
+                params.append(field.db_value(first))
+                continue
+            branches = []
+            for key, value in zip(part, values):
+                if value is _MISSING:
+                    continue
+                branches.append('WHEN %s THEN %s' % (param, param))
+                params.extend((key, field.db_value(value)))
+            case = 'CASE %s %s ELSE %s END' % (_quote(pk.column_name), ' '.join(branches),
+                                               _quote(field.column_name))
             if not is_sqlite():  # NULL-only branches would otherwise be typed text
-                case = Cast(case, _PG_TYPES.get(field.field_type, 'text'))
-            columns[field] = case
-        updated += model.update(columns).where(pk.in_(part)).execute()
+                case = 'CAST(%s AS %s)' % (case, _PG_TYPES.get(field.field_type, 'text'))
+            sets.append('%s = %s' % (_quote(field.column_name), case))
+        if increment:
+            column = _quote(model._meta.fields[increment].column_name)
+            sets.append('%s = %s + 1' % (column, column))
+        where = '%s IN (%s)' % (_quote(pk.column_name), ', '.join([param] * len(part)))
+        params.extend(part)
+        if condition is not None:
+            where += ' AND (%s)' % condition[0]
+            params.extend(condition[1])
+        cursor = database.execute_sql('UPDATE %s SET %s WHERE %s' % (
+            _quote(model._meta.table_name), ', '.join(sets), where), params)
+        updated += cursor.rowcount
     return updated
+
+
+_MISSING = object()

@@ -13,7 +13,7 @@ import logging
 
 from desk import clock
 from desk.complaint_models import Outbox
-from desk.db import after_commit, atomic
+from desk.db import after_commit, atomic, insert_rows
 from desk.tasks import enqueue, enqueue_many
 
 log = logging.getLogger(__name__)
@@ -53,13 +53,10 @@ def emit_many(rows):
                for topic, payload, complaint in rows]
     fields = [Outbox.topic, Outbox.payload, Outbox.complaint, Outbox.state, Outbox.attempts,
               Outbox.available_at, Outbox.created_at]
-    inserted = (Outbox
-                .insert_many([[getattr(o, f.name) if f.name != 'complaint' else o.complaint_id
-                               for f in fields] for o in objects], fields=fields)
-                .returning(Outbox.id)
-                .execute())
-    for obj, row in zip(objects, inserted):
-        obj.id = row.id
+    inserted = insert_rows(Outbox, fields, [[o.topic, o.payload, o.complaint_id, o.state, o.attempts,
+                                             o.available_at, o.created_at] for o in objects], returning=True)
+    for obj, outbox_id in zip(objects, inserted):
+        obj.id = outbox_id
     from desk.jobs import deliver_outbox, deliver_outbox_batch
     ids = [o.id for o in objects]
     if len(ids) == 1:

@@ -12,7 +12,7 @@ import datetime as dt
 from desk import clock, deadlines
 from desk.business_calendar import Calendar
 from desk.complaint_models import FAR_FUTURE, Complaint
-from desk.db import update_each
+from desk.db import insert_rows, update_each
 from desk.models import User
 from desk.queue_models import TARGETS, SlaClock, SlaEvent, SlaPolicy
 
@@ -47,6 +47,14 @@ def _event_row(complaint, target, kind, at, due_at=None):
             'owner': complaint.owner_id, 'department': complaint.department, 'due_at': due_at}
 
 
+_EVENT_FIELDS = (SlaEvent.complaint, SlaEvent.target, SlaEvent.kind, SlaEvent.at, SlaEvent.owner,
+                 SlaEvent.department, SlaEvent.due_at)
+
+
+def _insert_events(rows):
+    insert_rows(SlaEvent, _EVENT_FIELDS, [[row[f.name] for f in _EVENT_FIELDS] for row in rows])
+
+
 def _clocks(complaint, states=OPEN_CLOCK_STATES):
     return list(SlaClock.select().where((SlaClock.complaint == complaint.id) & SlaClock.state.in_(states)))
 
@@ -56,10 +64,11 @@ def start(complaint, now=None):
     start_many([complaint], now)
 
 
-def start_many(complaints, now=None):
+def start_many(complaints, now=None, columns=None):
     """`start` for many cases the platform takes at the same moment: policies and the
     calendar are read once, the existing clocks in one query, new clocks and their
-    `started` events written with one INSERT each, the queue columns by `refresh_many`."""
+    `started` events written with one INSERT each, the queue columns by `refresh_many`
+    (into `columns` when given: see `refresh_many`)."""
     now = now or clock.now()
     complaints = list({c.id: c for c in complaints}.values())
     if not complaints:
@@ -83,15 +92,15 @@ def start_many(complaints, now=None):
                 continue
             if found is not None:
                 stale.append(found.id)
-            clocks.append({'complaint': complaint.id, 'target': target, 'state': 'running',
-                           'started_at': now, 'due_at': due, 'paused_seconds': 0, 'warned': False})
+            clocks.append((complaint.id, target, 'running', now, due, 0, False))
             events.append(_event_row(complaint, target, 'started', now, due))
     if stale:
         SlaClock.delete().where(SlaClock.id.in_(stale)).execute()
     if clocks:
-        SlaClock.insert_many(clocks).execute()
-        SlaEvent.insert_many(events).execute()
-    refresh_many(complaints, now)
+        insert_rows(SlaClock, [SlaClock.complaint, SlaClock.target, SlaClock.state, SlaClock.started_at,
+                               SlaClock.due_at, SlaClock.paused_seconds, SlaClock.warned], clocks)
+        _insert_events(events)
+    refresh_many(complaints, now, columns)
 
 
 def pause(complaint, now=None):
@@ -144,9 +153,11 @@ def refresh(complaint, now=None):
     refresh_many([complaint], now)
 
 
-def refresh_many(complaints, now=None):
+def refresh_many(complaints, now=None, columns=None):
     """`refresh` for many complaints: their clocks read in one query, the columns written
-    with as few UPDATEs as the distinct results need, next checks scheduled in one go."""
+    with one UPDATE, next checks scheduled in one go. With `columns` (a {complaint id:
+    {column: value}} dict the caller writes in its own compare-and-set UPDATE) the new
+    values are put there instead of written here."""
     complaints = list(complaints)
     if not complaints:
         return
@@ -162,7 +173,11 @@ def refresh_many(complaints, now=None):
             setattr(complaint, key, value)
         if moved and changes['sla_check_at'] is not None:
             moves.append((complaint.id, changes['sla_check_at']))
-    update_each(Complaint, updates)
+    if columns is None:
+        update_each(Complaint, updates)
+    else:
+        for complaint_id, changes in updates.items():
+            columns.setdefault(complaint_id, {}).update(changes)
     deadlines.schedule_many('sla', moves)
 
 
@@ -241,7 +256,7 @@ def check_due_many(complaint_ids, now):
     if warned:
         SlaClock.update(warned=True).where(SlaClock.id.in_(warned)).execute()
     if events:
-        SlaEvent.insert_many(events).execute()
+        _insert_events(events)
     notify_many(notices)
     refresh_many(complaints, now)
     return len(complaints)

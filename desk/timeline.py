@@ -12,7 +12,7 @@ from peewee import Tuple, fn
 
 from desk import clock
 from desk.complaint_models import Complaint, Event
-from desk.db import is_sqlite, update_each
+from desk.db import insert_rows, is_sqlite, update_each
 from desk.times import to_iso
 
 GENESIS = '0' * 64
@@ -36,7 +36,7 @@ def record(complaint, actor, kind, data=None, public=True, actor_role=None):
     return record_many([(complaint, actor, kind, data, public, actor_role)])[0]
 
 
-def record_many(entries):
+def record_many(entries, columns=None):
     """Append events to many timelines at once (inside the caller's transaction).
 
     `entries` are (complaint or complaint id, actor, kind, data, public, actor_role) tuples;
@@ -44,6 +44,9 @@ def record_many(entries):
     id order), the newest event of each read in one query, the chains computed here with
     `_digest`, the events written with one multi-row INSERT and the heads with one UPDATE —
     the same rows `record` writes one at a time. Returns the events in order.
+
+    With `columns` (a {complaint id: {column: value}} dict the caller writes itself, in
+    its own compare-and-set UPDATE) the new heads are put there instead of written here.
     """
     if not entries:
         return []
@@ -81,17 +84,19 @@ def record_many(entries):
         events.append(event)
     fields = [Event.complaint, Event.seq, Event.at, Event.actor, Event.actor_role, Event.kind,
               Event.public, Event.data, Event.prev_hash, Event.hash]
-    inserted = (Event
-                .insert_many([[e.complaint_id, e.seq, e.at, e.actor_id, e.actor_role, e.kind, e.public,
-                               e.data, e.prev_hash, e.hash] for e in events], fields=fields)
-                .returning(Event.id)
-                .execute())
-    for event, row in zip(events, inserted):
-        event.id = row.id
+    inserted = insert_rows(Event, fields, [[e.complaint_id, e.seq, e.at, e.actor_id, e.actor_role, e.kind,
+                                            e.public, e.data, e.prev_hash, e.hash] for e in events],
+                           returning=True)
+    for event, event_id in zip(events, inserted):
+        event.id = event_id
     # The head of the chain lives on the complaint, so removing the newest events is caught too.
-    touched = {e.complaint_id: heads[e.complaint_id] for e in events}
-    update_each(Complaint, {complaint_id: {'timeline_length': seq, 'timeline_head': head}
-                            for complaint_id, (seq, head) in touched.items()})
+    touched = {e.complaint_id: {'timeline_length': heads[e.complaint_id][0],
+                                'timeline_head': heads[e.complaint_id][1]} for e in events}
+    if columns is None:
+        update_each(Complaint, touched)
+    else:
+        for complaint_id, head in touched.items():
+            columns.setdefault(complaint_id, {}).update(head)
     return events
 
 
