@@ -21,7 +21,7 @@ from desk.complaint_models import Complaint
 from desk.complaints import (ACTIONS, GUARDS, NEGOTIATION_STARTS, _save, _save_many, buyer_users,
                              buyer_users_many, check, merchant_users, merchant_users_many,
                              platform_takes, platform_takes_many)
-from desk.db import atomic, database
+from desk.db import among, atomic, database
 from desk.errors import Invalid
 from desk.format import format_local
 from desk.money import parse_yuan, to_yuan
@@ -117,7 +117,7 @@ def _merchant_due_many(complaint_ids, now):
                         Complaint.tier, Complaint.priority, Complaint.department,
                         Complaint.merchant_due_at, Complaint.merchant_answered_at,
                         Complaint.sla_check_at)
-                .where(Complaint.id.in_(list(complaint_ids)))
+                .where(among(Complaint.id, complaint_ids))
                 .order_by(Complaint.id))
     stale = [c.id for c in rows if c.state != 'negotiating']
     if stale:  # answered or escalated meanwhile: the deadline is left over, clear it

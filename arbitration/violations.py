@@ -3,7 +3,7 @@ builds standing, appeals and fines on these rows."""
 import datetime as dt
 
 from desk import clock
-from desk.db import insert_rows
+from desk.db import among, insert_rows
 
 from arbitration.models import Violation
 
@@ -34,7 +34,7 @@ def record_many(items, now=None):
     if wanted:
         rows = (Violation
                 .select()
-                .where(Violation.complaint.in_(sorted({cid for cid, _code in wanted}))
+                .where(among(Violation.complaint, sorted({cid for cid, _code in wanted}))
                        & Violation.code.in_(sorted({code for _cid, code in wanted})))
                 .order_by(Violation.id))
         for row in rows:

@@ -16,7 +16,7 @@ from desk import clock, lifecycle, sla
 from desk.case_access import AGENT_ROLES, relations
 from desk.complaint_models import (CHANNELS, DEMAND_TYPES, EXTERNAL, Category, Complaint,
                                    RuleClause, TicketCounter)
-from desk.db import atomic, update_each
+from desk.db import among, atomic, update_each
 from desk.errors import Conflict, Forbidden, Invalid, NotFound
 from desk.format import format_local
 from desk.models import Buyer, Order, User
@@ -425,7 +425,7 @@ def _users_of(complaints, attribute, field, role):
     users = {}
     for user_id, owner in (User
                            .select(User.id, field)
-                           .where(field.in_(sorted(o for o in owners if o is not None)) & (User.role == role))
+                           .where(among(field, sorted(o for o in owners if o is not None)) & (User.role == role))
                            .order_by(User.id)
                            .tuples()):
         users.setdefault(owner, []).append(user_id)

@@ -23,7 +23,7 @@ from typing import Callable, NamedTuple
 from peewee import Field
 
 from desk import clock
-from desk.db import after_commit, atomic, is_sqlite
+from desk.db import after_commit, among, atomic, is_sqlite
 from desk.errors import Conflict
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def _lock_due(deadline, ids, now, skip_locked):
     pk = model._meta.primary_key
     query = (model
              .select(pk)
-             .where(pk.in_(list(ids)) & (column <= now))
+             .where(among(pk, ids) & (column <= now))
              .order_by(pk))
     if not is_sqlite():  # SQLite: BEGIN IMMEDIATE already holds the write lock
         query = query.for_update(skip_locked=skip_locked or None)

@@ -8,11 +8,12 @@ timers need: `next_due_at` (queue order), `queue_rank` (0 = overdue, jumps the q
 `sla_check_at` (the next warning or breach, swept by `desk.deadlines`).
 """
 import datetime as dt
+from typing import NamedTuple
 
 from desk import clock, deadlines
 from desk.business_calendar import Calendar
 from desk.complaint_models import FAR_FUTURE, Complaint
-from desk.db import insert_rows, update_each
+from desk.db import among, insert_rows, update_each
 from desk.models import User
 from desk.queue_models import TARGETS, SlaClock, SlaEvent, SlaPolicy
 
@@ -40,6 +41,15 @@ def targets(tier, start, calendar=None):
 
 def _event(complaint, target, kind, at, due_at=None):
     SlaEvent.create(**_event_row(complaint, target, kind, at, due_at))
+
+
+class _Clock(NamedTuple):
+    """A clock `start_many` just wrote, as `_columns` reads it."""
+    target: str
+    state: str
+    due_at: dt.datetime
+    warned: bool
+    finished_at: dt.datetime
 
 
 def _event_row(complaint, target, kind, at, due_at=None):
@@ -76,7 +86,7 @@ def start_many(complaints, now=None, columns=None):
     calendar = Calendar.load()
     policies, dues = {}, {}
     existing = {(c.complaint_id, c.target): c for c in SlaClock.select().where(
-        SlaClock.complaint.in_([c.id for c in complaints]))}
+        among(SlaClock.complaint, [c.id for c in complaints]))}
     stale, clocks, events = [], [], []
     for complaint in complaints:
         if complaint.tier not in policies:
@@ -100,7 +110,14 @@ def start_many(complaints, now=None, columns=None):
         insert_rows(SlaClock, [SlaClock.complaint, SlaClock.target, SlaClock.state, SlaClock.started_at,
                                SlaClock.due_at, SlaClock.paused_seconds, SlaClock.warned], clocks)
         _insert_events(events)
-    refresh_many(complaints, now, columns)
+    gone = set(stale)
+    known = {c.id: [] for c in complaints}
+    for (complaint_id, _target), found in existing.items():
+        if found.id not in gone:
+            known[complaint_id].append(found)
+    for complaint_id, target, state, _started, due, _paused, warned in clocks:
+        known[complaint_id].append(_Clock(target, state, due, warned, None))
+    refresh_many(complaints, now, columns, clocks=known)
 
 
 def pause(complaint, now=None):
@@ -153,20 +170,25 @@ def refresh(complaint, now=None):
     refresh_many([complaint], now)
 
 
-def refresh_many(complaints, now=None, columns=None):
+def refresh_many(complaints, now=None, columns=None, clocks=None):
     """`refresh` for many complaints: their clocks read in one query, the columns written
     with one UPDATE, next checks scheduled in one go. With `columns` (a {complaint id:
     {column: value}} dict the caller writes in its own compare-and-set UPDATE) the new
-    values are put there instead of written here."""
+    values are put there instead of written here. `clocks` ({complaint id: its clocks}),
+    when the caller knows them all, saves reading them again."""
     complaints = list(complaints)
     if not complaints:
         return
-    by_complaint = {}
-    for c in SlaClock.select().where(SlaClock.complaint.in_([c.id for c in complaints])):
-        by_complaint.setdefault(c.complaint_id, []).append(c)
+    if clocks is None:
+        clocks = {}
+        for c in (SlaClock
+                  .select()
+                  .where(among(SlaClock.complaint, [c.id for c in complaints]))
+                  .namedtuples()):
+            clocks.setdefault(c.complaint, []).append(c)
     updates, moves = {}, []
     for complaint in complaints:
-        changes = _columns(complaint, by_complaint.get(complaint.id, []))
+        changes = _columns(complaint, clocks.get(complaint.id, []))
         moved = changes['sla_check_at'] != getattr(complaint, 'sla_check_at', None)
         updates[complaint.id] = changes
         for key, value in changes.items():
@@ -224,7 +246,7 @@ def check_due_many(complaint_ids, now):
     complaints = list(Complaint
                       .select(Complaint.id, Complaint.ticket_no, Complaint.owner, Complaint.department,
                               Complaint.tier, Complaint.priority, Complaint.sla_check_at)
-                      .where(Complaint.id.in_(list(complaint_ids)))
+                      .where(among(Complaint.id, complaint_ids))
                       .order_by(Complaint.id))
     if not complaints:
         return 0
@@ -233,7 +255,7 @@ def check_due_many(complaint_ids, now):
     running = {}
     for c in (SlaClock
               .select()
-              .where(SlaClock.complaint.in_([c.id for c in complaints]) & (SlaClock.state == 'running'))
+              .where(among(SlaClock.complaint, [c.id for c in complaints]) & (SlaClock.state == 'running'))
               .order_by(SlaClock.id)):
         running.setdefault(c.complaint_id, []).append(c)
     breached, warned, events, notices = [], [], [], []

@@ -12,7 +12,7 @@ from peewee import Tuple, fn
 
 from desk import clock
 from desk.complaint_models import Complaint, Event
-from desk.db import insert_rows, is_sqlite, update_each
+from desk.db import among, insert_rows, is_sqlite, update_each
 from desk.times import to_iso
 
 GENESIS = '0' * 64
@@ -54,18 +54,19 @@ def record_many(entries, columns=None):
     if not is_sqlite():
         (Complaint
          .select(Complaint.id)
-         .where(Complaint.id.in_(ids))
+         .where(among(Complaint.id, ids))
          .order_by(Complaint.id)
          .for_update()
          .execute())
     newest = (Event
               .select(Event.complaint, fn.MAX(Event.seq))
-              .where(Event.complaint.in_(ids))
+              .where(among(Event.complaint, ids))
               .group_by(Event.complaint))
-    heads = {row.complaint_id: (row.seq, row.hash) for row in (
+    heads = {complaint_id: (seq, digest) for complaint_id, seq, digest in (
         Event
         .select(Event.complaint, Event.seq, Event.hash)
-        .where(Tuple(Event.complaint, Event.seq).in_(newest)))}
+        .where(Tuple(Event.complaint, Event.seq).in_(newest))
+        .tuples())}
     at = clock.now()
     events = []
     for complaint, actor, kind, data, public, actor_role in entries:
