@@ -28,7 +28,7 @@ from desk.errors import Conflict
 
 log = logging.getLogger(__name__)
 
-BATCH = 500
+BATCH = 1000
 
 
 class Deadline(NamedTuple):
