@@ -274,9 +274,9 @@ def check_due_many(complaint_ids, now):
                                 [complaint.owner_id] if complaint.owner_id else supervisors,
                                 params, complaint, None, False))
     if breached:
-        SlaClock.update(state='breached').where(SlaClock.id.in_(breached)).execute()
+        SlaClock.update(state='breached').where(among(SlaClock.id, breached)).execute()
     if warned:
-        SlaClock.update(warned=True).where(SlaClock.id.in_(warned)).execute()
+        SlaClock.update(warned=True).where(among(SlaClock.id, warned)).execute()
     if events:
         _insert_events(events)
     notify_many(notices)
