@@ -101,11 +101,11 @@ def _merchant_due(complaint_id, now):
 def _merchant_due_many(complaint_ids, now):
     """The `merchant_due` deadline's batch handler (rows locked by `desk.deadlines`): every
     negotiating case of `complaint_ids` whose merchant did not propose in time goes to
-    `pending_agent` (or, below the auto-refund limit, is refunded and resolved) with one
-    compare-and-set UPDATE per outcome; timeline events, SLA clocks, violations,
-    notifications and webhooks are written with one INSERT each. A case a human changed
-    first (a last-second proposal) no longer matches the compare-and-set and is left alone.
-    Returns how many cases timed out.
+    `pending_agent` (or, below the auto-refund limit, is refunded and resolved, the remedy
+    created per case); timeline events, SLA clocks, violations, notifications and webhooks
+    are written with one INSERT each. A case a human changed first (a last-second proposal)
+    is no longer due or no longer negotiating and is left alone (its leftover deadline
+    cleared). Returns how many cases timed out.
 
     Lock, read, decide, write once: the rows are locked before this runs; events, clocks and
     SLA events are inserted first and every complaint column they move (timeline head, queue
