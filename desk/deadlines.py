@@ -223,6 +223,9 @@ def schedule_many(name, rows):
                         else:
                             job = q.create_job(apply_deadline_batch, args=(name, chunk), result_ttl=600,
                                                job_id=f'deadline-{name}-b{chunk[0]}-{len(chunk)}-{epoch}')
+                        # at its time the job goes to the FRONT of the queue: a deadline is not
+                        # to wait behind a backlog of deliveries and assignments
+                        job.enqueue_at_front = True
                         q.schedule_job(job, _aware(at), pipeline=pipe)
                 pipe.execute()
         except Exception:
