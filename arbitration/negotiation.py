@@ -18,15 +18,17 @@ from flask_babel import gettext as _
 
 from desk import clock, deadlines
 from desk.complaint_models import Complaint
-from desk.complaints import (ACTIONS, GUARDS, NEGOTIATION_STARTS, _save, buyer_users, check,
-                             merchant_users, platform_takes)
-from desk.db import atomic
+from desk.complaints import (ACTIONS, GUARDS, NEGOTIATION_STARTS, _save, _save_many, buyer_users,
+                             buyer_users_many, check, merchant_users, merchant_users_many,
+                             platform_takes, platform_takes_many)
+from desk.db import among, atomic, database
 from desk.errors import Invalid
 from desk.format import format_local
 from desk.money import parse_yuan, to_yuan
-from desk.notifications import notify
-from desk.timeline import record
-from desk.webhooks import publish
+from desk.models import Order
+from desk.notifications import notify, notify_many
+from desk.timeline import record, record_many
+from desk.webhooks import publish, publish_many
 
 from arbitration import remedies, violations
 from arbitration.models import MAX_PROPOSALS, PROPOSAL_KINDS, Proposal
@@ -93,33 +95,89 @@ def _merchant_remind(complaint_id, now):
 
 def _merchant_due(complaint_id, now):
     """The merchant did not propose in time: the platform steps in (or auto-refund)."""
-    complaint = Complaint.get_by_id(complaint_id)
-    if complaint.state != 'negotiating' or complaint.merchant_due_at is None or complaint.merchant_due_at > now:
-        Complaint.update(merchant_due_at=None, merchant_remind_at=None).where(
-            (Complaint.id == complaint_id) & (Complaint.state != 'negotiating')).execute()
-        return
-    never_answered = complaint.merchant_answered_at is None
-    order = complaint.order
+    return _merchant_due_many([complaint_id], now)
+
+
+def _merchant_due_many(complaint_ids, now):
+    """The `merchant_due` deadline's batch handler (rows locked by `desk.deadlines`): every
+    negotiating case of `complaint_ids` whose merchant did not propose in time goes to
+    `pending_agent` (or, below the auto-refund limit, is refunded and resolved, the remedy
+    created per case); timeline events, SLA clocks, violations, notifications and webhooks
+    are written with one INSERT each. A case a human changed first (a last-second proposal)
+    is no longer due or no longer negotiating and is left alone (its leftover deadline
+    cleared). Returns how many cases timed out.
+
+    Lock, read, decide, write once: the rows are locked before this runs; events, clocks and
+    SLA events are inserted first and every complaint column they move (timeline head, queue
+    columns) goes into the one compare-and-set UPDATE of the transition (`_save_many`).
+    """
+    rows = list(Complaint
+                .select(Complaint.id, Complaint.ticket_no, Complaint.state, Complaint.version,
+                        Complaint.order, Complaint.buyer, Complaint.merchant, Complaint.owner,
+                        Complaint.tier, Complaint.priority, Complaint.department,
+                        Complaint.merchant_due_at, Complaint.merchant_answered_at,
+                        Complaint.sla_check_at)
+                .where(among(Complaint.id, complaint_ids))
+                .order_by(Complaint.id))
+    stale = [c.id for c in rows if c.state != 'negotiating']
+    if stale:  # answered or escalated meanwhile: the deadline is left over, clear it
+        (Complaint
+         .update(merchant_due_at=None, merchant_remind_at=None)
+         .where(Complaint.id.in_(stale) & (Complaint.state != 'negotiating'))
+         .execute())
+    due = [c for c in rows if c.state == 'negotiating' and c.merchant_due_at is not None
+           and c.merchant_due_at <= now]
+    if not due:
+        return 0
+    refund = _auto_refunds(due)
+    rating_due = now + dt.timedelta(seconds=current_app.config['RATING_SECONDS'])
+    columns = {}
+    for c in due:
+        columns[c.id] = {'merchant_due_at': None, 'merchant_remind_at': None}
+        if c.id in refund:
+            columns[c.id].update(state='resolved', resolved_at=now, rating_due_at=rating_due)
+        else:
+            columns[c.id].update(state='pending_agent')
+    taken = [c for c in due if c.id not in refund]
+    record_many([(c, None, 'merchant_timeout',
+                  {'outcome': 'auto_refund' if c.id in refund else 'platform'}, True, None) for c in due],
+                columns=columns)
+    platform_takes_many(taken, now, columns=columns)
+    param = database.obj.param
+    _save_many(due, columns, (f'"state" = {param} AND "merchant_due_at" <= {param}', ['negotiating', now]))
+    for complaint in due:  # the remedy path is per case (what is left to refund, per order)
+        if complaint.id in refund:
+            remedies.create(complaint, 'refund', refund[complaint.id], 'auto_refund')
+    violations.record_many([(c.merchant_id, 'no_response', c, None)
+                            for c in due if c.merchant_answered_at is None], now=clock.now())
+    buyers, merchants = buyer_users_many(due), merchant_users_many(due)
+    notices = []
+    for c in due:
+        params = {'ticket': c.ticket_no}
+        notices.append(('merchant_timeout_buyer', buyers[c.id], params, c, None, True))
+        notices.append(('merchant_timeout_merchant', merchants[c.id], params, c, None, False))
+    notify_many(notices)
+    publish_many('complaint.state_changed', [({'ticket_no': c.ticket_no, 'state': c.state,
+                                               'reason': 'merchant_timeout'}, c, None) for c in due])
+    return len(due)
+
+
+def _auto_refunds(due):
+    """{complaint id: amount} of the silent merchants' cases to refund at once (SPEC §4:
+    below the admin-set amount; default off)."""
     limit = current_app.config['AUTO_REFUND_MAX_FEN']
-    auto_refund = never_answered and limit and order.amount_fen <= limit and remedies.refundable(order) > 0
-    if auto_refund:
-        _save(complaint, complaint.version, state='resolved', resolved_at=now, merchant_due_at=None,
-              merchant_remind_at=None,
-              rating_due_at=now + dt.timedelta(seconds=current_app.config['RATING_SECONDS']))
-        record(complaint, None, 'merchant_timeout', {'outcome': 'auto_refund'})
-        remedies.create(complaint, 'refund', remedies.refundable(order), 'auto_refund')
-    else:
-        _save(complaint, complaint.version, state='pending_agent', merchant_due_at=None,
-              merchant_remind_at=None)
-        record(complaint, None, 'merchant_timeout', {'outcome': 'platform'})
-        platform_takes(complaint, now)
-    if never_answered:
-        violations.record_violation(complaint.merchant_id, 'no_response', complaint)
-    params = {'ticket': complaint.ticket_no}
-    notify('merchant_timeout_buyer', buyer_users(complaint), params, complaint, sms=True)
-    notify('merchant_timeout_merchant', merchant_users(complaint), params, complaint)
-    publish('complaint.state_changed', {'ticket_no': complaint.ticket_no, 'state': complaint.state,
-                                        'reason': 'merchant_timeout'}, complaint)
+    silent = [c for c in due if c.merchant_answered_at is None]
+    if not limit or not silent:
+        return {}
+    orders = {o.id: o for o in Order.select().where(Order.id.in_([c.order_id for c in silent]))}
+    refund = {}
+    for c in silent:
+        order = orders[c.order_id]
+        if order.amount_fen <= limit:
+            left = remedies.refundable(order)
+            if left > 0:
+                refund[c.id] = left
+    return refund
 
 
 def _buyer_due(complaint_id, now):
@@ -131,7 +189,7 @@ def _buyer_due(complaint_id, now):
     _accept(complaint, proposal, None, now, by_timeout=True)
 
 
-deadlines.register('merchant_due', Complaint, Complaint.merchant_due_at, _merchant_due)
+deadlines.register('merchant_due', Complaint, Complaint.merchant_due_at, _merchant_due_many, batch=True)
 deadlines.register('merchant_remind', Complaint, Complaint.merchant_remind_at, _merchant_remind)
 deadlines.register('buyer_due', Complaint, Complaint.buyer_due_at, _buyer_due)
 

@@ -3,6 +3,7 @@ builds standing, appeals and fines on these rows."""
 import datetime as dt
 
 from desk import clock
+from desk.db import among, insert_rows
 
 from arbitration.models import Violation
 
@@ -19,12 +20,51 @@ VALID_DAYS = 365
 
 def record_violation(merchant_id, code, complaint=None, reason=None, now=None):
     """Record a violation once per (complaint, code); returns the row."""
+    return record_many([(merchant_id, code, complaint, reason)], now)[0]
+
+
+def record_many(items, now=None):
+    """`record_violation` for many (merchant_id, code, complaint or None, reason) items: the
+    existing (complaint, code) rows are read in one query and the new ones written with one
+    INSERT. Returns the rows (existing or new) in order."""
     now = now or clock.now()
-    if complaint is not None:
-        existing = Violation.get_or_none((Violation.complaint == complaint.id) & (Violation.code == code))
-        if existing is not None:
-            return existing
-    points, fine = DEFAULT_RULES[code]
-    return Violation.create(merchant=merchant_id, complaint=complaint.id if complaint else None,
-                            code=code, points=points, fine_fen=fine, at=now, reason=reason,
-                            expires_at=now + dt.timedelta(days=VALID_DAYS))
+    keyed = [(_cid(complaint), code) for _m, code, complaint, _r in items]
+    wanted = {key for key in keyed if key[0] is not None}
+    existing = {}
+    if wanted:
+        rows = (Violation
+                .select()
+                .where(among(Violation.complaint, sorted({cid for cid, _code in wanted}))
+                       & Violation.code.in_(sorted({code for _cid, code in wanted})))
+                .order_by(Violation.id))
+        for row in rows:
+            existing.setdefault((row.complaint_id, row.code), row)
+    result, new = [], []
+    for (merchant_id, code, complaint, reason), key in zip(items, keyed):
+        if key[0] is not None and key in existing:
+            result.append(existing[key])
+            continue
+        points, fine = DEFAULT_RULES[code]
+        row = Violation(merchant=merchant_id, complaint=key[0], code=code, points=points,
+                        fine_fen=fine, at=now, reason=reason, state='active',
+                        expires_at=now + dt.timedelta(days=VALID_DAYS))
+        if key[0] is not None:
+            existing[key] = row  # the same (complaint, code) twice in one call: once
+        result.append(row)
+        new.append(row)
+    if new:
+        fields = [Violation.merchant, Violation.complaint, Violation.code, Violation.points,
+                  Violation.fine_fen, Violation.at, Violation.reason, Violation.state,
+                  Violation.expires_at]
+        inserted = insert_rows(Violation, fields, [[v.merchant_id, v.complaint_id, v.code, v.points, v.fine_fen,
+                                                    v.at, v.reason, v.state, v.expires_at] for v in new],
+                               returning=True)
+        for row, violation_id in zip(new, inserted):
+            row.id = violation_id
+    return result
+
+
+def _cid(complaint):
+    if complaint is None or isinstance(complaint, int):
+        return complaint
+    return complaint.id

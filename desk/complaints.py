@@ -16,14 +16,14 @@ from desk import clock, lifecycle, sla
 from desk.case_access import AGENT_ROLES, relations
 from desk.complaint_models import (CHANNELS, DEMAND_TYPES, EXTERNAL, Category, Complaint,
                                    RuleClause, TicketCounter)
-from desk.db import atomic
+from desk.db import among, atomic, update_each
 from desk.errors import Conflict, Forbidden, Invalid, NotFound
 from desk.format import format_local
 from desk.labels import action_label, state_label
 from desk.models import Buyer, Order, User
 from desk.money import parse_yuan
 from desk.notifications import notify
-from desk.tasks import enqueue
+from desk.tasks import enqueue, enqueue_many
 from desk.timeline import record
 from desk.webhooks import publish
 from desk.times import parse_datetime, to_iso
@@ -115,6 +115,31 @@ def _save(complaint, expected_version, **changes):
         raise Conflict(_('The complaint was changed by someone else meanwhile; reload and try again.'))
     for key, value in changes.items():
         setattr(complaint, key, value)
+
+
+def _save_many(complaints, columns, condition):
+    """The compare-and-set of a batch of deadlines: ONE UPDATE writes `columns` ({complaint
+    id: {column: value}}, what the transition and the building blocks it called decided) to
+    every row of `complaints`, with a new version, where `condition` — (SQL, params), the
+    state and deadline the batch read — still holds.
+
+    The caller holds the rows' locks (`desk.deadlines` takes them), so a row a human changed
+    first never got here and every row matches; should one not, `Conflict` rolls the whole
+    batch back and the machinery applies its rows one by one. A human action waiting on
+    the lock then finds the version moved and answers 409, as with `_save`.
+    """
+    stamp = clock.now()
+    for complaint in complaints:
+        changes = columns.setdefault(complaint.id, {})
+        changes['updated_at'] = stamp
+        if 'state' in changes:
+            changes['in_queue'] = changes['state'] in QUEUE_STATES
+    if update_each(Complaint, columns, condition=condition, increment='version') != len(columns):
+        raise Conflict(_('The complaint was changed by someone else meanwhile; reload and try again.'))
+    for complaint in complaints:
+        complaint.version += 1
+        for key, value in columns[complaint.id].items():
+            setattr(complaint, key, value)
 
 
 # --- validation ---------------------------------------------------------------------------
@@ -324,10 +349,21 @@ def _create(actor, order, category, facts, scenario, demand_type, demand_fen, ba
 def platform_takes(complaint, now):
     """The case enters an agent queue: its SLA clocks start and, in departments that
     assign automatically, an agent is picked once the transaction commits."""
-    from desk.jobs import assign_case
-    sla.start(complaint, now)
-    if complaint.owner_id is None:
-        enqueue(assign_case, complaint.id)
+    platform_takes_many([complaint], now)
+
+
+def platform_takes_many(complaints, now, columns=None):
+    """`platform_takes` for cases entering their queues together (a batch of deadlines):
+    clocks by `sla.start_many`, the cases without an owner handed to auto-assignment by one
+    job per few hundred (`assign_cases`) instead of one job each. `columns`: see
+    `sla.refresh_many`."""
+    from desk.jobs import assign_case, assign_cases
+    sla.start_many(complaints, now, columns)
+    unowned = [c.id for c in complaints if c.owner_id is None]
+    if len(unowned) == 1:
+        enqueue(assign_case, unowned[0])
+    elif unowned:
+        enqueue_many(assign_cases, [(unowned[i:i + 500],) for i in range(0, len(unowned), 500)])
 
 
 def _dedicated_owner(buyer_id, now):
@@ -368,13 +404,33 @@ def _notify_filed(complaint, order, category):
 
 
 def buyer_users(complaint):
-    return [u.id for u in User.select(User.id).where(
-        (User.buyer == complaint.buyer_id) & (User.role == 'buyer'))]
+    return buyer_users_many([complaint])[complaint.id]
 
 
 def merchant_users(complaint):
-    return [u.id for u in User.select(User.id).where(
-        (User.merchant == complaint.merchant_id) & (User.role == 'merchant_staff'))]
+    return merchant_users_many([complaint])[complaint.id]
+
+
+def buyer_users_many(complaints):
+    """{complaint id: ids of its buyer's users} for many complaints in one query."""
+    return _users_of(complaints, 'buyer_id', User.buyer, 'buyer')
+
+
+def merchant_users_many(complaints):
+    """{complaint id: ids of its merchant's staff} for many complaints in one query."""
+    return _users_of(complaints, 'merchant_id', User.merchant, 'merchant_staff')
+
+
+def _users_of(complaints, attribute, field, role):
+    owners = {getattr(c, attribute) for c in complaints}
+    users = {}
+    for user_id, owner in (User
+                           .select(User.id, field)
+                           .where(among(field, sorted(o for o in owners if o is not None)) & (User.role == role))
+                           .order_by(User.id)
+                           .tuples()):
+        users.setdefault(owner, []).append(user_id)
+    return {c.id: list(users.get(getattr(c, attribute), [])) for c in complaints}
 
 
 # --- actions on a filed complaint ------------------------------------------------------

@@ -53,3 +53,22 @@ def assign_case(complaint_id):
 def assign_waiting():
     """Periodic: waiting cases to agents who became free."""
     return assignment.assign_waiting()
+
+
+@job
+def apply_deadline_batch(name, row_ids):
+    """The exact-time job for rows whose deadline `name` falls due at the same second."""
+    return deadlines.apply_many(name, row_ids)
+
+
+@job
+def deliver_outbox_batch(outbox_ids):
+    """Deliver outbox rows written together (a batch of deadlines); each in its own
+    transaction, a failure recorded on its row and left to the relay."""
+    return outbox.deliver_many(outbox_ids)
+
+
+@job
+def assign_cases(complaint_ids):
+    """`assign_case` for cases that entered their queues together (a batch of deadlines)."""
+    return sum(assignment.auto_assign(complaint_id) is not None for complaint_id in complaint_ids)

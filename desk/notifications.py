@@ -72,13 +72,26 @@ LOCALES = {'zh': 'zh_Hans_CN', 'en': 'en'}
 
 def notify(template, recipients, params, complaint=None, link=None, sms=False):
     """Queue a notification to the users `recipients` (ids or User objects)."""
-    ids = sorted({r if isinstance(r, int) else r.id for r in recipients if r is not None})
-    if not ids:
-        return None
-    if template not in TEMPLATES:
-        raise KeyError(template)
-    return outbox.emit('notify', {'template': template, 'recipients': ids, 'params': params,
-                                  'link': link, 'sms': sms}, complaint=complaint)
+    return notify_many([(template, recipients, params, complaint, link, sms)])[0]
+
+
+def notify_many(items):
+    """`notify` for many notifications at once: items are (template, recipients, params,
+    complaint, link, sms) tuples; one outbox row each (one multi-row INSERT), None where
+    there is nobody to tell. Returns the rows (or None) in order."""
+    rows, slots = [], []
+    for template, recipients, params, complaint, link, sms in items:
+        ids = sorted({r if isinstance(r, int) else r.id for r in recipients if r is not None})
+        if not ids:
+            slots.append(None)
+            continue
+        if template not in TEMPLATES:
+            raise KeyError(template)
+        slots.append(len(rows))
+        rows.append(('notify', {'template': template, 'recipients': ids, 'params': params,
+                                'link': link, 'sms': sms}, complaint))
+    written = outbox.emit_many(rows)
+    return [written[slot] if slot is not None else None for slot in slots]
 
 
 def render(template, params, language):

@@ -13,8 +13,8 @@ import logging
 
 from desk import clock
 from desk.complaint_models import Outbox
-from desk.db import after_commit, atomic
-from desk.tasks import enqueue
+from desk.db import after_commit, atomic, insert_rows
+from desk.tasks import enqueue, enqueue_many
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +24,8 @@ HANDLERS = {}
 #: How long a fresh row is left to its immediate delivery before the relay takes it.
 RELAY_GRACE_SECONDS = 30
 RELAY_BATCH = 500
+#: Rows written together are delivered by one job per this many.
+DELIVERY_CHUNK = 500
 #: Back-off before the relay retries a row whose delivery failed.
 RETRY_SECONDS = 300
 
@@ -34,11 +36,53 @@ def register_handler(topic, handler):
 
 def emit(topic, payload, complaint=None):
     """Write an outbox row (inside the caller's transaction) and deliver it after commit."""
-    row = Outbox.create(topic=topic, payload=json.dumps(payload, ensure_ascii=False),
-                        complaint=complaint.id if complaint is not None else None)
-    from desk.jobs import deliver_outbox
-    enqueue(deliver_outbox, row.id)
-    return row
+    return emit_many([(topic, payload, complaint)])[0]
+
+
+def emit_many(rows):
+    """Write outbox rows [(topic, payload, complaint or complaint id or None)] with one
+    multi-row INSERT (inside the caller's transaction); returns them in order. After commit
+    one row gets its `deliver_outbox` job as always; many rows one `deliver_outbox_batch`
+    job per `DELIVERY_CHUNK`, all enqueued through one Redis pipeline."""
+    if not rows:
+        return []
+    now = clock.now()
+    objects = [Outbox(topic=topic, payload=json.dumps(payload, ensure_ascii=False),
+                      complaint=_complaint_id(complaint), state='pending', attempts=0,
+                      available_at=now, created_at=now)
+               for topic, payload, complaint in rows]
+    fields = [Outbox.topic, Outbox.payload, Outbox.complaint, Outbox.state, Outbox.attempts,
+              Outbox.available_at, Outbox.created_at]
+    inserted = insert_rows(Outbox, fields, [[o.topic, o.payload, o.complaint_id, o.state, o.attempts,
+                                             o.available_at, o.created_at] for o in objects], returning=True)
+    for obj, outbox_id in zip(objects, inserted):
+        obj.id = outbox_id
+    from desk.jobs import deliver_outbox, deliver_outbox_batch
+    ids = [o.id for o in objects]
+    if len(ids) == 1:
+        enqueue(deliver_outbox, ids[0])
+    else:
+        enqueue_many(deliver_outbox_batch, [(ids[i:i + DELIVERY_CHUNK],)
+                                            for i in range(0, len(ids), DELIVERY_CHUNK)])
+    return objects
+
+
+def _complaint_id(complaint):
+    if complaint is None or isinstance(complaint, int):
+        return complaint
+    return complaint.id
+
+
+def deliver_many(outbox_ids):
+    """Deliver each of `outbox_ids` (each in its own transaction); how many this call
+    delivered. A failing row is recorded by `deliver` and left to the relay."""
+    delivered = 0
+    for outbox_id in outbox_ids:
+        try:
+            delivered += deliver(outbox_id)
+        except Exception:
+            log.exception('outbox %s: delivery failed', outbox_id)
+    return delivered
 
 
 def deliver(outbox_id):

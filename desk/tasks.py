@@ -74,6 +74,36 @@ def enqueue(func, *args, job_id=None):
     after_commit(lambda: _dispatch(app, func, args, job_id))
 
 
+def enqueue_many(func, calls):
+    """`enqueue` for many calls of `func` (a list of argument tuples): after commit they go
+    to Redis through one pipeline (no round trip per job), or run inline one after another."""
+    calls = [tuple(args) for args in calls]
+    if not calls:
+        return
+    app = current_app._get_current_object()
+    after_commit(lambda: _dispatch_many(app, func, calls))
+
+
+def _dispatch_many(app, func, calls):
+    redis = redis_connection(app)
+    if redis is not None:
+        from rq import Queue
+        try:
+            with redis.pipeline() as pipe:
+                queue(app).enqueue_many(
+                    [Queue.prepare_data(func, args, result_ttl=3600, failure_ttl=7 * 86400) for args in calls],
+                    pipeline=pipe)
+                pipe.execute()
+        except Exception:  # Redis down: the work is committed; the periodic sweep/relay takes it
+            log.exception('could not enqueue %d call(s) of %s', len(calls), func.__name__)
+        return
+    for args in calls:
+        try:
+            func(*args)
+        except Exception:  # an inline job must not break the request that triggered it
+            log.exception('inline job %s%r failed', func.__name__, args)
+
+
 def _dispatch(app, func, args, job_id):
     if redis_connection(app) is not None:
         try:

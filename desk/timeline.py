@@ -8,9 +8,11 @@ whose history no longer matches.
 import hashlib
 import json
 
+from peewee import Tuple, fn
+
 from desk import clock
 from desk.complaint_models import Complaint, Event
-from desk.db import is_sqlite
+from desk.db import among, insert_rows, is_sqlite, update_each
 from desk.times import to_iso
 
 GENESIS = '0' * 64
@@ -31,30 +33,76 @@ def record(complaint, actor, kind, data=None, public=True, actor_role=None):
     instead would hand the waiter that same, stale, row); SQLite transactions take the write
     lock when they begin. The unique (complaint, seq) index is the backstop everywhere.
     """
+    return record_many([(complaint, actor, kind, data, public, actor_role)])[0]
+
+
+def record_many(entries, columns=None):
+    """Append events to many timelines at once (inside the caller's transaction).
+
+    `entries` are (complaint or complaint id, actor, kind, data, public, actor_role) tuples;
+    several for one complaint are chained in the order given. The complaints are locked (in
+    id order), the newest event of each read in one query, the chains computed here with
+    `_digest`, the events written with one multi-row INSERT and the heads with one UPDATE —
+    the same rows `record` writes one at a time. Returns the events in order.
+
+    With `columns` (a {complaint id: {column: value}} dict the caller writes itself, in
+    its own compare-and-set UPDATE) the new heads are put there instead of written here.
+    """
+    if not entries:
+        return []
+    ids = sorted({_id(entry[0]) for entry in entries})
     if not is_sqlite():
-        Complaint.select(Complaint.id).where(Complaint.id == complaint.id).for_update().execute()
-    last = (Event
-            .select(Event.seq, Event.hash)
-            .where(Event.complaint == complaint.id)
-            .order_by(Event.seq.desc())
-            .limit(1)
-            .first())
-    seq, prev = (last.seq + 1, last.hash) if last else (1, GENESIS)
+        (Complaint
+         .select(Complaint.id)
+         .where(among(Complaint.id, ids))
+         .order_by(Complaint.id)
+         .for_update()
+         .execute())
+    newest = (Event
+              .select(Event.complaint, fn.MAX(Event.seq))
+              .where(among(Event.complaint, ids))
+              .group_by(Event.complaint))
+    heads = {complaint_id: (seq, digest) for complaint_id, seq, digest in (
+        Event
+        .select(Event.complaint, Event.seq, Event.hash)
+        .where(Tuple(Event.complaint, Event.seq).in_(newest))
+        .tuples())}
     at = clock.now()
-    payload = data or {}
-    role = actor_role or (actor.role if actor is not None else 'system')
-    actor_id = actor.id if actor is not None else None
-    event = Event.create(
-        complaint=complaint.id, seq=seq, at=at, actor=actor_id, actor_role=role, kind=kind,
-        public=public, data=json.dumps(payload, ensure_ascii=False, sort_keys=True),
-        prev_hash=prev,
-        hash=_digest(complaint.id, seq, at, actor_id, role, kind, public, payload, prev))
+    events = []
+    for complaint, actor, kind, data, public, actor_role in entries:
+        complaint_id = _id(complaint)
+        last_seq, prev = heads.get(complaint_id, (0, GENESIS))
+        seq = last_seq + 1
+        payload = data or {}
+        role = actor_role or (actor.role if actor is not None else 'system')
+        actor_id = actor.id if actor is not None else None
+        event = Event(
+            complaint=complaint_id, seq=seq, at=at, actor=actor_id, actor_role=role, kind=kind,
+            public=public, data=json.dumps(payload, ensure_ascii=False, sort_keys=True),
+            prev_hash=prev,
+            hash=_digest(complaint_id, seq, at, actor_id, role, kind, public, payload, prev))
+        heads[complaint_id] = (seq, event.hash)
+        events.append(event)
+    fields = [Event.complaint, Event.seq, Event.at, Event.actor, Event.actor_role, Event.kind,
+              Event.public, Event.data, Event.prev_hash, Event.hash]
+    inserted = insert_rows(Event, fields, [[e.complaint_id, e.seq, e.at, e.actor_id, e.actor_role, e.kind,
+                                            e.public, e.data, e.prev_hash, e.hash] for e in events],
+                           returning=True)
+    for event, event_id in zip(events, inserted):
+        event.id = event_id
     # The head of the chain lives on the complaint, so removing the newest events is caught too.
-    (Complaint
-     .update(timeline_length=seq, timeline_head=event.hash)
-     .where(Complaint.id == complaint.id)
-     .execute())
-    return event
+    touched = {e.complaint_id: {'timeline_length': heads[e.complaint_id][0],
+                                'timeline_head': heads[e.complaint_id][1]} for e in events}
+    if columns is None:
+        update_each(Complaint, touched)
+    else:
+        for complaint_id, head in touched.items():
+            columns.setdefault(complaint_id, {}).update(head)
+    return events
+
+
+def _id(complaint):
+    return complaint if isinstance(complaint, int) else complaint.id
 
 
 def events_for(complaint, include_internal):

@@ -39,14 +39,21 @@ def publish(event, data, complaint=None, key=None):
 
     Nothing is written when no active subscription wants the event (no outbox row, no job).
     """
+    return publish_many(event, [(data, complaint, key)])[0]
+
+
+def publish_many(event, items):
+    """`publish` of one event type for many (data, complaint, key) items: the subscriptions
+    are read once and the outbox rows written with one INSERT. Returns the rows (or Nones)."""
     if event not in EVENTS:
         raise KeyError(event)
     subscriptions = WebhookSubscription.select(WebhookSubscription.events).where(
         WebhookSubscription.active == True)  # noqa: E712
-    if not any(_wants(sub, event) for sub in subscriptions):
-        return None
-    return outbox.emit('webhook', {'event': event, 'data': data,
-                                   'key': key or secrets.token_hex(16)}, complaint=complaint)
+    if not items or not any(_wants(sub, event) for sub in subscriptions):
+        return [None] * len(items)
+    return outbox.emit_many([('webhook', {'event': event, 'data': data,
+                                          'key': key or secrets.token_hex(16)}, complaint)
+                             for data, complaint, key in items])
 
 
 def _wants(subscription, event):
