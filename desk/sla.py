@@ -37,9 +37,15 @@ def targets(tier, start, calendar=None):
             calendar.add(start, resolution) if resolution else None)
 
 
+#: Called as listener(complaint, sla_event) after each SLA event (the metric rollups).
+LISTENERS = []
+
+
 def _event(complaint, target, kind, at, due_at=None):
-    SlaEvent.create(complaint=complaint.id, target=target, kind=kind, at=at,
-                    owner=complaint.owner_id, department=complaint.department, due_at=due_at)
+    event = SlaEvent.create(complaint=complaint.id, target=target, kind=kind, at=at,
+                            owner=complaint.owner_id, department=complaint.department, due_at=due_at)
+    for listener in LISTENERS:
+        listener(complaint, event)
 
 
 def _clocks(complaint, states=OPEN_CLOCK_STATES):

@@ -14,6 +14,9 @@ from desk.db import is_sqlite
 from desk.times import to_iso
 
 GENESIS = '0' * 64
+#: Called as listener(complaint, event) after each event, inside the writer's transaction
+#: (rating timers and the metric rollups follow the timeline this way).
+LISTENERS = []
 
 
 def _digest(complaint_id, seq, at, actor_id, actor_role, kind, public, data, prev_hash):
@@ -54,6 +57,8 @@ def record(complaint, actor, kind, data=None, public=True, actor_role=None):
      .update(timeline_length=seq, timeline_head=event.hash)
      .where(Complaint.id == complaint.id)
      .execute())
+    for listener in LISTENERS:
+        listener(complaint, event)
     return event
 
 
