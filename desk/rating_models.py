@@ -18,6 +18,7 @@ from desk.models import BaseModel, Merchant, User
 TAGS = ('slow', 'unfair', 'rude', 'not_resolved', 'good')
 FINDINGS = ('agent_fault', 'policy_gap', 'merchant_fault', 'buyer_unreasonable')
 REVIEW_ACTIONS = ('uphold', 'reopen', 'compensate', 'coach')
+HANDLE_BUCKETS = 48
 
 
 class Rating(BaseModel):
@@ -94,7 +95,10 @@ class MetricDay(BaseModel):
     appealed = IntegerField(default=0)
     overturned = IntegerField(default=0)
     handle_seconds = IntegerField(default=0)
-    handle_hist = TextField(default='{}')    # {bucket: count}, see metrics.bucket_of
+    # handle-time histogram: hNN counts cases whose handle time fell in bucket NN (metrics.bucket_of)
+    for _n in range(HANDLE_BUCKETS):
+        locals()[f'h{_n:02d}'] = IntegerField(default=0)
+    del _n
     rated = IntegerField(default=0)
     stars = IntegerField(default=0)
     satisfied = IntegerField(default=0)
