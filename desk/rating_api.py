@@ -5,7 +5,7 @@ from flask import jsonify, request
 from flask_babel import gettext as _
 
 from desk.api import api_user, authenticated, bp
-from desk.api.openapi import SCHEMAS, TEXT, TIME, _nullable, _object, operation
+from desk.api.openapi import PARAMETERS, SCHEMAS, TEXT, TIME, _nullable, _object, operation
 from desk.complaint_models import Complaint
 from desk.errors import Forbidden, Invalid, NotFound
 from desk.models import User
@@ -33,7 +33,7 @@ SCHEMAS.update({
 
 
 @bp.route('/reviews')
-@operation(tag='ratings', responses={200: 'ReviewList'}, errors=(422,))
+@operation(tag='ratings', responses={200: 'ReviewList'}, errors=(422,), query=('review_state',))
 @authenticated('supervisor', 'admin')
 def list_reviews():
     """Supervisor reviews of dissatisfied ratings (`state=open` or `done`), oldest due first."""
@@ -49,3 +49,48 @@ def list_reviews():
              .order_by(Review.due_at, Review.id)
              .limit(200))
     return jsonify({'items': [review_to_dict(r, r.complaint.ticket_no) for r in query]})
+
+
+METRICS_SCHEMA = _object({
+    'agent': TEXT, 'from': {'type': 'string', 'format': 'date'}, 'to': {'type': 'string', 'format': 'date'},
+    'handled': {'type': 'integer'}, 'rated': {'type': 'integer'}, 'excluded': {'type': 'integer'},
+    'csat_avg': NUMBER, 'csat_pct': NUMBER, 'dissatisfied_pct': NUMBER, 'fcr': NUMBER,
+    'first_response_sla': NUMBER, 'resolution_sla': NUMBER, 'sla': NUMBER,
+    'median_handle_seconds': {'type': 'integer', 'nullable': True}, 'reopen_rate': NUMBER,
+    'overturn_rate': NUMBER, 'not_overturned': NUMBER, 'score': NUMBER,
+}, ('agent', 'from', 'to', 'handled', 'rated', 'csat_avg', 'csat_pct', 'dissatisfied_pct', 'fcr',
+    'first_response_sla', 'resolution_sla', 'median_handle_seconds', 'reopen_rate', 'overturn_rate',
+    'score'), description='ratios are 0–1 (null: no data in the period); see docs/metrics.md')
+SCHEMAS['AgentMetrics'] = METRICS_SCHEMA
+PARAMETERS.update({
+    'metrics_from': {'in': 'query', 'name': 'from', 'schema': {'type': 'string', 'format': 'date'},
+                     'description': 'first local day (with `to`); default: 90 days ago'},
+    'metrics_to': {'in': 'query', 'name': 'to', 'schema': {'type': 'string', 'format': 'date'},
+                   'description': 'last local day, inclusive'},
+    'review_state': {'in': 'query', 'name': 'state', 'schema': {'type': 'string', 'enum': ['open', 'done']}},
+})
+
+
+@bp.route('/agents/<int:agent_id>/metrics')
+@operation(tag='ratings', responses={200: 'AgentMetrics'}, errors=(422,), query=('metrics_from', 'metrics_to'))
+@authenticated('agent', 'senior_agent', 'supervisor', 'admin')
+def agent_metrics(agent_id):
+    """An agent's metrics over local days `from`..`to` (default: the last 90 days).
+
+    Supervisors and admins read anyone's; an agent only their own (403 otherwise).
+    """
+    from desk import metrics
+    from desk.case_access import AGENT_ROLES
+    from desk.rating_views import parse_period
+    user = api_user()
+    if user.role in AGENT_ROLES and user.id != agent_id:
+        raise Forbidden(_('Agents see only their own metrics.'))
+    agent = User.get_or_none((User.id == agent_id) & User.role.in_(AGENT_ROLES))
+    if agent is None:
+        raise NotFound(_('No agent %(id)s.', id=agent_id))
+    if bool(request.args.get('from')) != bool(request.args.get('to')):
+        raise Invalid(_('Give both from and to, or neither.'),
+                      fields={'from' if not request.args.get('from') else 'to': _('is required')})
+    _name, start, end = parse_period(request.args)
+    figures = metrics.agent_figures(agent.id, start, end)
+    return jsonify(dict(figures, agent=agent.username, **{'from': start.isoformat(), 'to': end.isoformat()}))
