@@ -133,14 +133,16 @@ def _apply(key, delta):
     kind, subject, department, day = _parse_key(key)
     where = ((MetricDay.subject_kind == kind) & (MetricDay.subject == subject) &
              (MetricDay.department == department) & (MetricDay.day == day))
+    # create the row if missing without failing on a concurrent insert (the unique index
+    # decides; the loser waits for the winner's commit), then lock it and add
+    (MetricDay
+     .insert(subject_kind=kind, subject=subject, department=department, day=day)
+     .on_conflict_ignore()
+     .execute())
     query = MetricDay.select().where(where)
     if not is_sqlite():
         query = query.for_update()
     row = query.first()
-    if row is None:
-        MetricDay.insert(subject_kind=kind, subject=subject, department=department, day=day,
-                         **{f: n for f, n in delta.items()}).execute()
-        return
     values = {f: getattr(row, f) + delta.get(f, 0) for f in FIELDS}
     if not any(values.values()):
         MetricDay.delete().where(MetricDay.id == row.id).execute()
