@@ -249,7 +249,8 @@ def median_from_hist(hist):
 def figures(sums, w=None):
     """The metrics of one subject and period from the summed counters (docs/metrics.md)."""
     w = w or weights()
-    s = {f: int(sums.get(f) or 0) for f in FIELDS}
+    s = {f: int(sums.get(f) or 0) for f in COUNTERS}
+    hist = [int(sums.get(b) or 0) for b in BUCKETS] if BUCKETS[0] in sums else []
     out = {
         'handled': s['handled'],
         'rated': s['rated'],
@@ -261,7 +262,7 @@ def figures(sums, w=None):
         'first_response_sla': _ratio(s['fr_met'], s['fr_total']),
         'resolution_sla': _ratio(s['res_met'], s['res_total']),
         'sla': _ratio(s['fr_met'] + s['res_met'], s['fr_total'] + s['res_total']),
-        'median_handle_seconds': median_from_hist([s[b] for b in BUCKETS]),
+        'median_handle_seconds': median_from_hist(hist),
         'reopen_rate': _ratio(s['reopened'], s['handled']),
         'overturn_rate': _ratio(s['overturned'], s['appealed']),
         'not_overturned': 1 - s['overturned'] / s['handled'] if s['handled'] else None,
@@ -278,14 +279,14 @@ def figures(sums, w=None):
     return out
 
 
-def _sums():
-    return [fn.SUM(getattr(MetricDay, f)).alias(f) for f in FIELDS]
+def _sums(fields=FIELDS):
+    return [fn.SUM(getattr(MetricDay, f)).alias(f) for f in fields]
 
 
-def period_query(start, end, subject_kind='agent', department=None, subject=None):
+def period_query(start, end, subject_kind='agent', department=None, subject=None, fields=FIELDS):
     """Summed counters per subject over local days start..end (inclusive): one range scan."""
     query = (MetricDay
-             .select(MetricDay.subject, *_sums())
+             .select(MetricDay.subject, *_sums(fields))
              .where((MetricDay.subject_kind == subject_kind) & (MetricDay.day >= start) & (MetricDay.day <= end)))
     if department:
         query = query.where(MetricDay.department == department)
@@ -294,23 +295,42 @@ def period_query(start, end, subject_kind='agent', department=None, subject=None
     return query.group_by(MetricDay.subject).dicts()
 
 
-def leaderboard(start, end, department=None, sort='score', descending=True):
-    """[{agent, username, name, department, ...figures}] for every agent with data in the period."""
+def leaderboard(start, end, department=None, sort='score', descending=True, medians=True):
+    """[{agent, username, name, department, ...figures}] for every agent with data in the period.
+
+    `medians=False` leaves out the handle-time histogram (48 of the 63 sums; the median is
+    then None): a page sums it afterwards for the rows it shows (`add_medians`)."""
     w = weights()
-    rows = list(period_query(start, end, 'agent', department))
-    people = {u.id: u for u in User.select(User.id, User.username, User.display_name, User.department)
-              .where(User.id.in_([r['subject'] for r in rows]))} if rows else {}
+    medians = medians or sort == 'median_handle_seconds'
+    rows = list(period_query(start, end, 'agent', department, fields=FIELDS if medians else COUNTERS))
+    people = {u[0]: u for u in User.select(User.id, User.username, User.display_name, User.department)
+              .where(User.id.in_([r['subject'] for r in rows])).tuples()} if rows else {}
     board = []
     for r in rows:
-        user = people.get(r['subject'])
-        board.append(dict(figures(r, w), agent=r['subject'], username=user.username if user else None,
-                          name=user.display_name if user else None,
-                          department=user.department if user else None))
+        _id, username, name, dept = people.get(r['subject']) or (None, None, None, None)
+        board.append(dict(figures(r, w), agent=r['subject'], username=username, name=name, department=dept))
     def key(item):
         value = item.get(sort)
         return (value is not None, value if value is not None else 0)
     board.sort(key=lambda i: i.get('username') or '')
     board.sort(key=key, reverse=descending)
+    return board
+
+
+def add_medians(board, start, end, department=None):
+    """Fill `median_handle_seconds` of the given leaderboard rows (one query for all of them)."""
+    ids = [r['agent'] for r in board]
+    if not ids:
+        return board
+    query = (MetricDay
+             .select(MetricDay.subject, *_sums(BUCKETS))
+             .where((MetricDay.subject_kind == 'agent') & (MetricDay.day >= start) & (MetricDay.day <= end) &
+                    MetricDay.subject.in_(ids)))
+    if department:
+        query = query.where(MetricDay.department == department)
+    hists = {r['subject']: [int(r[b] or 0) for b in BUCKETS] for r in query.group_by(MetricDay.subject).dicts()}
+    for row in board:
+        row['median_handle_seconds'] = median_from_hist(hists.get(row['agent'], []))
     return board
 
 
@@ -324,7 +344,14 @@ def merchant_figures(merchant_id, start, end):
     return figures(row)
 
 
-def trend(agent_id, start, end, step='week'):
+def agent_page(agent_id, start, end, step='week'):
+    """(figures of the whole period, trend points) from one query over the agent's day rows."""
+    w = weights()
+    points, total = trend(agent_id, start, end, step, w, with_total=True)
+    return figures(total, w), points
+
+
+def trend(agent_id, start, end, step='week', w=None, with_total=False):
     """[(period start, figures)] by day, week or month for the agent's charts."""
     rows = list(MetricDay
                 .select(MetricDay.day, *_sums())
@@ -343,8 +370,14 @@ def trend(agent_id, start, end, step='week'):
         else:
             bucket = day
         grouped[bucket].update({f: int(r[f] or 0) for f in FIELDS})
-    w = weights()
-    return [(b, figures(grouped[b], w)) for b in sorted(grouped)]
+    w = w or weights()
+    points = [(b, figures(grouped[b], w)) for b in sorted(grouped)]
+    if not with_total:
+        return points
+    total = Counter()
+    for counters in grouped.values():
+        total.update(counters)
+    return points, dict({f: 0 for f in FIELDS}, **total)
 
 
 def period(name, today=None, start=None, end=None):

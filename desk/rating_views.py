@@ -34,6 +34,7 @@ from desk.ratings import agent_record
 SORTS = ('score', 'handled', 'csat_avg', 'csat_pct', 'dissatisfied_pct', 'fcr', 'first_response_sla',
          'resolution_sla', 'median_handle_seconds', 'reopen_rate', 'overturn_rate', 'username')
 PERIODS = ('day', 'week', 'month', '90d', 'custom')
+PAGE_SIZE = 50  # leaderboard rows per page (sorted over all agents; the CSV has them all)
 SUPERVISORS = ('supervisor', 'admin')
 FINDING_LABELS = {'agent_fault': _l('Agent at fault'), 'policy_gap': _l('Gap in the rules'),
                   'merchant_fault': _l('Merchant at fault'), 'buyer_unreasonable': _l('Buyer unreasonable')}
@@ -84,8 +85,8 @@ def _csv_cell(value):
 
 def chart(title, points, keys, percent=True):
     """A pygal line chart as inline SVG (no JavaScript needed to read it)."""
-    config = pygal.Config(show_legend=True, legend_at_bottom=True, height=260, width=720,
-                          js=[], disable_xml_declaration=True, explicit_size=True, dots_size=3,
+    config = pygal.Config(show_legend=True, legend_at_bottom=True, height=260, width=720, show_dots=False,
+                          js=[], disable_xml_declaration=True, explicit_size=True,
                           x_label_rotation=30, include_x_axis=True, style=pygal.style.LightStyle,
                           print_values=False, no_data_text=_('No data in this period'))
     line = pygal.Line(config, title=title)
@@ -172,10 +173,17 @@ class LeaderboardView(SupervisorsOnly, BaseView):
             department, status = None, 422
         sort = request.args.get('sort') if request.args.get('sort') in SORTS else 'score'
         descending = request.args.get('dir', 'desc') != 'asc'
-        board = metrics.leaderboard(start, end, department, sort, descending)
-        if request.args.get('format') == 'csv' and status is None:
+        export = request.args.get('format') == 'csv' and status is None
+        board = metrics.leaderboard(start, end, department, sort, descending, medians=export)
+        if export:
             return self._csv(board, start, end, department)
-        return self.render('admin/ratings/leaderboard.html', board=board, period=name, start=start, end=end,
+        pages = max(1, -(-len(board) // PAGE_SIZE))
+        page = min(max(1, request.args.get('page', 1, type=int) or 1), pages)
+        shown = board[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]
+        if sort != 'median_handle_seconds':
+            metrics.add_medians(shown, start, end, department)
+        return self.render('admin/ratings/leaderboard.html', board=shown, first_rank=(page - 1) * PAGE_SIZE,
+                           page=page, pages=pages, total=len(board), period=name, start=start, end=end,
                            department=department, departments=DEPARTMENTS, sort=sort, descending=descending,
                            periods=PERIODS, pct=pct, duration=duration), status or 200
 
@@ -200,22 +208,20 @@ class LeaderboardView(SupervisorsOnly, BaseView):
 def render_agent(view, agent, own):
     (name, start, end), status = _period_or_default(request.args)
     step = request.args.get('step') if request.args.get('step') in ('day', 'week', 'month') else 'week'
-    figures = metrics.agent_figures(agent.id, start, end)
-    points = metrics.trend(agent.id, start, end, step)
+    figures, points = metrics.agent_page(agent.id, start, end, step)
     charts = [
         chart(_('Score'), points, [('score', _('Score'))], percent=False),
-        chart(_('Satisfaction (%)'), points, [('csat_pct', _('CSAT 4–5 stars')),
-                                               ('dissatisfied_pct', _('Dissatisfied 1–2 stars'))]),
-        chart(_('Resolution quality (%)'), points, [('fcr', _('First-contact resolution')),
-                                                     ('sla', _('SLA compliance')),
-                                                     ('reopen_rate', _('Reopen rate'))]),
+        chart(_('Quality (%)'), points, [('csat_pct', _('CSAT 4–5 stars')),
+                                          ('dissatisfied_pct', _('Dissatisfied 1–2 stars')),
+                                          ('fcr', _('First-contact resolution')),
+                                          ('sla', _('SLA compliance'))]),
     ]
     rated = list(Rating
                  .select(Rating, Complaint.ticket_no)
                  .join(Complaint)
                  .where(Rating.agent == agent.id)
                  .order_by(Rating.rated_at.desc())
-                 .limit(100))
+                 .limit(50))
     coaching = list(Review
                     .select(Review, Complaint.ticket_no)
                     .join(Complaint, on=(Review.complaint == Complaint.id))
