@@ -11,6 +11,7 @@ from config import load_config
 from desk import accounts, jobs, notifications, tasks, webhooks  # noqa: F401  (register handlers)
 from arbitration import api as arbitration_api, evidence_api, negotiation  # noqa: F401  (actions, timers, routes)
 from arbitration import intervention, rulings, workspace  # noqa: F401  (evidence period, rulings, appeals)
+from desk import metrics, rating_api, rating_views, ratings  # noqa: F401  (rate, review, reopen, timers, rollups; routes, views)
 from desk.db import database, default_sqlite_url, init_database
 
 #: Periodic work ticked by the development thread, or by `rq cron config/cron.py`:
@@ -71,6 +72,8 @@ def create_app(overrides=None):
     evidence_views.init_app(app)
     from arbitration import party_views
     party_views.init_app(app)
+    from desk import rating_portal
+    rating_portal.init_app(app)
 
     from desk.cli import desk_cli
     app.cli.add_command(desk_cli)

@@ -27,7 +27,7 @@ from desk.format import format_local
 from desk.money import parse_yuan, to_yuan
 from desk.models import Order
 from desk.notifications import notify, notify_many
-from desk.timeline import record, record_many
+from desk.timeline import record, record_many, run_listeners
 from desk.webhooks import publish, publish_many
 
 from arbitration import remedies, violations
@@ -139,12 +139,13 @@ def _merchant_due_many(complaint_ids, now):
         else:
             columns[c.id].update(state='pending_agent')
     taken = [c for c in due if c.id not in refund]
-    record_many([(c, None, 'merchant_timeout',
-                  {'outcome': 'auto_refund' if c.id in refund else 'platform'}, True, None) for c in due],
-                columns=columns)
+    events = record_many([(c, None, 'merchant_timeout',
+                           {'outcome': 'auto_refund' if c.id in refund else 'platform'}, True, None)
+                          for c in due], columns=columns)
     platform_takes_many(taken, now, columns=columns)
     param = database.obj.param
     _save_many(due, columns, (f'"state" = {param} AND "merchant_due_at" <= {param}', ['negotiating', now]))
+    run_listeners(due, events)
     for complaint in due:  # the remedy path is per case (what is left to refund, per order)
         if complaint.id in refund:
             remedies.create(complaint, 'refund', refund[complaint.id], 'auto_refund')

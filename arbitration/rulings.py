@@ -268,7 +268,12 @@ def _first_ruling(actor, complaint, data, now):
         # the compare-and-set first: a concurrent ruling waits here, then finds the version moved
         _save(complaint, complaint.version, state='resolved', resolved_at=now, evidence_due_at=None,
               **_windows(now))
-        ruling = _create_ruling(complaint, 1, actor, fields, now, _('This case has already been ruled.'))
+        # a case reopened after a supervisor review is ruled again: the next round replaces the last
+        previous = active_ruling(complaint)
+        if previous is not None:
+            Ruling.update(active=False).where(Ruling.id == previous.id).execute()
+        ruling = _create_ruling(complaint, _next_round(complaint), actor, fields, now,
+                                _('This case has already been ruled.'))
         close_for_ruling(complaint, now)
         sla.achieve(complaint, 'resolution', now)
         record(complaint, actor, 'ruled', _event_data(ruling, fields, {'agent': actor.display_name}))
@@ -278,6 +283,17 @@ def _first_ruling(actor, complaint, data, now):
             record_violation(complaint.merchant_id, _violation_code(complaint), complaint, now=now)
         _announce(complaint, ruling, 'ruling_made')
     return ruling
+
+
+def _next_round(complaint):
+    """1 for the first ruling, then one more per ruling (an appeal, or a case reopened
+    after a supervisor review); the unique (complaint, round) index turns a race into 409."""
+    last = (Ruling
+            .select(Ruling.round)
+            .where(Ruling.complaint == complaint.id)
+            .order_by(Ruling.round.desc())
+            .first())
+    return last.round + 1 if last else 1
 
 
 def _create_ruling(complaint, round_, actor, fields, now, taken_message):
@@ -325,7 +341,8 @@ def _appeal_ruling(actor, complaint, data, now):
         changed = first is not None and first.outcome != fields['outcome']
         if first is not None:
             Ruling.update(active=False, overturned=changed).where(Ruling.id == first.id).execute()
-        ruling = _create_ruling(complaint, 2, actor, fields, now, _('The appeal has already been decided.'))
+        ruling = _create_ruling(complaint, _next_round(complaint), actor, fields, now,
+                                _('The appeal has already been decided.'))
         if appeal is not None:
             Appeal.update(decided_at=now, new_ruling=ruling.id, changed=changed).where(
                 Appeal.id == appeal.id).execute()

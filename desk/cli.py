@@ -118,3 +118,12 @@ def buyer_link_command(buyer_ref, order_no, base_url):
     """Print a signed one-hour portal link, as the marketplace app would make it."""
     from desk.portal_links import make_token
     click.echo(f'{base_url.rstrip("/")}/buyer/complain?token={make_token(buyer_ref, order_no)}')
+
+
+@desk_cli.command('rebuild-metrics')
+def rebuild_metrics_command():
+    """Recompute the agent-metric rollups from the raw tables (docs/metrics.md)."""
+    from desk.metrics import rebuild
+    with connection():
+        rows = rebuild()
+    click.echo(f'rebuilt the metric rollup: {rows} day row(s)')

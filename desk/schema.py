@@ -5,5 +5,6 @@ from arbitration.models import ARBITRATION_MODELS
 from desk.complaint_models import COMPLAINT_MODELS
 from desk.models import MODELS
 from desk.queue_models import QUEUE_MODELS
+from desk.rating_models import RATING_MODELS
 
-ALL_MODELS = MODELS + COMPLAINT_MODELS + QUEUE_MODELS + ARBITRATION_MODELS + EVIDENCE_MODELS
+ALL_MODELS = MODELS + COMPLAINT_MODELS + QUEUE_MODELS + ARBITRATION_MODELS + EVIDENCE_MODELS + RATING_MODELS

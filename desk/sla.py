@@ -39,8 +39,14 @@ def targets(tier, start, calendar=None):
             calendar.add(start, resolution) if resolution else None)
 
 
+#: Called as listener(complaint_id, sla_event) after each SLA event (the metric rollups).
+LISTENERS = []
+
+
 def _event(complaint, target, kind, at, due_at=None):
-    SlaEvent.create(**_event_row(complaint, target, kind, at, due_at))
+    event = SlaEvent.create(**_event_row(complaint, target, kind, at, due_at))
+    for listener in LISTENERS:
+        listener(complaint.id, event)
 
 
 class _Clock(NamedTuple):
@@ -63,6 +69,10 @@ _EVENT_FIELDS = (SlaEvent.complaint, SlaEvent.target, SlaEvent.kind, SlaEvent.at
 
 def _insert_events(rows):
     insert_rows(SlaEvent, _EVENT_FIELDS, [[row[f.name] for f in _EVENT_FIELDS] for row in rows])
+    for row in rows if LISTENERS else ():
+        event = SlaEvent(**row)
+        for listener in LISTENERS:
+            listener(row['complaint'], event)
 
 
 def _clocks(complaint, states=OPEN_CLOCK_STATES):

@@ -16,6 +16,10 @@ from desk.db import among, insert_rows, is_sqlite, update_each
 from desk.times import to_iso
 
 GENESIS = '0' * 64
+#: Called as listener(complaint, event) for each event once its complaint's row is written,
+#: inside the writer's transaction (the rating timers and the metric rollups follow the
+#: timeline this way).
+LISTENERS = []
 
 
 def _digest(complaint_id, seq, at, actor_id, actor_role, kind, public, data, prev_hash):
@@ -95,10 +99,26 @@ def record_many(entries, columns=None):
                                 'timeline_head': heads[e.complaint_id][1]} for e in events}
     if columns is None:
         update_each(Complaint, touched)
+        run_listeners([entry[0] for entry in entries], events)
     else:
         for complaint_id, head in touched.items():
             columns.setdefault(complaint_id, {}).update(head)
     return events
+
+
+def run_listeners(complaints, events):
+    """Tell the LISTENERS about `events`. `record_many` does it itself; a caller that passed
+    `columns` calls this once its own compare-and-set UPDATE has written the complaints (so
+    the listeners see the new state)."""
+    if not LISTENERS or not events:
+        return
+    by_id = {c.id: c for c in complaints if not isinstance(c, int)}
+    for event in events:
+        complaint = by_id.get(event.complaint_id)
+        if complaint is None:
+            complaint = by_id[event.complaint_id] = Complaint.get_by_id(event.complaint_id)
+        for listener in LISTENERS:
+            listener(complaint, event)
 
 
 def _id(complaint):

@@ -27,6 +27,7 @@ from desk.complaints import file_complaint, self_service_answer, withdraw
 from desk.db import database
 from desk.lifecycle_doc import COMMAND, PATH, render
 from desk.orders import upsert_order
+from desk.rating_models import Rating, Review
 from tests.case_builders import evidence
 from tests.support import isolated_client
 
@@ -71,13 +72,18 @@ SATISFIED_GUARDS = {'edit_window': 'cases are filed at the frozen now: the 24 h 
                     'appeal_claim': 'walked on an unowned appealed case (PREPARED_FOR); no walking '
                                     'persona made its (absent) first ruling',
                     'appeal_window': 'resolved cases have a ruling an hour old, an open appeal window '
-                                     'and new evidence of both parties'}
+                                     'and new evidence of both parties',
+                    'rating_window': 'resolved cases have an open rating window and no rating yet',
+                    'open_review': 'walked on a case prepared for it (PREPARED_FOR): a 1-star rating '
+                                   'of the owner with its review open'}
 #: (state, action) rows whose guard contradicts another row's on the same case (ruling needs
 #: the evidence period over, declaring done needs it open): such an action is walked on a case
 #: prepared for it, and `allowed_actions` of that case is checked for it alone.
 PREPARED_FOR = {('appealed', 'claim'): 'unowned',
                 ('in_arbitration', 'rule'): 'period_over',
-                ('in_arbitration', 'close_evidence'): 'both_declared'}
+                ('in_arbitration', 'close_evidence'): 'both_declared',
+                ('resolved', 'review'): 'open_review',
+                ('closed', 'review'): 'open_review'}
 #: Bodies that name something of this world; every other action posts the example body
 #: of its schema in the OpenAPI document (so the documented examples are proven valid).
 WORLD_BODIES = {'reassign': lambda world: {'to': world.users['senior'].username,  # appeals need one
@@ -176,12 +182,18 @@ class World:
         if state == 'in_arbitration':  # claimed at the frozen now: the evidence period is open
             changes['evidence_due_at'] = None if prepared == 'period_over' else now + dt.timedelta(days=2)
         if state == 'resolved':  # ruled an hour ago; both parties have added evidence since
-            changes.update(appeal_due_at=now + dt.timedelta(days=7), rating_due_at=now + dt.timedelta(days=7))
+            changes.update(appeal_due_at=now + dt.timedelta(days=7), rating_due_at=now + dt.timedelta(days=7),
+                           resolved_at=now - dt.timedelta(hours=1))
             Ruling.create(complaint=complaint.id, round=1, agent=self.users['agent'].id,
                           outcome='buyer_partial', responsibility='merchant', remedy='none',
                           reasoning='Partly right.', created_at=now - dt.timedelta(hours=1))
             for party in ('buyer', 'merchant'):
                 evidence(complaint, party, 'chat_log', at=now)
+        if prepared == 'open_review':  # a 1-star rating of the owner, its review open
+            rating = Rating.create(complaint=complaint.id, resolved_at=now - dt.timedelta(hours=1), stars=1,
+                                   agent=self.users['owner'].id, department='cs', rated_at=now)
+            Review.create(rating=rating.id, complaint=complaint.id, opened_at=now,
+                          due_at=now + dt.timedelta(days=1), agent=self.users['owner'].id)
         if prepared == 'both_declared':
             for party in ('buyer', 'merchant'):
                 EvidenceDeclaration.create(complaint=complaint.id, party=party, round=1, at=now)

@@ -7,6 +7,8 @@ from flask_babel import lazy_gettext as _l
 #: Functions (staff Admin) -> None adding views of other packages to the backoffice
 #: (registered by those packages, e.g. the arbitration workspace).
 STAFF_VIEWS = []
+#: The same for the merchant console (e.g. the merchant's satisfaction page).
+MERCHANT_VIEWS = []
 
 
 def init_consoles(app):
@@ -21,3 +23,5 @@ def init_consoles(app):
                  index_view=merchant.HomeView(url='/merchant', endpoint='merchant'),
                  theme=Bootstrap4Theme(base_template='admin/desk_master.html', fluid=True))
     merchant.register(shop)
+    for register in MERCHANT_VIEWS:
+        register(shop)
