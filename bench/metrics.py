@@ -20,7 +20,6 @@ one GROUP BY over the raw tables (CTEs: first agent resolution per complaint, fi
 response, deciding SLA event per target, ratings) — what a page would cost without rollups.
 """
 import argparse
-import json
 import os
 import statistics
 import sys

@@ -1,5 +1,5 @@
 """The in-app inbox every role has (/inbox), and its unread count in every header."""
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from desk.notifications import inbox_for, mark_read, unread_count

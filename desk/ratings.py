@@ -24,7 +24,7 @@ from peewee import IntegrityError
 
 from desk import clock, deadlines, timeline
 from desk.assignment import open_load
-from desk.case_access import AGENT_ROLES, relations
+from desk.case_access import AGENT_ROLES
 from desk.complaint_models import Complaint
 from desk.complaints import ACTIONS, GUARDS, _save, buyer_users, check
 from desk.db import atomic

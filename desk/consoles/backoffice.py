@@ -1,6 +1,6 @@
 """The staff backoffice (/admin/): home page, admin-only reference data, API keys and the
 order CSV import."""
-from flask import flash, jsonify, redirect, request, url_for
+from flask import flash, jsonify, redirect, url_for
 from flask_admin import AdminIndexView, BaseView, expose
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l

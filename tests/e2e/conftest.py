@@ -1,10 +1,12 @@
 """A live server for the browser tests: the real app (the `app` fixture, on the test database)
 served by werkzeug on 127.0.0.1 with a free port, in a daemon thread."""
+import re
 import threading
 
 import pytest
 from werkzeug.serving import make_server
 
+from tests.conftest import PASSWORD
 from tests.test_i18n import ensure_compiled, forget_loaded_translations
 
 BROWSER_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking']
@@ -53,3 +55,20 @@ def page(browser):
         yield page
     finally:
         context.close()
+
+
+def login(page, base, path, username):
+    """Open `path` (the login page redirects back to it), sign in as `username`, wait for it."""
+    page.goto(base + path)
+    page.fill('#username', username)
+    page.fill('#password', PASSWORD)
+    page.click('#login-submit')
+    page.wait_for_url(re.compile(re.escape(path) + '$'))
+
+
+def chinese_context(browser):
+    """Another person's browser: a fresh Chinese-speaking context (close it when done)."""
+    context = browser.new_context(locale='zh-CN', timezone_id='Asia/Shanghai',
+                                  viewport={'width': 1280, 'height': 900})
+    context.set_default_timeout(15000)
+    return context

@@ -5,7 +5,6 @@ buyer reads the ruling and its reasoning in Chinese; the merchant appeals with a
 log; a different senior agent claims the appeal and upholds the ruling."""
 import io
 import os
-import re
 
 import pytest
 
@@ -14,7 +13,7 @@ from arbitration.models import Remedy
 from desk.complaint_models import Complaint
 from desk.portal_links import make_token
 from tests import case_builders as cb
-from tests.conftest import PASSWORD
+from tests.e2e.conftest import chinese_context, login
 
 pytestmark = pytest.mark.e2e
 
@@ -36,21 +35,6 @@ def _upload(page, kind, name, mime, data, description):
     page.click('#evidence-submit')
 
 
-def _login(page, base, path, username):
-    page.goto(base + path)
-    page.fill('#username', username)
-    page.fill('#password', PASSWORD)
-    page.click('#login-submit')
-    page.wait_for_url(re.compile(re.escape(path) + '$'))
-
-
-def _context(browser):
-    context = browser.new_context(locale='zh-CN', timezone_id='Asia/Shanghai',
-                                  viewport={'width': 1280, 'height': 900})
-    context.set_default_timeout(15000)
-    return context
-
-
 def test_evidence_ruling_appeal_upheld(live_server, page, browser, users):
     from playwright.sync_api import expect
 
@@ -62,7 +46,7 @@ def test_evidence_ruling_appeal_upheld(live_server, page, browser, users):
     users('merchant_staff', username='xingyao', display_name='星耀客服', merchant_ref='m-1')
 
     # the merchant uploads its delivery log and declares its evidence complete
-    _login(page, live_server, f'/merchant/complaints/{ticket}', 'xingyao')
+    login(page, live_server, f'/merchant/complaints/{ticket}', 'xingyao')
     _upload(page, 'delivery_log', '发货记录.txt', 'text/plain',
             '2026-11-24 09:31 卡密已发放 面值 50 元\n'.encode(), '卡密发放记录')
     expect(page.locator('#evidence-items [data-party="merchant"]')).to_have_count(1)
@@ -70,7 +54,7 @@ def test_evidence_ruling_appeal_upheld(live_server, page, browser, users):
     expect(page.locator('#evidence-declared')).to_be_visible()
 
     # the buyer, through a signed link, uploads a screenshot and declares too
-    buyer_context = _context(browser)
+    buyer_context = chinese_context(browser)
     portal = buyer_context.new_page()
     portal.goto(f'{live_server}/buyer/complain?token={make_token("b-1", "KM20261124000088")}')
     portal.goto(f'{live_server}/buyer/complaints/{ticket}')
@@ -81,9 +65,9 @@ def test_evidence_ruling_appeal_upheld(live_server, page, browser, users):
     expect(portal.locator('#evidence-declared')).to_be_visible()
 
     # the agent opens the workspace: both sides, side by side
-    agent_context = _context(browser)
+    agent_context = chinese_context(browser)
     desk = agent_context.new_page()
-    _login(desk, live_server, f'/admin/arbitration/{ticket}', 'laowang')
+    login(desk, live_server, f'/admin/arbitration/{ticket}', 'laowang')
     expect(desk.locator('#evidence-buyer [data-evidence]')).to_have_count(1)
     expect(desk.locator('#evidence-merchant [data-evidence]')).to_have_count(1)
     expect(desk.locator('#evidence-buyer img')).to_have_count(1)           # the image previews inline
@@ -116,9 +100,9 @@ def test_evidence_ruling_appeal_upheld(live_server, page, browser, users):
     assert Complaint.get_by_id(case.id).state == 'appealed'
 
     # another senior agent claims the appeal and upholds the ruling
-    senior_context = _context(browser)
+    senior_context = chinese_context(browser)
     senior = senior_context.new_page()
-    _login(senior, live_server, f'/admin/case/{ticket}', 'laoli')
+    login(senior, live_server, f'/admin/case/{ticket}', 'laoli')
     senior.click('#action-claim')
     senior.click('#open-workspace')
     expect(senior.locator('#ws-appeal')).to_contain_text('补充的接口返回显示面值正确')

@@ -3,7 +3,6 @@ rates a resolved case 1 star with the tag `unfair`; a supervisor finds it in the
 queue, records `agent_fault` and reopens it to a senior agent; the senior agent sees the case
 in their own queue; the first agent's score drops on the leaderboard."""
 import os
-import re
 
 import pytest
 
@@ -12,7 +11,7 @@ from desk.complaint_models import Complaint
 from desk.portal_links import make_token
 from desk.rating_models import Rating, Review
 from tests import case_builders as cb
-from tests.conftest import PASSWORD
+from tests.e2e.conftest import chinese_context, login
 
 from arbitration import rulings
 
@@ -20,21 +19,6 @@ pytestmark = pytest.mark.e2e
 
 SHOTS = os.environ.get('DESK_E2E_SCREENSHOT_DIR', '/tmp')
 RESOLVE = {'remedy': {'type': 'none'}, 'note': '已为您核实，充值已到账。'}
-
-
-def _login(page, base, path, username):
-    page.goto(base + path)
-    page.fill('#username', username)
-    page.fill('#password', PASSWORD)
-    page.click('#login-submit')
-    page.wait_for_url(re.compile(re.escape(path) + '$'))
-
-
-def _context(browser):
-    context = browser.new_context(locale='zh-CN', timezone_id='Asia/Shanghai',
-                                  viewport={'width': 1280, 'height': 900})
-    context.set_default_timeout(15000)
-    return context
 
 
 def _score(page, username):
@@ -59,12 +43,12 @@ def test_one_star_unfair_review_reopen_to_senior_score_drops(live_server, page, 
     ticket = case.ticket_no
 
     # the supervisor's leaderboard before the rating
-    _login(page, live_server, '/admin/leaderboard/', 'zhuguan')
+    login(page, live_server, '/admin/leaderboard/', 'zhuguan')
     expect(page.locator('#leaderboard tr[data-agent="xiaozhang"]')).to_have_count(1)
     before = _score(page, 'xiaozhang')
 
     # the buyer rates 1 star, tag unfair (a signed link logs them in)
-    buyer_context = _context(browser)
+    buyer_context = chinese_context(browser)
     portal = buyer_context.new_page()
     portal.goto(f'{live_server}/buyer/complain?token={make_token("b-1", "KM20261124000099")}')
     portal.goto(f'{live_server}/buyer/complaints/{ticket}')
@@ -95,9 +79,9 @@ def test_one_star_unfair_review_reopen_to_senior_score_drops(live_server, page, 
     assert review.state == 'done' and review.finding == 'agent_fault'
 
     # the senior agent sees it in their queue
-    senior_context = _context(browser)
+    senior_context = chinese_context(browser)
     senior = senior_context.new_page()
-    _login(senior, live_server, '/admin/my-cases/', 'laozhao')
+    login(senior, live_server, '/admin/my-cases/', 'laozhao')
     expect(senior.locator('body')).to_contain_text(ticket)
 
     # the first agent's score drops on the leaderboard
