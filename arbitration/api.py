@@ -58,15 +58,17 @@ REPRESENTATION_PREFETCH.append(_prefetch_negotiation)
 # --- rulings ------------------------------------------------------------------------------
 
 def _prefetch_rulings(complaints):
-    """The active ruling of a whole listed page in one query."""
-    from arbitration.evidence_models import Ruling
+    """The active ruling and whether an appeal exists, for a whole listed page in two queries."""
+    from arbitration.evidence_models import Appeal, Ruling
     ids = [c.id for c in complaints]
-    active = {}
+    active, appealed = {}, set()
     if ids:
         for r in Ruling.select().where(Ruling.complaint.in_(ids) & (Ruling.active == True)):  # noqa: E712
             active[r.complaint_id] = r
+        appealed = {a.complaint_id for a in Appeal.select(Appeal.complaint).where(Appeal.complaint.in_(ids))}
     for c in complaints:
         c.prefetched_ruling = (active.get(c.id),)
+        c.prefetched_appealed = c.id in appealed
 
 
 def _ruling(complaint, user):

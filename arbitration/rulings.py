@@ -120,9 +120,14 @@ def _guard_not_first_arbiter(complaint, user, now):
 
 
 def _guard_appeal_window(complaint, user, now):
-    if Appeal.select(Appeal.id).where(Appeal.complaint == complaint.id).exists():
+    # a listed page has both prefetched (arbitration.api._prefetch_rulings): no query per row
+    appealed = getattr(complaint, 'prefetched_appealed', None)
+    if appealed is None:
+        appealed = Appeal.select(Appeal.id).where(Appeal.complaint == complaint.id).exists()
+    if appealed:
         return _('This case has already been appealed; an appeal is possible once per case.')
-    if active_ruling(complaint) is None:
+    prefetched = getattr(complaint, 'prefetched_ruling', None)
+    if (prefetched[0] if prefetched is not None else active_ruling(complaint)) is None:
         return _('Only a ruling can be appealed.')
     if complaint.appeal_due_at is None or now >= complaint.appeal_due_at:
         return _('The appeal window has closed.')

@@ -390,3 +390,41 @@ def test_close_timeout_is_never_callable(desk):
     complaint = ruled(desk)
     for who in ('buyer', 'supervisor', 'arbiter'):
         error(act(desk, who, complaint, 'close_timeout'), 403)
+
+
+def _queries(client, headers, url):
+    """How many SQL statements one GET runs (peewee logs each at DEBUG)."""
+    import logging
+    records = []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = records.append
+    logger = logging.getLogger('peewee')
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        response = client.get(url, headers=headers)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert response.status_code == 200, response.get_json()
+    return len(records)
+
+
+def test_listing_resolved_cases_reads_ratings_and_reviews_once_per_page(desk):
+    """The rate and review guards behind `allowed_actions` must not query once per row."""
+    first = agreed(desk, 'O-21')
+    url = '/api/v1/complaints?state=resolved'
+    for who in ('buyer', 'supervisor'):  # the key's first use also records when it was used
+        _queries(desk['client'], desk[who], url)
+    one = {who: _queries(desk['client'], desk[who], url) for who in ('buyer', 'supervisor')}
+    ok(act(desk, 'buyer', first, 'rate', {'stars': 1, 'tags': ['unfair']}))  # opens a review
+    for n in range(22, 26):
+        agreed(desk, f'O-{n}')
+    for who in ('buyer', 'supervisor'):
+        assert _queries(desk['client'], desk[who], url) == one[who], who
+    listed = ok(desk['client'].get(url, headers=desk['buyer']))['items']
+    actions = {c['ticket_no']: c['allowed_actions'] for c in listed}
+    assert 'rate' not in actions[first.ticket_no] and all('rate' in a for t, a in actions.items() if t != first.ticket_no)
+    supervised = ok(desk['client'].get(url, headers=desk['supervisor']))['items']
+    assert [c['ticket_no'] for c in supervised if 'review' in c['allowed_actions']] == [first.ticket_no]
