@@ -10,6 +10,7 @@ from flask_login import current_user
 
 from desk import clock
 from desk.case_access import get_visible, relations
+from desk.consoles.agent_desk import flash_error
 from desk.complaints import allowed_actions, take_action
 from desk.errors import DomainError
 from desk.rating_models import TAGS, Rating
@@ -46,8 +47,7 @@ def rate(ticket_no):
     try:
         take_action(current_user, case, 'rate', data)
     except DomainError as err:
-        details = '; '.join(f'{k}: {v}' for k, v in err.fields.items())
-        flash(f'{err.message} {details}'.strip(), 'danger')
+        flash_error(err, 'danger')
     else:
         flash(_('Thank you for your rating.'), 'success')
     return redirect(url_for('portal.complaint', ticket_no=case.ticket_no))

@@ -25,6 +25,7 @@ from desk.case_access import AGENT_ROLES
 from desk.complaint_models import Complaint
 from desk.complaints import take_action
 from desk.consoles import MERCHANT_VIEWS, STAFF_VIEWS
+from desk.consoles.agent_desk import flash_error
 from desk.consoles.access import AdminOnly, MerchantOnly, RoleAccess
 from desk.errors import DomainError, Invalid
 from desk.models import DEPARTMENTS, User
@@ -144,8 +145,7 @@ class ReviewQueueView(SupervisorsOnly, BaseView):
         try:
             take_action(current_user, complaint, 'review', data)
         except DomainError as err:
-            details = '; '.join(f'{k}: {v}' for k, v in err.fields.items())
-            flash(f'{err.message} {details}'.strip(), 'error')
+            flash_error(err)
         else:
             flash(_('The review of %(t)s was recorded.', t=complaint.ticket_no), 'success')
         return redirect(url_for('.index'))
@@ -157,8 +157,7 @@ def _period_or_default(view_args):
     try:
         return parse_period(view_args), None
     except Invalid as err:
-        details = '; '.join(f'{k}: {v}' for k, v in err.fields.items())
-        flash(f'{err.message} {details}'.strip(), 'error')
+        flash_error(err)
         name = '90d'
         start, end = metrics.period(name)
         return (name, start, end), 422

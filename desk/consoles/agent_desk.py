@@ -63,10 +63,10 @@ class Hidden:
         return False
 
 
-def flash_error(err):
+def flash_error(err, category='error'):
     """A domain error as one flashed line: the message, then each field's problem."""
     details = '; '.join(f'{k}: {v}' for k, v in err.fields.items())
-    flash(f'{err.message} {details}'.strip(), 'error')
+    flash(f'{err.message} {details}'.strip(), category)
 
 
 def _back(default):
