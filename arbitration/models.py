@@ -56,8 +56,10 @@ class Violation(BaseModel):
     fine_fen = IntegerField(default=0)
     at = DateTimeField(default=clock.now)
     expires_at = DateTimeField(index=True)
-    state = CharField(max_length=10, default='active')
+    state = CharField(max_length=10, default='active')  # active, expired, revoked
     reason = TextField(null=True)
+    created_by = ForeignKeyField(User, null=True, on_delete='SET NULL')  # a supervisor (manual)
+    ended_at = DateTimeField(null=True)  # when it expired or was revoked
 
     class Meta:
         indexes = ((('merchant', 'at'), False), (('complaint', 'code'), False))

@@ -1,11 +1,17 @@
-"""Recording merchant violations (SPEC §7). Points count for 365 days; the penalty issue
-builds standing, appeals and fines on these rows."""
+"""Recording merchant violations (SPEC §7). Points count for 365 days; `arbitration.standing`
+builds levels and restrictions on them, the deposit ledger their fines.
+
+The points and fine come from the editable rule table (`ViolationRule`) at the moment of
+recording and are copied onto the violation: editing a rule never changes what a merchant
+already carries. `DEFAULT_RULES` is the fallback for a code with no row (and the SPEC table the
+migration seeds)."""
 import datetime as dt
 
 from desk import clock
 from desk.db import among, insert_rows
 
 from arbitration.models import Violation
+from arbitration.penalty_models import ViolationRule
 
 #: code -> (points, fine in fen): the defaults of SPEC §7.
 DEFAULT_RULES = {
@@ -39,12 +45,13 @@ def record_many(items, now=None):
                 .order_by(Violation.id))
         for row in rows:
             existing.setdefault((row.complaint_id, row.code), row)
+    rules = rule_values({code for _m, code, _c, _r in items})
     result, new = [], []
     for (merchant_id, code, complaint, reason), key in zip(items, keyed):
         if key[0] is not None and key in existing:
             result.append(existing[key])
             continue
-        points, fine = DEFAULT_RULES[code]
+        points, fine = rules[code]
         row = Violation(merchant=merchant_id, complaint=key[0], code=code, points=points,
                         fine_fen=fine, at=now, reason=reason, state='active',
                         expires_at=now + dt.timedelta(days=VALID_DAYS))
@@ -68,3 +75,11 @@ def _cid(complaint):
     if complaint is None or isinstance(complaint, int):
         return complaint
     return complaint.id
+
+
+def rule_values(codes):
+    """code -> (points, fine in fen) from the rule table, the SPEC defaults where a code has
+    no row."""
+    found = {r.code: (r.points, r.fine_fen)
+             for r in ViolationRule.select().where(ViolationRule.code.in_(sorted(codes)))}
+    return {code: found.get(code) or DEFAULT_RULES[code] for code in codes}
