@@ -28,7 +28,8 @@ from desk import clock
 from desk.db import among, atomic, is_sqlite
 from desk.errors import Conflict, Forbidden, Invalid
 from desk.models import Merchant
-from desk.money import MAX_FEN
+from desk.money import MAX_FEN, to_yuan
+from desk.times import to_iso
 
 from arbitration.penalty_models import DepositEntry
 
@@ -72,16 +73,15 @@ def statement(merchant_id, limit=200):
 
 
 def entry_to_dict(entry):
-    from desk.money import to_yuan
-    from desk.times import to_iso
-    return {'id': entry.id, 'kind': entry.kind, 'amount': _signed_yuan(entry.amount_fen),
-            'balance_after': _signed_yuan(entry.balance_after_fen),
+    """An entry as the API shows it (amounts as signed yuan strings)."""
+    return {'id': entry.id, 'kind': entry.kind, 'amount': signed_yuan(entry.amount_fen),
+            'balance_after': signed_yuan(entry.balance_after_fen),
             'violation': entry.violation_id, 'note': entry.note,
-            'idempotency_key': entry.idempotency_key, 'at': to_iso(entry.at)} if entry else None
+            'idempotency_key': entry.idempotency_key, 'at': to_iso(entry.at)}
 
 
-def _signed_yuan(fen):
-    from desk.money import to_yuan
+def signed_yuan(fen):
+    """-50000 -> "-500.00" (the API's yuan strings are unsigned elsewhere; a balance is not)."""
     return ('-' if fen < 0 else '') + to_yuan(abs(fen))
 
 

@@ -300,7 +300,7 @@ class DepositView(RoleAccess, BaseView):
         else:
             if created:
                 flash(_('%(a)s credited to the deposit of %(m)s; balance %(b)s.', a='¥' + to_yuan(entry.amount_fen),
-                        m=merchant.name, b=deposit._signed_yuan(entry.balance_after_fen)), 'success')
+                        m=merchant.name, b=deposit.signed_yuan(entry.balance_after_fen)), 'success')
             else:
                 flash(_('This top-up was already recorded (entry %(id)s).', id=entry.id), 'info')
         target = request.form.get('next') or ''

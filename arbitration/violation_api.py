@@ -167,7 +167,7 @@ def deposit_ledger(ref):
     Merchant keys read only their own merchant's (404 otherwise)."""
     merchant = visible_merchant(api_user(), ref)
     balance = deposit.balance_of(merchant.id)
-    return jsonify(merchant=merchant.ref, balance=deposit._signed_yuan(balance), on_hold=balance < 0,
+    return jsonify(merchant=merchant.ref, balance=deposit.signed_yuan(balance), on_hold=balance < 0,
                    items=[deposit.entry_to_dict(e) for e in deposit.statement(merchant.id)])
 
 
