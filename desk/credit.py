@@ -114,12 +114,10 @@ def on_ruling(complaint, ruling, now):
                  .order_by(BuyerCreditEntry.id))
     outstanding = [e for e in taken if e.reason == 'ruled_buyer'][len([e for e in taken if e.reason == 'ruling_restored']):]
     if ruling.responsibility == 'buyer' and not outstanding:
-        _change(complaint.buyer_id, -RULED_BUYER, 'ruled_buyer', f'ruling:{ruling.id}', complaint,
-                note=f'ruling round {ruling.round}', now=now)
+        _change(complaint.buyer_id, -RULED_BUYER, 'ruled_buyer', f'ruling:{ruling.id}', complaint, now=now)
     elif ruling.responsibility != 'buyer' and outstanding:
         _change(complaint.buyer_id, -outstanding[-1].delta, 'ruling_restored', f'restore:{ruling.id}',
-                complaint, note=f'ruling round {ruling.round} holds the {ruling.responsibility} responsible',
-                now=now)
+                complaint, now=now)
 
 
 # --- the malicious flag -------------------------------------------------------------------------

@@ -106,7 +106,7 @@ EVIDENCE_FIELDS = {'kind': 'evidence_kind', 'text': 'evidence_text', 'file': 'ev
                    'description': 'evidence_description'}
 
 
-def _evidence(form):
+def evidence_of_form(form):
     """(pasted-text items, uploads) of the form's evidence fields; empty when none given."""
     kind = form.evidence_kind.data
     description = form.evidence_description.data or ''
@@ -118,7 +118,7 @@ def _evidence(form):
     return items, uploads
 
 
-def _show_evidence_errors(form, err):
+def show_evidence_errors(form, err):
     """A filing's evidence problems next to the evidence fields (`evidence.<n>.<field>`)."""
     for key, message in err.fields.items():
         if key == 'evidence':
@@ -179,7 +179,7 @@ def new_complaint(order_no):
                              if getattr(form, name).data},
                 'demand': _demand(form), 'basis': form.basis.data or None,
                 'external': form.external.data or [], 'channel': 'web'}
-        data['evidence'], uploads = _evidence(form)
+        data['evidence'], uploads = evidence_of_form(form)
         try:
             complaint = file_complaint(current_user, data, default_channel='web', uploads=uploads)
         except Conflict as err:
@@ -187,7 +187,7 @@ def new_complaint(order_no):
             if err.extra.get('ticket_no'):
                 return redirect(url_for('portal.complaint', ticket_no=err.extra['ticket_no']))
         except (Invalid, TooLarge, Unsupported) as err:
-            _show_evidence_errors(form, err)
+            show_evidence_errors(form, err)
             _show_field_errors(form, err)
             status = err.status
         else:
