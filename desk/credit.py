@@ -202,35 +202,45 @@ def recover(now=None):
     total = 0
     while True:
         with atomic():
-            got = _recover_batch(start, end, month, now)
-        total += got
-        if got < BATCH:
+            seen, recovered = _recover_batch(start, end, month, now)
+        total += recovered
+        if seen < BATCH:
             return total
 
 
-def _recover_batch(start, end, month, now):
+def candidates(start, end, month, skip_recovered=True):
+    """Buyers (id, credit) below 100 whose month [start, end) was clean, who were below 100
+    when it began, and (`skip_recovered`) who have not had its recovery yet."""
     E = BuyerCreditEntry.alias()
     deducted = (E
                 .select(E.id)
                 .where((E.buyer == Buyer.id) & E.reason.in_(DEDUCTIONS) & (E.at >= start) & (E.at < end)))
-    recovered = E.select(E.id).where((E.buyer == Buyer.id) & (E.month == month) & (E.reason == 'monthly_recovery'))
     P = BuyerCreditEntry.alias()
     credit_at_start = (P
                        .select(P.credit_after)
                        .where((P.buyer == Buyer.id) & (P.at < start))
                        .order_by(P.at.desc(), P.id.desc())
                        .limit(1))
-    query = (Buyer
-             .select(Buyer.id, Buyer.credit)
-             .where((Buyer.credit < CEILING) & ~fn.EXISTS(deducted) & ~fn.EXISTS(recovered) &
-                    (credit_at_start < CEILING))
-             .order_by(Buyer.id)
-             .limit(BATCH))
+    condition = (Buyer.credit < CEILING) & ~fn.EXISTS(deducted) & (credit_at_start < CEILING)
+    if skip_recovered:
+        R = BuyerCreditEntry.alias()
+        recovered = R.select(R.id).where((R.buyer == Buyer.id) & (R.month == month) &
+                                         (R.reason == 'monthly_recovery'))
+        condition &= ~fn.EXISTS(recovered)
+    return (Buyer
+            .select(Buyer.id, Buyer.credit)
+            .where(condition)
+            .order_by(Buyer.id))
+
+
+def _recover_batch(start, end, month, now):
+    """One batch: (candidates seen, buyers recovered)."""
+    query = candidates(start, end, month).limit(BATCH)
     if not is_sqlite():
         query = query.for_update(of=Buyer)
     found = {row.id: row.credit for row in query}
     if not found:
-        return 0
+        return 0, 0
     rows = []
     for buyer_id, credit in found.items():
         after = min(CEILING, credit + RECOVERY)
@@ -243,8 +253,9 @@ def _recover_batch(start, end, month, now):
     field = BuyerCreditEntry.at
     params = [field.db_value(v) if i == len(columns) - 1 else v for row in rows for i, v in enumerate(row)]
     inserted = {r[0] for r in database.execute_sql(sql, params).fetchall()}
+    # a concurrent run that recovered some of them first: its rows stand, these are skipped
     update_each(Buyer, {bid: {'credit': min(CEILING, found[bid] + RECOVERY)} for bid in inserted})
-    return len(found)
+    return len(found), len(inserted)
 
 
 # --- what staff see ------------------------------------------------------------------------

@@ -294,3 +294,22 @@ def test_last_month_bounds(app):
     assert (start, end, month) == (local(2025, 12, 1), local(2026, 1, 1), '2025-12')
     assert credit.last_month(local(2026, 3, 1))[2] == '2026-02'
     assert T0  # the suite's frozen now lies in November 2026
+
+
+def test_a_recovery_another_run_wrote_first_is_skipped_not_doubled(desk, monkeypatch):
+    """Two runs racing: the second one's candidates were read before the first committed;
+    the unique key skips them and their credit is not raised twice."""
+    flag_at(desk, local(2026, 10, 5), 'O-1')
+    clock.freeze(local(2026, 12, 2))
+    start, end, month = credit.last_month(clock.now())
+    buyer = Buyer.get(Buyer.ref == 'b-1')
+    BuyerCreditEntry.create(buyer=buyer.id, delta=5, credit_after=75, reason='monthly_recovery', month=month,
+                            key=f'recovery:{buyer.id}:{month}', at=clock.now())
+    Buyer.update(credit=75).where(Buyer.id == buyer.id).execute()
+    # the candidates as read before that run committed: the buyer still among them
+    original = credit.candidates
+    monkeypatch.setattr(credit, 'candidates', lambda *a: original(*a, skip_recovered=False))
+    with credit.atomic():
+        assert credit._recover_batch(start, end, month, clock.now()) == (1, 0)
+    assert score() == 75
+    assert [r for r, _d in entries()].count('monthly_recovery') == 1
