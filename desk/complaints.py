@@ -295,12 +295,7 @@ def file_complaint(actor, data, default_channel='api', uploads=()):
     if override and actor.role not in STAFF_FILERS:
         fields['override_reason'] = _('only staff may open a complaint outside the window')
     items = filing_evidence.parse(data.get('evidence'), uploads, fields)
-    rules = credit.filing_rules(order.buyer_id)
-    if rules.evidence_required and not items and not any(k.startswith('evidence') for k in fields):
-        fields['evidence'] = str(credit.EVIDENCE_REQUIRED)
     if fields:
-        if set(fields) == {'evidence'}:
-            raise Invalid(str(credit.EVIDENCE_REQUIRED), fields=fields)
         raise Invalid(_('The complaint has invalid fields.'), fields=fields)
 
     closes = _window_closes(order)
@@ -311,6 +306,11 @@ def file_complaint(actor, data, default_channel='api', uploads=()):
     existing = _open_complaint(order)
     if existing:
         raise _duplicate(existing)
+    rules = credit.filing_rules(order.buyer_id)
+    if rules.evidence_required and not items:
+        # what the buyer must do, in their words, and never why (their credit stays unseen)
+        message = str(credit.EVIDENCE_REQUIRED)
+        raise Invalid(message, fields={'evidence': message})
     with filing_evidence.staged(items) as staged:  # files read, capped and sniffed (413/415) before any row
         try:
             with atomic():

@@ -432,3 +432,35 @@ def test_a_failure_inside_the_filing_transaction_leaves_no_row_and_no_file(desk,
                            uploads=[('order_screenshot', '', 'a.png', io.BytesIO(picture))])
     no_trace()
     assert stored_files(app) == before
+
+
+def test_a_screened_case_on_the_workspace_and_in_the_portal(desk, app):
+    complaint = screened(desk)
+    staff = isolated_client(app, language='en')
+    assert login(staff, 'boss').status_code == 302
+    page = staff.get(f'/admin/case/{complaint.ticket_no}').get_data(as_text=True)
+    assert 'id="action-screen-accept"' in page and 'id="screen-reject-form"' in page
+    assert 'Waiting for the pre-screen' in page and '29 / 100' in page
+    rejected = staff.post(f'/admin/case/{complaint.ticket_no}/act/screen_reject',
+                          data={'csrf_token': csrf_token(staff, f'/admin/case/{complaint.ticket_no}'),
+                                'reason': '证据显示已兑换'})
+    assert rejected.status_code == 302 and cb.reload(complaint).state == 'closed'
+    buyer = portal_client(app)
+    mine = buyer.get(f'/buyer/complaints/{complaint.ticket_no}').get_data(as_text=True)
+    assert 'The platform did not accept your complaint' in mine and '证据显示已兑换' in mine
+    assert '29 / 100' not in mine and 'credit' not in mine.lower()
+
+
+def test_the_buyer_sees_a_waiting_complaint_as_being_reviewed(desk, app):
+    complaint = screened(desk)
+    buyer = portal_client(app)
+    page = buyer.get(f'/buyer/complaints/{complaint.ticket_no}').get_data(as_text=True)
+    assert 'Being reviewed by the platform' in page and 'credit' not in page.lower()
+    assert complaint.ticket_no in buyer.get('/buyer/complaints').get_data(as_text=True)
+
+
+def test_an_open_complaint_on_the_order_answers_409_before_asking_for_evidence(desk):
+    assert file_json(desk).status_code == 201
+    set_credit(10)
+    again = file_json(desk)
+    assert again.status_code == 409 and again.get_json()['error']['ticket_no']
