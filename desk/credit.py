@@ -49,7 +49,8 @@ BATCH = 1000
 #: The one message a buyer gets when evidence is missing at filing (zh: 请上传至少一项证据).
 EVIDENCE_REQUIRED = _l('Please upload at least one piece of evidence')
 
-REASON_LABELS = {'ruled_buyer': _l('Ruled responsible'), 'ruling_restored': _l('Ruling changed on appeal'),
+REASON_LABELS = {'ruled_buyer': _l('Ruled responsible'),
+                 'ruling_restored': _l('A later ruling no longer holds the buyer responsible'),
                  'malicious': _l('Flagged as malicious'), 'monthly_recovery': _l('Clean month')}
 
 
@@ -112,7 +113,8 @@ def on_ruling(complaint, ruling, now):
                  .where((BuyerCreditEntry.complaint == complaint.id) &
                         BuyerCreditEntry.reason.in_(('ruled_buyer', 'ruling_restored')))
                  .order_by(BuyerCreditEntry.id))
-    outstanding = [e for e in taken if e.reason == 'ruled_buyer'][len([e for e in taken if e.reason == 'ruling_restored']):]
+    deducted = [e for e in taken if e.reason == 'ruled_buyer']
+    outstanding = deducted[sum(1 for e in taken if e.reason == 'ruling_restored'):]  # not yet given back
     if ruling.responsibility == 'buyer' and not outstanding:
         _change(complaint.buyer_id, -RULED_BUYER, 'ruled_buyer', f'ruling:{ruling.id}', complaint, now=now)
     elif ruling.responsibility != 'buyer' and outstanding:
