@@ -13,7 +13,7 @@ from desk import clock
 from desk.models import BaseModel, Buyer, Merchant, Order, User
 
 STATES = ('self_service', 'negotiating', 'awaiting_buyer', 'pending_agent', 'in_progress',
-          'in_arbitration', 'resolved', 'appealed', 'closed', 'withdrawn')
+          'in_arbitration', 'resolved', 'appealed', 'closed', 'withdrawn', 'screening')
 TERMINAL_STATES = ('closed', 'withdrawn')
 TIERS = ('L1', 'L2', 'L3')
 PATHS = ('merchant', 'platform', 'self_service')
@@ -114,6 +114,10 @@ class Complaint(BaseModel):
     # Head of the hash-chained timeline (see desk.timeline): its length and newest hash.
     timeline_length = IntegerField(default=0)
     timeline_head = CharField(max_length=64, null=True)
+    # The supervisor pre-screen of a low-credit buyer's complaint (desk.screening): None
+    # (never screened), 'pending', 'accepted' or 'rejected'. The merchant does not see a
+    # complaint that is pending or was rejected.
+    screening = CharField(max_length=10, null=True)
 
     class Meta:
         indexes = (
