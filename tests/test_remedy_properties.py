@@ -20,7 +20,9 @@ from arbitration.evidence_models import Ruling
 from arbitration.models import Remedy
 from desk import assignment, clock, complaints, deadlines
 from desk.complaint_models import STATES
+from desk.credit_models import BuyerCreditEntry
 from desk.errors import DomainError
+from desk.models import Buyer
 from desk.money import to_yuan
 from tests import case_builders as cb
 from tests import complaint_helpers as h
@@ -155,6 +157,10 @@ def _check(complaint):
 def test_no_sequence_over_refunds_or_leaves_two_active_rulings(app, users, frozen, start, opening,
                                                               opening_amount, steps):
     actors = _actors(users)
+    # each example is a story of its own: earlier examples' buyer-responsibility rulings must
+    # not lower the buyer's credit to where filing needs evidence (desk.credit)
+    BuyerCreditEntry.delete().execute()
+    Buyer.update(credit=100).execute()
     n = next(_numbers)
     clock.freeze(dt.datetime(2026, 11, 24, 2, 0, 0) + dt.timedelta(days=n))
     h.order(f'HP-{n}', amount_fen=ORDER_FEN)
