@@ -1,5 +1,6 @@
 """Recording merchant violations (SPEC §7). Points count for 365 days; `arbitration.standing`
-builds levels and restrictions on them, the deposit ledger their fines.
+builds levels and restrictions on them, the deposit ledger their fines. Recording recomputes
+the standing of the merchants concerned at once (one set-based recompute per call).
 
 The points and fine come from the editable rule table (`ViolationRule`) at the moment of
 recording and are copied onto the violation: editing a rule never changes what a merchant
@@ -10,6 +11,7 @@ import datetime as dt
 from desk import clock
 from desk.db import among, insert_rows
 
+from arbitration import standing
 from arbitration.models import Violation
 from arbitration.penalty_models import ViolationRule
 
@@ -68,6 +70,10 @@ def record_many(items, now=None):
                                returning=True)
         for row, violation_id in zip(new, inserted):
             row.id = violation_id
+        merchants = sorted({v.merchant_id for v in new})
+        # (the deposit ledger charges the new violations' fines here, before the standing
+        # is recomputed: a fine the deposit cannot cover is part of the standing)
+        standing.recompute(merchants, now)
     return result
 
 
