@@ -12,7 +12,7 @@ from desk import accounts, jobs, notifications, tasks, webhooks  # noqa: F401  (
 from arbitration import api as arbitration_api, evidence_api, negotiation  # noqa: F401  (actions, timers, routes)
 from arbitration import intervention, rulings, workspace  # noqa: F401  (evidence period, rulings, appeals)
 from desk import metrics, rating_api, rating_views, ratings  # noqa: F401  (rate, review, reopen, timers, rollups; routes, views)
-from arbitration import standing_api  # noqa: F401  (standing timer, GET /api/v1/merchants/<ref>/standing)
+from arbitration import standing, standing_api  # noqa: F401  (standing timer, GET /api/v1/merchants/<ref>/standing)
 from desk.db import database, default_sqlite_url, init_database
 
 #: Periodic work ticked by the development thread, or by `rq cron config/cron.py`:
@@ -22,6 +22,7 @@ PERIODIC_JOBS = [
     (jobs.relay_outbox, 60),
     (jobs.sweep_deadlines, 60),
     (jobs.assign_waiting, 60),
+    (standing.schedule_upcoming_job, 3600),
 ]
 
 

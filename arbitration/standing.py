@@ -30,7 +30,9 @@ The rules (docs/penalties.md "Standing"):
   active violation or the end of the timed restriction. It is a deadline of
   `desk.deadlines` (`standing_due`): the handler is `recompute`, which also marks the
   violations whose `expires_at` has passed `expired` (`ended_at` = their expiry, exact to
-  the second). The exact-time job is scheduled whenever `due_at` is set or moved.
+  the second). The exact-time job is scheduled whenever `due_at` is set or moved within
+  the next two hours, and by the hourly `schedule_upcoming` for the others (an expiry lies
+  up to a year ahead: not a year of jobs in Redis).
 - Every change of level, timed restriction or deposit hold is told to the merchant's staff
   (inbox + e-mail) and to the marketplace (webhook `merchant.standing_changed`), through
   the outbox in the same transaction; a change of points alone is stored, not announced.
@@ -42,6 +44,7 @@ from peewee import JOIN, fn
 from desk import clock, deadlines
 from desk.db import among, atomic, is_sqlite, update_each
 from desk.models import Merchant, User
+from desk.tasks import job
 
 from arbitration.models import Violation
 from arbitration.penalty_models import DepositEntry, MerchantStanding, StandingLevel
@@ -49,6 +52,11 @@ from arbitration.penalty_models import DepositEntry, MerchantStanding, StandingL
 NORMAL = 'normal'
 #: Merchants per transaction in `recompute_all`.
 CHUNK = 5000
+#: The exact-time job of a `due_at` is scheduled once it is this close (at recompute, or by
+#: the hourly `schedule_upcoming`): most lie a year ahead (a violation's expiry), and a
+#: year of jobs per merchant waiting in Redis would be memory for nothing. The minute sweep
+#: remains the safety net, and a reader applies a passed `due_at` itself (`standing_of`).
+SCHEDULE_AHEAD_SECONDS = 2 * 3600
 
 
 def levels():
@@ -239,7 +247,8 @@ def _recompute(merchant_ids, now):
                 setattr(row, name, value)
         update_each(MerchantStanding, changes)
         _announce(announce, table, now)
-        deadlines.schedule_many('standing_due', moved)
+        horizon = now + dt.timedelta(seconds=SCHEDULE_AHEAD_SECONDS)
+        deadlines.schedule_many('standing_due', [(m, due) for m, due in moved if due <= horizon])
     return stored, sorted(changes), [row.merchant_id for row, _o, _n, _b in announce]
 
 
@@ -283,6 +292,29 @@ def _standing_due(merchant_ids, now):
 
 
 deadlines.register('standing_due', MerchantStanding, MerchantStanding.due_at, _standing_due, batch=True)
+
+
+def schedule_upcoming(now=None):
+    """Schedule the exact-time jobs of the standings due within `SCHEDULE_AHEAD_SECONDS`
+    (hourly, so every `due_at` is scheduled at least an hour ahead; scheduling one twice is
+    harmless: the job id is the row and the second). Returns how many were scheduled."""
+    from desk.tasks import redis_connection
+    if redis_connection() is None:
+        return 0  # nothing to schedule into: the ticker's sweep applies them
+    now = now or clock.now()
+    rows = list(MerchantStanding
+                .select(MerchantStanding.merchant, MerchantStanding.due_at)
+                .where((MerchantStanding.due_at > now)
+                       & (MerchantStanding.due_at <= now + dt.timedelta(seconds=SCHEDULE_AHEAD_SECONDS)))
+                .tuples())
+    deadlines.schedule_many('standing_due', rows)
+    return len(rows)
+
+
+@job
+def schedule_upcoming_job():
+    """Periodic (hourly): the exact-time jobs of the standings due in the next two hours."""
+    return schedule_upcoming()
 
 
 def recompute_all(now=None, chunk=None):

@@ -131,28 +131,45 @@ def test_expiry_on_the_exact_second_through_the_sweep(shop, frozen):
 
 
 def test_expiry_on_the_exact_second_through_the_exact_time_job(shop, frozen, monkeypatch):
-    """The exact-time job is scheduled for the expiry when `due_at` is set; run at its
-    second (`apply_many`, what `apply_deadline_batch` calls) it drops the level — one
-    second earlier it does nothing."""
+    """The exact-time job of a `due_at` is scheduled once it is two hours away (at once when
+    it already is, else by the hourly `schedule_upcoming`); run at its second (`apply_many`,
+    what `apply_deadline_batch` calls) it drops the level — one second earlier it does
+    nothing, and a second run does nothing either."""
     merchant = shop['merchant']
     scheduled = []
     monkeypatch.setattr(deadlines, 'schedule_many',
-                        lambda name, rows: name == 'standing_due' and scheduled.append((name, list(rows))))
+                        lambda name, rows: name == 'standing_due' and scheduled.append(list(rows)))
+    monkeypatch.setattr('desk.tasks.redis_connection', lambda app=None: object())
     add(merchant, 20, at=T0 - 10 * DAY)   # expires 10 days before the other
     record(merchant)
     assert (row(merchant).level, row(merchant).active_points) == (2, 32)
-    first_expiry = T0 - 10 * DAY + YEAR
-    assert scheduled == [('standing_due', [(merchant.id, T0 + 7 * DAY)])], 'the no-listing end comes first'
+    assert scheduled == [[]], 'the no-listing end (in 7 days) is too far ahead to schedule yet'
+    clock.freeze(T0 + 7 * DAY - dt.timedelta(minutes=90))
+    assert standing.schedule_upcoming() == 1
+    assert scheduled[-1] == [(merchant.id, T0 + 7 * DAY)]
     clock.freeze(T0 + 7 * DAY)
     assert deadlines.apply_many('standing_due', [merchant.id]) == 1
+    first_expiry = T0 - 10 * DAY + YEAR
     assert (row(merchant).level, row(merchant).restriction_until, row(merchant).due_at) == (2, None, first_expiry)
-    assert scheduled[-1] == ('standing_due', [(merchant.id, first_expiry)]), 'moved: scheduled again'
-    clock.freeze(first_expiry - dt.timedelta(seconds=1))
+    clock.freeze(first_expiry - dt.timedelta(hours=1, seconds=1))
+    assert standing.schedule_upcoming() == 1 and scheduled[-1] == [(merchant.id, first_expiry)]
+    clock.advance(hours=1)
     assert deadlines.apply_one('standing_due', merchant.id) is False
     clock.advance(1)
     assert deadlines.apply_one('standing_due', merchant.id) is True
     assert (row(merchant).level, row(merchant).active_points, row(merchant).due_at) == (1, 12, T0 + YEAR)
     assert deadlines.apply_one('standing_due', merchant.id) is False, 'applied once'
+
+
+def test_a_due_at_within_two_hours_is_scheduled_at_once(shop, frozen, monkeypatch):
+    scheduled = []
+    monkeypatch.setattr(deadlines, 'schedule_many',
+                        lambda name, rows: name == 'standing_due' and scheduled.append(list(rows)))
+    near, far = h.merchant('m-near'), h.merchant('m-far')
+    add(near, 12, at=T0 - YEAR + dt.timedelta(hours=2))               # expires in exactly 2 h
+    add(far, 12, at=T0 - YEAR + dt.timedelta(hours=2, seconds=1))     # a second later
+    standing.recompute([near.id, far.id])
+    assert scheduled == [[(near.id, T0 + dt.timedelta(hours=2))]]
 
 
 def test_reading_a_standing_that_is_due_applies_the_deadline_first(shop, frozen):
