@@ -442,8 +442,8 @@ def standing_for(actor, merchant_ref, now=None):
     """The standing of merchant `merchant_ref` as `actor` may read it (the API's
     representation): staff and integrations read any merchant, merchant staff only their
     own; anyone else — another merchant's staff, a buyer — is told it does not exist (404).
-    A few indexed queries: the merchant, its standing row, its violations with their
-    tickets, its deposit balance and the level table."""
+    Three indexed queries when the stored standing is current: the merchant with its
+    standing row and deposit balance, the level table, its violations with their tickets."""
     from desk.complaint_models import Complaint
     from desk.errors import NotFound
     from desk.models import STAFF_ROLES
@@ -451,20 +451,22 @@ def standing_for(actor, merchant_ref, now=None):
     from desk.times import to_iso
     from flask_babel import gettext as _
     now = now or clock.now()
-    merchant = Merchant.get_or_none(Merchant.ref == merchant_ref)
-    allowed = merchant is not None and (
+    found = _read(merchant_ref)
+    allowed = found is not None and (
         actor.role in STAFF_ROLES or actor.role == 'integration'
-        or (actor.role == 'merchant_staff' and actor.merchant_id == merchant.id))
+        or (actor.role == 'merchant_staff' and actor.merchant_id == found['id']))
     if not allowed:
         raise NotFound(_('No merchant %(ref)s.', ref=merchant_ref))
-    row = standing_of(merchant.id, now)
+    if found['level'] is None or (found['due_at'] is not None and found['due_at'] <= now):
+        standing_of(found['id'], now)  # first read, or a deadline not applied yet: apply it
+        found = _read(merchant_ref)
     table = levels()
     recent = now - dt.timedelta(days=RECENT_DAYS)
     listed = (Violation
               .select(Violation.id, Violation.code, Violation.points, Violation.fine_fen, Violation.at,
                       Violation.expires_at, Violation.state, Violation.ended_at, Complaint.ticket_no)
               .join(Complaint, JOIN.LEFT_OUTER, on=(Violation.complaint == Complaint.id))
-              .where((Violation.merchant == merchant.id)
+              .where((Violation.merchant == found['id'])
                      & ((Violation.state == 'active') | (Violation.ended_at >= recent)))
               .order_by(Violation.at.desc(), Violation.id.desc())
               .tuples())
@@ -472,19 +474,37 @@ def standing_for(actor, merchant_ref, now=None):
                    'at': to_iso(at), 'expires_at': to_iso(expires_at), 'state': state,
                    'ended_at': to_iso(ended_at)}
                   for vid, code, points, fine, at, expires_at, state, ended_at, ticket_no in listed]
-    balance = deposit_balances([merchant.id])[merchant.id]
     return {
-        'merchant': merchant.ref,
-        'level': level_code(row.level, table),
-        'level_since': to_iso(row.level_since),
-        'active_points': row.active_points,
+        'merchant': found['ref'],
+        'level': level_code(found['level'], table),
+        'level_since': to_iso(found['level_since']),
+        'active_points': found['active_points'],
         'violations': violations,
         'restrictions': [{'kind': kind, 'until': to_iso(until), 'reason': reason}
-                         for kind, until, reason in restrictions(row.level, row.restriction_until,
-                                                                 row.deposit_hold, table)],
-        'next_change_at': to_iso(row.due_at),
-        'deposit': {'balance': to_yuan(balance)},
+                         for kind, until, reason in restrictions(found['level'], found['restriction_until'],
+                                                                 found['deposit_hold'], table)],
+        'next_change_at': to_iso(found['due_at']),
+        'deposit': {'balance': to_yuan(found['balance'])},
         # the merchant's health figures (complaint rate, defect rate, trusted badge) come from
         # `arbitration.merchant_health`, which the lead wires in here at the merge
         'health': {},
     }
+
+
+def _read(merchant_ref):
+    """The merchant `merchant_ref` with its stored standing and deposit balance, in one
+    query (None: no such merchant; `level` None: no standing row yet)."""
+    balance = (DepositEntry
+               .select(fn.COALESCE(fn.SUM(DepositEntry.amount_fen), 0))
+               .where(DepositEntry.merchant == Merchant.id))
+    row = (Merchant
+           .select(Merchant.id, Merchant.ref, MerchantStanding.level, MerchantStanding.level_since,
+                   MerchantStanding.active_points, MerchantStanding.restriction_until,
+                   MerchantStanding.deposit_hold, MerchantStanding.due_at, balance.alias('balance'))
+           .join(MerchantStanding, JOIN.LEFT_OUTER, on=(MerchantStanding.merchant == Merchant.id))
+           .where(Merchant.ref == merchant_ref)
+           .dicts()
+           .first())
+    if row is not None:
+        row['balance'] = int(row['balance'] or 0)
+    return row
