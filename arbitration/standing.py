@@ -39,7 +39,7 @@ The rules (docs/penalties.md "Standing"):
 """
 import datetime as dt
 
-from peewee import JOIN, fn
+from peewee import JOIN, Case, fn
 
 from desk import clock, deadlines
 from desk.db import among, atomic, is_sqlite, update_each
@@ -89,25 +89,27 @@ def _cleared_levels(table):
 
 def active_points(merchant_ids, now):
     """merchant id -> sum of the points of its active violations at `now` (0 when none)."""
-    return {m: f[0] for m, f in _violation_facts(merchant_ids, now).items()}
+    return {m: f[0] for m, f in _violation_facts(sorted(set(merchant_ids)), now).items()}
 
 
 def _violation_facts(merchant_ids, now):
     """merchant id -> (active points, earliest expiry after `now` of an active violation or
-    None), in one grouped query."""
-    active = (Violation.state == 'active') & (Violation.expires_at > now)
+    None, how many active violations have expired but are not marked yet), in one grouped
+    query over the merchants' active violations."""
+    live = Violation.expires_at > now
     rows = (Violation
             .select(Violation.merchant,
-                    fn.SUM(Violation.points),
-                    fn.MIN(Violation.expires_at))
-            .where(among(Violation.merchant, merchant_ids) & active)
+                    fn.SUM(Case(None, [(live, Violation.points)], 0)),
+                    fn.MIN(Case(None, [(live, Violation.expires_at)], None)),
+                    fn.SUM(Case(None, [(live, 0)], 1)))
+            .where(among(Violation.merchant, merchant_ids) & (Violation.state == 'active'))
             .group_by(Violation.merchant)
             .tuples())
-    facts = {m: (0, None) for m in merchant_ids}
-    for merchant_id, points, expiry in rows:
+    facts = {m: (0, None, 0) for m in merchant_ids}
+    for merchant_id, points, expiry, stale in rows:
         if isinstance(expiry, str):  # SQLite hands back text for an aggregate of datetimes
             expiry = dt.datetime.fromisoformat(expiry)
-        facts[merchant_id] = (int(points or 0), expiry)
+        facts[merchant_id] = (int(points or 0), expiry, int(stale or 0))
     return facts
 
 
@@ -222,15 +224,17 @@ def _recompute(merchant_ids, now):
         if missing:
             _create_rows(missing, now)
             stored.update(_lock(missing))
-        _expire(merchant_ids, now)
         facts = _violation_facts(merchant_ids, now)
+        _expire([m for m in merchant_ids if facts[m][2]], now)
         balances = deposit_balances(merchant_ids)
-        cleared = _cleared_levels(table)
-        at_clearing = _points_at_clearing([m for m, r in stored.items() if r.level in cleared])
+        # cleared is final while the points that cleared it stand: worth reading only for a
+        # cleared merchant whose active points alone no longer reach the level
+        at_clearing = _points_at_clearing([m for m, r in stored.items() if r.level in _cleared_levels(table)
+                                           and level_for(facts[m][0], table) < r.level])
         changes, announce, moved = {}, [], []
         for merchant_id in merchant_ids:
             row = stored[merchant_id]
-            points, expiry = facts[merchant_id]
+            points, expiry, _stale = facts[merchant_id]
             new = decide(row, points, expiry, balances[merchant_id], table, now,
                          at_clearing.get(merchant_id))
             old = {name: getattr(row, name) for name in new}
@@ -277,6 +281,8 @@ def _lock(merchant_ids):
 def _expire(merchant_ids, now):
     """Mark the active violations of `merchant_ids` whose time is up `expired`; they ended
     at their expiry (exact, whenever the sweep gets to them)."""
+    if not merchant_ids:
+        return 0
     return (Violation
             .update(state='expired', ended_at=Violation.expires_at)
             .where(among(Violation.merchant, merchant_ids) & (Violation.state == 'active')
