@@ -15,7 +15,8 @@ migrations and loads with COPY: `--merchants` merchants (one staff login each), 
    not run) — then once more, when nothing changes;
 2. the GET standing endpoint in-process through the Flask test client (routing, API-key
    check, SQL, JSON; no network) for `--repeat` random merchants and for the merchant with
-   the most violations, as an integration key: median, p95, statements per request.
+   the most violations, as an integration key: median, p95, statements per request; and
+   `GET /api/v1/me` the same way as the baseline.
 
 Violations are spread over the merchants with a long tail (a few merchants carry hundreds,
 most a handful), dated uniformly over the last two years (so about half have expired; those
@@ -261,6 +262,15 @@ def main(argv=None):
             heavy_active = MerchantStanding.get_by_id(heavy_id)
         statements = Statements()
         client = isolated_client(app, language='en')
+        for _ in range(5):
+            client.get('/api/v1/me', headers=headers)
+        baseline = []
+        for _ in range(args.repeat):
+            started = time.perf_counter()
+            assert client.get('/api/v1/me', headers=headers).status_code == 200
+            baseline.append((time.perf_counter() - started) * 1000)
+        print(f'GET /api/v1/me (baseline: the key check and a JSON answer): median '
+              f'{statistics.median(baseline):.2f} ms', flush=True)
         median, p95, most, _body = time_gets(client, headers, refs, statements)
         print(f'GET standing, {len(refs)} random merchants: median {median:.2f} ms, p95 {p95:.2f} ms, '
               f'{most} statements — target {TARGET_GET_MS} ms', flush=True)
