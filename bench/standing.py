@@ -179,7 +179,7 @@ class Statements:
         logger.propagate = False
 
     def emit(self, record):
-        if self.on:
+        if self.on and isinstance(record.msg, tuple):  # (sql, params); not the pool's messages
             self.count += 1
 
 
