@@ -14,6 +14,7 @@ from arbitration import penalty_views, violation_api  # noqa: F401  (penalty app
 from arbitration import intervention, rulings, workspace  # noqa: F401  (evidence period, rulings, appeals)
 from desk import metrics, rating_api, rating_views, ratings  # noqa: F401  (rate, review, reopen, timers, rollups; routes, views)
 from desk import credit, screening, screening_views  # noqa: F401  (buyer credit: flag_malicious; the pre-screen actions and queue)
+from arbitration import standing, standing_api  # noqa: F401  (standing timer, GET /api/v1/merchants/<ref>/standing)
 from desk.db import database, default_sqlite_url, init_database
 
 #: Periodic work ticked by the development thread, or by `rq cron config/cron.py`:
@@ -24,6 +25,7 @@ PERIODIC_JOBS = [
     (jobs.sweep_deadlines, 60),
     (jobs.assign_waiting, 60),
     (jobs.recover_buyer_credit, 86400),
+    (standing.schedule_upcoming_job, 3600),
 ]
 
 

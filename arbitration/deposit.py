@@ -22,10 +22,10 @@ A retried top-up (same `Idempotency-Key`) returns the first entry and credits no
 import re
 
 from flask_babel import gettext as _
-from peewee import IntegrityError, fn
+from peewee import Case, IntegrityError, fn
 
 from desk import clock
-from desk.db import among, atomic, is_sqlite
+from desk.db import among, atomic, insert_rows, is_sqlite
 from desk.errors import Conflict, Forbidden, Invalid
 from desk.models import Merchant
 from desk.money import MAX_FEN, to_yuan
@@ -87,33 +87,66 @@ def signed_yuan(fen):
 
 # --- writing ----------------------------------------------------------------------------------
 
-def _lock(merchant_id):
-    """Lock the merchant row for the rest of the transaction (PostgreSQL); on SQLite the
-    UPDATE of the cached balance below takes the database write lock before anything is
+def _lock(merchant_ids):
+    """Lock the merchant rows for the rest of the transaction, in id order (PostgreSQL); on
+    SQLite the UPDATE of the cached balances takes the database write lock before anything is
     computed from the previous balance."""
+    merchant_ids = sorted(set(merchant_ids))
     if is_sqlite():
-        Merchant.update(deposit_fen=Merchant.deposit_fen).where(Merchant.id == merchant_id).execute()
+        Merchant.update(deposit_fen=Merchant.deposit_fen).where(among(Merchant.id, merchant_ids)).execute()
     else:
-        Merchant.select(Merchant.id).where(Merchant.id == merchant_id).for_update().execute()
+        list(Merchant.select(Merchant.id).where(among(Merchant.id, merchant_ids))
+             .order_by(Merchant.id).for_update().tuples())
 
 
-def _last_balance(merchant_id):
+def _last_balances(merchant_ids):
+    """merchant id -> the running sum of its last entry (0 without entries): one query."""
+    merchant_ids = sorted(set(merchant_ids))
     last = (DepositEntry
-            .select(DepositEntry.balance_after_fen)
-            .where(DepositEntry.merchant == merchant_id)
-            .order_by(DepositEntry.id.desc())
-            .first())
-    return last.balance_after_fen if last else 0
+            .select(fn.MAX(DepositEntry.id))
+            .where(among(DepositEntry.merchant, merchant_ids))
+            .group_by(DepositEntry.merchant))
+    found = dict.fromkeys(merchant_ids, 0)
+    found.update(DepositEntry
+                 .select(DepositEntry.merchant, DepositEntry.balance_after_fen)
+                 .where(DepositEntry.id.in_(last))
+                 .tuples())
+    return found
+
+
+def _append_many(items, now):
+    """New entries after each merchant's last one, `items` being dicts of merchant, kind,
+    amount_fen and optionally violation, note, actor, key (the caller holds the locks and a
+    transaction): one read of the last balances, one INSERT, one UPDATE of the cached
+    balances, however many merchants. Returns the entries in order."""
+    balances = _last_balances(item['merchant'] for item in items)
+    entries = []
+    for item in items:
+        balances[item['merchant']] += item['amount_fen']
+        entries.append(DepositEntry(merchant=item['merchant'], kind=item['kind'], amount_fen=item['amount_fen'],
+                                    balance_after_fen=balances[item['merchant']],
+                                    violation=item.get('violation'), note=item.get('note', ''),
+                                    created_by=item.get('actor'), idempotency_key=item.get('key'), at=now))
+    fields = [DepositEntry.merchant, DepositEntry.kind, DepositEntry.amount_fen, DepositEntry.balance_after_fen,
+              DepositEntry.violation, DepositEntry.note, DepositEntry.created_by, DepositEntry.idempotency_key,
+              DepositEntry.at]
+    ids = insert_rows(DepositEntry, fields, [[e.merchant_id, e.kind, e.amount_fen, e.balance_after_fen,
+                                              e.violation_id, e.note, e.created_by_id, e.idempotency_key, e.at]
+                                             for e in entries], returning=True)
+    for entry, entry_id in zip(entries, ids):
+        entry.id = entry_id
+    touched = {e.merchant_id for e in entries}
+    (Merchant
+     .update(deposit_fen=Case(Merchant.id, [(m, balances[m]) for m in sorted(touched)], Merchant.deposit_fen))
+     .where(among(Merchant.id, sorted(touched)))
+     .execute())
+    return entries
 
 
 def _append(merchant_id, kind, amount_fen, now, violation=None, note='', actor=None, key=None):
     """One entry after the merchant's last one (the caller holds the lock and a transaction)."""
-    balance = _last_balance(merchant_id) + amount_fen
-    entry = DepositEntry.create(merchant=merchant_id, kind=kind, amount_fen=amount_fen,
-                                balance_after_fen=balance, violation=violation, note=note,
-                                created_by=actor, idempotency_key=key, at=now)
-    Merchant.update(deposit_fen=balance).where(Merchant.id == merchant_id).execute()
-    return entry
+    return _append_many([dict(merchant=merchant_id, kind=kind, amount_fen=amount_fen, violation=violation,
+                              note=note, actor=actor, key=key)], now)[0]
 
 
 def _check_top_up(actor, amount_fen, note, idempotency_key):
@@ -151,7 +184,7 @@ def top_up(actor, merchant, amount_fen, note='', idempotency_key=None, now=None)
     now = now or clock.now()
     try:
         with atomic():
-            _lock(merchant.id)
+            _lock([merchant.id])
             if idempotency_key is not None:
                 earlier = DepositEntry.get_or_none(DepositEntry.idempotency_key == idempotency_key)
                 if earlier is not None:
@@ -188,17 +221,17 @@ def charge_fines(violations, now=None):
                .select(DepositEntry.violation)
                .where(among(DepositEntry.violation, [v.id for v in due]) & (DepositEntry.kind == 'fine'))
                .tuples()}
-    entries = []
-    with atomic():
-        for violation in sorted(due, key=lambda v: (v.merchant_id, v.id)):  # one lock order
-            if violation.id in charged:
-                continue
+    items = []
+    for violation in sorted(due, key=lambda v: (v.merchant_id, v.id)):
+        if violation.id not in charged:
             charged.add(violation.id)
-            _lock(violation.merchant_id)
-            entries.append(_append(violation.merchant_id, 'fine', -violation.fine_fen, now,
-                                   violation=violation.id, note=violation.code,
-                                   actor=violation.created_by_id))
-    return entries
+            items.append(dict(merchant=violation.merchant_id, kind='fine', amount_fen=-violation.fine_fen,
+                              violation=violation.id, note=violation.code, actor=violation.created_by_id))
+    if not items:
+        return []
+    with atomic():
+        _lock(item['merchant'] for item in items)
+        return _append_many(items, now)
 
 
 def refund_fine(violation, actor, now=None):
@@ -207,7 +240,7 @@ def refund_fine(violation, actor, now=None):
     entry or None. The caller recomputes standing (in the same transaction)."""
     now = now or clock.now()
     with atomic():
-        _lock(violation.merchant_id)
+        _lock([violation.merchant_id])
         entries = list(DepositEntry
                        .select()
                        .where((DepositEntry.violation == violation.id)

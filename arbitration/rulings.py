@@ -394,9 +394,12 @@ def _adjust_violation(complaint, first, new, now):
         record_violation(complaint.merchant_id, code, complaint, now=now)
     elif was and not now_merchant:
         (Violation
-         .update(state='revoked', reason=_('revoked: the appeal ruling no longer holds the merchant responsible'))
+         .update(state='revoked', ended_at=now,
+                 reason=_('revoked: the appeal ruling no longer holds the merchant responsible'))
          .where((Violation.complaint == complaint.id) & (Violation.code == code) & (Violation.state == 'active'))
          .execute())
+        from arbitration.standing import recompute
+        recompute([complaint.merchant_id], now)
 
 
 def rule(actor, complaint, data):

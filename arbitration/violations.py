@@ -1,5 +1,6 @@
 """Recording merchant violations (SPEC §7). Points count for 365 days; `arbitration.standing`
-builds levels and restrictions on them, the deposit ledger their fines.
+builds levels and restrictions on them, the deposit ledger their fines. Recording recomputes
+the standing of the merchants concerned at once (one set-based recompute per call).
 
 The points and fine come from the editable rule table (`ViolationRule`) at the moment of
 recording and are copied onto the violation: editing a rule never changes what a merchant
@@ -10,7 +11,7 @@ import datetime as dt
 from desk import clock
 from desk.db import among, insert_rows
 
-from arbitration import deposit
+from arbitration import deposit, standing
 from arbitration.models import Violation
 from arbitration.penalty_models import ViolationRule
 
@@ -73,7 +74,9 @@ def record_many(items, now=None):
                                returning=True)
         for row, violation_id in zip(new, inserted):
             row.id = violation_id
-        deposit.charge_fines(new, now)  # fines into the deposit ledger (arbitration.deposit)
+        deposit.charge_fines(new, now)  # fines into the deposit ledger first: a fine the deposit
+        # cannot cover is part of the standing the recompute derives
+        standing.recompute(sorted({v.merchant_id for v in new}), now)
     return result
 
 

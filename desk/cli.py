@@ -127,3 +127,17 @@ def rebuild_metrics_command():
     with connection():
         rows = rebuild()
     click.echo(f'rebuilt the metric rollup: {rows} day row(s)')
+
+
+@desk_cli.command('rebuild-standing')
+def rebuild_standing_command():
+    """Recompute every merchant's standing from its violations and deposit (docs/penalties.md);
+    only merchants whose level or restrictions change are notified."""
+    import time
+
+    from arbitration.standing import recompute_all
+    started = time.perf_counter()
+    with connection():
+        merchants, changed, announced = recompute_all()
+    click.echo(f'rebuilt the standing of {merchants} merchant(s): {changed} row(s) changed, '
+               f'{announced} change(s) announced ({time.perf_counter() - started:.1f} s)')

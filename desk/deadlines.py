@@ -146,11 +146,12 @@ def due_ids(deadline, now, after=None, batch=None):
     batch = batch or BATCH
     model, column = deadline.model, deadline.column
     pk = model._meta.primary_key
-    query = model.select(pk, column).where(column <= now)
+    query = model.select(column, pk).where(column <= now)
     if after is not None:
         query = query.where((column > after[0]) | ((column == after[0]) & (pk > after[1])))
-    return [(getattr(row, column.name), getattr(row, pk.name))
-            for row in query.order_by(column, pk).limit(batch)]
+    # as tuples: a primary key that is a foreign key (`MerchantStanding.merchant`) would
+    # otherwise come back as the related object, not its id
+    return [tuple(row) for row in query.order_by(column, pk).limit(batch).tuples()]
 
 
 def advance_due(now=None, batch=None):

@@ -65,6 +65,38 @@ TEMPLATES = {
     'complaint_urged': (_l('The buyer urges %(ticket)s'), _l('The buyer is waiting for an answer.')),
     'remedy_unconfirmed': (_l('Remedy %(remedy)s of %(ticket)s is unconfirmed'),
                            _l('The marketplace has not confirmed the remedy within 24 hours.')),
+    # merchant standing (arbitration.standing): one per change of level, timed restriction
+    # or deposit hold; params: points, level, until, min_points, balance
+    'standing_warning': (_l('Standing: warning (%(points)s active points)'),
+                         _l('Your shop is demoted in search while it holds %(min_points)s or more active '
+                            'penalty points.')),
+    'standing_no_listing': (_l('No new listings until %(until)s'),
+                            _l('Your shop has %(points)s active penalty points: it may not publish new '
+                               'listings until %(until)s and is demoted in search.')),
+    'standing_suspended': (_l('Shop suspended until %(until)s'),
+                           _l('Your shop has %(points)s active penalty points: it is suspended until %(until)s.')),
+    'standing_cleared': (_l('Shop cleared from the marketplace'),
+                         _l('Your shop has %(points)s active penalty points and has been cleared. Expiry of '
+                            'points does not lift this; only a successful appeal of a violation can.')),
+    'standing_lowered': (_l('Your shop\'s standing was lowered'),
+                         _l('Your shop has %(points)s active penalty points; see your standing for the '
+                            'restrictions that apply.')),
+    'standing_improved': (_l('Your shop\'s standing improved'),
+                          _l('Your shop has %(points)s active penalty points; restrictions that no longer '
+                             'apply were lifted.')),
+    'standing_normal': (_l('Your shop\'s standing is back to normal'),
+                        _l('Your shop has %(points)s active penalty points; no restriction from penalty '
+                           'points applies any more.')),
+    'standing_restriction_ended': (_l('A restriction on your shop ended'),
+                                   _l('The time-limited restriction is over. Your shop keeps its level '
+                                      '(%(points)s active penalty points) and the restrictions that last as '
+                                      'long as the level.')),
+    'standing_deposit_hold': (_l('Shop suspended: the deposit is short'),
+                              _l('Your deposit balance is %(balance)s yuan. The shop stays suspended until '
+                                 'the deposit is topped up.')),
+    'standing_deposit_released': (_l('Deposit covered: the suspension is lifted'),
+                                  _l('Your deposit balance is %(balance)s yuan; the suspension for the '
+                                     'deposit is lifted.')),
 }
 
 LOCALES = {'zh': 'zh_Hans_CN', 'en': 'en'}

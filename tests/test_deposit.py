@@ -112,8 +112,6 @@ def test_uncovered_fine_goes_negative_in_full_and_top_up_covers_it(people):
     assert not deposit.on_hold(shop.id) and chain_ok(shop) == 0
 
 
-@pytest.mark.xfail(strict=True, reason='deposit_hold is derived in standing.recompute by the standing '
-                                       'helper (issue 8); remove this mark once merged')
 def test_uncovered_fine_puts_the_standing_on_deposit_hold(people):
     shop = m()
     violations.record_violation(shop.id, 'fake_delivery')

@@ -364,6 +364,9 @@ def test_appeal_then_a_different_senior_overturns_and_a_second_appeal_is_409(des
     assert {'ruled', 'appealed', 'appeal_ruled'} <= set(kinds(complaint, public_only=True))
     # the merchant is no longer responsible: its violation is revoked
     assert [v.state for v in Violation.select().where(Violation.complaint == complaint.id)] == ['revoked']
+    from arbitration.penalty_models import MerchantStanding
+    assert [v.ended_at for v in Violation.select().where(Violation.complaint == complaint.id)] == [clock.now()]
+    assert MerchantStanding.get_by_id(complaint.merchant_id).active_points == 0, 'the standing recomputed'
     # once per case
     cb.evidence(complaint, 'buyer', 'chat_log')
     assert 'already been appealed' in error(act(desk, 'buyer', complaint, 'appeal', {'reason': '不服'}), 409)['message']
