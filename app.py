@@ -12,6 +12,8 @@ from desk import accounts, jobs, notifications, tasks, webhooks  # noqa: F401  (
 from arbitration import api as arbitration_api, evidence_api, negotiation  # noqa: F401  (actions, timers, routes)
 from arbitration import intervention, rulings, workspace  # noqa: F401  (evidence period, rulings, appeals)
 from desk import metrics, rating_api, rating_views, ratings  # noqa: F401  (rate, review, reopen, timers, rollups; routes, views)
+from arbitration import health_views, spike  # noqa: F401  (complaint spike on filing; merchant health views)
+from arbitration.jobs import refresh_merchant_health
 from desk.db import database, default_sqlite_url, init_database
 
 #: Periodic work ticked by the development thread, or by `rq cron config/cron.py`:
@@ -21,6 +23,7 @@ PERIODIC_JOBS = [
     (jobs.relay_outbox, 60),
     (jobs.sweep_deadlines, 60),
     (jobs.assign_waiting, 60),
+    (refresh_merchant_health, 86400),
 ]
 
 
