@@ -7,7 +7,7 @@ demand); pages and the standing API only read these rows. Every figure the backo
 sorts by has an index (figure, merchant) so a page of 50 out of 100,000 merchants is an index
 range scan (keyset pagination, see `arbitration.health_views`).
 """
-from peewee import (AutoField, BooleanField, DateField, DateTimeField, DecimalField, FloatField,
+from peewee import (AutoField, BooleanField, DateField, DateTimeField, DecimalField, DoubleField,
                     ForeignKeyField, IntegerField)
 
 from desk import clock
@@ -32,16 +32,16 @@ class MerchantHealth(BaseModel):
     window_days = IntegerField()
     orders = IntegerField(default=0)
     complaints = IntegerField(default=0)             # valid complaints filed in the window
-    complaint_rate = FloatField(null=True)            # per 100 orders
+    complaint_rate = DoubleField(null=True)            # per 100 orders
     answerable = IntegerField(default=0)             # complaints the merchant had to answer
     answered_in_time = IntegerField(default=0)       # first proposal within the response window
-    answered_rate = FloatField(null=True)             # share, 0..1
+    answered_rate = DoubleField(null=True)             # share, 0..1
     median_response_seconds = IntegerField(null=True)
     rulings = IntegerField(default=0)
     rulings_lost = IntegerField(default=0)
-    loss_rate = FloatField(null=True)                 # share, 0..1
+    loss_rate = DoubleField(null=True)                 # share, 0..1
     defects = IntegerField(default=0)
-    defect_rate = FloatField(null=True)               # share, 0..1
+    defect_rate = DoubleField(null=True)               # share, 0..1
     healthy = BooleanField(null=True)                 # defect rate below the healthy threshold
     trusted = BooleanField(default=False)
     level = IntegerField(default=0)
@@ -60,11 +60,11 @@ class MerchantHealthDay(BaseModel):
     day = DateField()
     orders = IntegerField(default=0)
     complaints = IntegerField(default=0)
-    complaint_rate = FloatField(null=True)
-    answered_rate = FloatField(null=True)
+    complaint_rate = DoubleField(null=True)
+    answered_rate = DoubleField(null=True)
     median_response_seconds = IntegerField(null=True)
-    loss_rate = FloatField(null=True)
-    defect_rate = FloatField(null=True)
+    loss_rate = DoubleField(null=True)
+    defect_rate = DoubleField(null=True)
 
     class Meta:
         indexes = ((('merchant', 'day'), True), (('day',), False))
