@@ -26,7 +26,7 @@ after the other and the second sees the first's links. SQLite serialises writers
 """
 import datetime as dt
 
-from peewee import JOIN
+from peewee import JOIN, SQL, fn
 
 from desk import timeline
 from desk.complaint_models import Complaint
@@ -46,26 +46,28 @@ COUNTED_PATHS = ('merchant',)
 def valid_complaints(merchant_ids=None):
     """Complaints that count against their merchant (SPEC §7 "valid"): merchant path, not
     withdrawn, no active ruling with responsibility `buyer`. A query of Complaint (the caller
-    adds the window); merchant health counts complaints with the same rule."""
+    adds the window); merchant health counts complaints with the same rule. NOT EXISTS (an
+    anti-join through the ruling's complaint index), not NOT IN over every ruling."""
     buyer_ruled = (Ruling
-                   .select(Ruling.complaint)
-                   .where((Ruling.active == True) & (Ruling.responsibility == 'buyer')))  # noqa: E712
+                   .select(SQL('1'))
+                   .where((Ruling.complaint == Complaint.id) & (Ruling.active == True)  # noqa: E712
+                          & (Ruling.responsibility == 'buyer')))
     query = (Complaint
              .select()
              .where(Complaint.path.in_(COUNTED_PATHS)
                     & (Complaint.state != 'withdrawn')
-                    & Complaint.id.not_in(buyer_ruled)))
+                    & ~fn.EXISTS(buyer_ruled)))
     if merchant_ids is not None:
         query = query.where(Complaint.merchant.in_(list(merchant_ids)))
     return query
 
 
 def spike_linked():
-    """Ids of the complaints already linked to a complaint_spike violation."""
-    return (ViolationComplaint
-            .select(ViolationComplaint.complaint)
-            .join(Violation, JOIN.INNER, on=(ViolationComplaint.violation == Violation.id))
-            .where(Violation.code == CODE))
+    """A condition: the complaint is already linked to a complaint_spike violation."""
+    return fn.EXISTS(ViolationComplaint
+                     .select(SQL('1'))
+                     .join(Violation, JOIN.INNER, on=(ViolationComplaint.violation == Violation.id))
+                     .where((ViolationComplaint.complaint == Complaint.id) & (Violation.code == CODE)))
 
 
 def counted(merchant_id, at, window_days):
@@ -74,7 +76,7 @@ def counted(merchant_id, at, window_days):
     return [c.id for c in (valid_complaints([merchant_id])
                            .select(Complaint.id)
                            .where((Complaint.created_at > start) & (Complaint.created_at <= at)
-                                  & Complaint.id.not_in(spike_linked()))
+                                  & ~spike_linked())
                            .order_by(Complaint.created_at, Complaint.id))]
 
 
