@@ -41,6 +41,19 @@ def pct(value, digits=1):
     return '—' if value is None else f'{100 * value:.{digits}f} %'
 
 
+def level_labels():
+    """Level number -> its name (the level table's codes, SPEC §7)."""
+    names = {'warning': _('Warning, search demotion'), 'no_listing': _('No new listings'),
+             'suspended': _('Shop suspended'), 'cleared': _('Cleared (清退)')}
+    labels = {0: _('Normal')}
+    labels.update({row.level: names.get(row.code, row.code) for row in standing.levels()})
+    return labels
+
+
+def violation_state_labels():
+    return {'active': _('active'), 'expired': _('expired'), 'revoked': _('revoked')}
+
+
 def sort_labels():
     return {'complaint_rate': _('Complaints per 100 orders'), 'answered_rate': _('Answered within 24 h'),
             'median_response_seconds': _('Median response time'), 'loss_rate': _('Arbitration loss rate'),
@@ -85,7 +98,8 @@ def health_panel(merchant):
     rules = merchant_health.policy()
     return {'row': row, 'lines': figure_lines(row), 'charts': charts(merchant_id),
             'healthy_below': f'{rules.healthy_defect_pct.normalize()} %',
-            'trusted_below': f'{rules.trusted_defect_pct.normalize()} %'}
+            'trusted_below': f'{rules.trusted_defect_pct.normalize()} %',
+            'trusted_max_points': rules.trusted_max_points}
 
 
 def _parse_list_args(args):
@@ -146,7 +160,7 @@ class MerchantHealthView(SupervisorsOnly, BaseView):
         return self.render('admin/merchants/health_list.html', rows=rows, sort=sort, descending=descending,
                            args=args, next_after=json.dumps(list(cursor)) if cursor else None,
                            labels=sort_labels(), pct=pct, duration=duration,
-                           healthy_filters=HEALTHY_FILTERS, levels=standing.levels())
+                           healthy_filters=HEALTHY_FILTERS, levels=level_labels())
 
     @expose('/<ref>', methods=['GET', 'POST'])
     def merchant(self, ref):
@@ -163,7 +177,8 @@ class MerchantHealthView(SupervisorsOnly, BaseView):
                       .order_by(Violation.at.desc())
                       .limit(20))
         return self.render('admin/merchants/page.html', merchant=merchant,
-                           standing=standing.standing_of(merchant.id), levels={l.level: l for l in standing.levels()},
+                           standing=standing.standing_of(merchant.id), levels=level_labels(),
+                           states=violation_state_labels(),
                            panel=health_panel(merchant),
                            spikes=[(v, spike.linked_complaints(v.id)) for v in spikes], now=clock.now())
 

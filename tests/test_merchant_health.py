@@ -376,3 +376,23 @@ def test_trusted_badge_shows_in_the_partial(app, frozen):
     orders('m-1', 10)
     html = _render_partial(app, cb.merchant_login('m-1'), h.merchant('m-1'))
     assert 'data-mark="trusted"' in html and 'data-mark="healthy"' in html
+
+
+def test_admins_edit_the_policy_and_nonsense_is_refused(app, client, users):
+    from tests.conftest import csrf_token
+    row = merchant_health.policy()
+    url = f'/admin/health-policy/edit/?id={row.id}'
+    login(client, users('supervisor').username)
+    assert client.get(url).status_code == 403
+    from tests.support import isolated_client
+    client = isolated_client(app)
+    login(client, users('admin').username)
+    data = dict(csrf_token=csrf_token(client, url), window_days='30', healthy_defect_pct='2',
+                trusted_defect_pct='0.25', trusted_max_points='0', trusted_min_orders='10', spike_complaints='5',
+                spike_window_days='30')
+    assert client.post(url, data=data).status_code == 302
+    saved = MerchantHealthPolicy.get_by_id(row.id)
+    assert (saved.window_days, str(saved.trusted_defect_pct.normalize()), saved.trusted_min_orders) == (30, '0.25', 10)
+    page = client.post(url, data=dict(data, trusted_defect_pct='0'), follow_redirects=True)
+    assert 'Percentages are above 0' in page.get_data(as_text=True)
+    assert MerchantHealthPolicy.get_by_id(row.id).trusted_defect_pct == saved.trusted_defect_pct
