@@ -37,7 +37,7 @@ from peewee import Tuple, fn
 
 from desk import clock
 from desk.complaint_models import Complaint
-from desk.db import among, atomic, insert_rows
+from desk.db import among, atomic, database
 from desk.errors import NotFound
 from desk.models import STAFF_ROLES, Merchant, Order
 from desk.times import to_iso, to_local
@@ -211,30 +211,44 @@ def _all_points(ids, now):
 
 def refresh(merchant_ids=None, now=None):
     """Compute and store the figures of `merchant_ids` (None: every merchant) and the day's
-    snapshot; returns the number of merchants written. One transaction: readers see the old
-    figures or the new ones, never a mix; running it twice writes the same rows."""
+    snapshot; returns the number of merchants written. One transaction (readers see the old
+    figures or the new ones, never a mix), written as upserts in merchant order, so the daily
+    job, a button's run and a first read of one merchant can overlap without a duplicate key;
+    running it twice writes the same rows."""
     now = now or clock.now()
     rules = policy()
     figures = compute(merchant_ids, now, rules)
     day = to_local(now).date()
+    ids = sorted(figures)
     with atomic():
-        ids = sorted(figures)
-        if merchant_ids is None:
-            MerchantHealth.delete().execute()
-            MerchantHealthDay.delete().where(MerchantHealthDay.day == day).execute()
-        else:
-            MerchantHealth.delete().where(among(MerchantHealth.merchant, ids)).execute()
-            (MerchantHealthDay.delete()
-             .where((MerchantHealthDay.day == day) & among(MerchantHealthDay.merchant, ids))
-             .execute())
-        fields = [MerchantHealth.merchant] + [getattr(MerchantHealth, f) for f in _ROW_FIELDS]
-        insert_rows(MerchantHealth, fields, [[m] + [figures[m][f] for f in _ROW_FIELDS] for m in ids])
+        _upsert(MerchantHealth, [MerchantHealth.merchant], _ROW_FIELDS,
+                [[m] + [figures[m][f] for f in _ROW_FIELDS] for m in ids])
         active = [m for m in ids if figures[m]['orders'] or figures[m]['complaints'] or figures[m]['rulings']
                   or figures[m]['answerable']]
-        fields = ([MerchantHealthDay.merchant, MerchantHealthDay.day]
-                  + [getattr(MerchantHealthDay, f) for f in _DAY_FIELDS])
-        insert_rows(MerchantHealthDay, fields, [[m, day] + [figures[m][f] for f in _DAY_FIELDS] for m in active])
+        _upsert(MerchantHealthDay, [MerchantHealthDay.merchant, MerchantHealthDay.day], _DAY_FIELDS,
+                [[m, day] + [figures[m][f] for f in _DAY_FIELDS] for m in active])
     return len(figures)
+
+
+def _upsert(model, keys, names, rows, per=1000):
+    """INSERT … ON CONFLICT (keys) DO UPDATE of `rows` (key values, then `names` values),
+    plain SQL a thousand rows a statement (PostgreSQL and SQLite ≥ 3.24 speak the same)."""
+    if not rows:
+        return
+    fields = list(keys) + [getattr(model, name) for name in names]
+    param = database.obj.param
+    converters = [f.db_value for f in fields]
+    quote = lambda name: '"%s"' % name  # noqa: E731
+    head = 'INSERT INTO %s (%s) VALUES ' % (quote(model._meta.table_name),
+                                            ', '.join(quote(f.column_name) for f in fields))
+    tail = ' ON CONFLICT (%s) DO UPDATE SET %s' % (
+        ', '.join(quote(k.column_name) for k in keys),
+        ', '.join('%s = excluded.%s' % (quote(f.column_name), quote(f.column_name)) for f in fields[len(keys):]))
+    one = '(' + ', '.join([param] * len(fields)) + ')'
+    for start in range(0, len(rows), per):
+        part = rows[start:start + per]
+        params = [convert(value) for row in part for convert, value in zip(converters, row)]
+        database.execute_sql(head + ', '.join([one] * len(part)) + tail, params)
 
 
 def sync_standing(merchant_ids, now=None):
