@@ -396,3 +396,13 @@ def test_admins_edit_the_policy_and_nonsense_is_refused(app, client, users):
     page = client.post(url, data=dict(data, trusted_defect_pct='0'), follow_redirects=True)
     assert 'Percentages are above 0' in page.get_data(as_text=True)
     assert MerchantHealthPolicy.get_by_id(row.id).trusted_defect_pct == saved.trusted_defect_pct
+
+
+def test_the_daily_job_refreshes_every_merchant(world):
+    from app import PERIODIC_JOBS
+    from arbitration.jobs import refresh_merchant_health
+    assert (refresh_merchant_health, 86400) in PERIODIC_JOBS
+    h.merchant('m-2')
+    assert refresh_merchant_health() == 2
+    assert MerchantHealth.get_by_id(h.merchant('m-1').id).defects == 2
+    assert refresh_merchant_health([h.merchant('m-2').id]) == 1
