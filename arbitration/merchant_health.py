@@ -52,6 +52,8 @@ from arbitration.penalty_models import MerchantStanding
 DEFECT_CODES = ('no_response', 'arbitration_lost', 'not_as_described', 'fake_delivery')
 DEFAULT_RESPONSE_SECONDS = 86400
 TREND_DAYS = 90
+#: Daily snapshots older than this are dropped by the full run (the charts show 90 days).
+KEEP_DAYS = 400
 
 _ROW_FIELDS = ('computed_at', 'window_days', 'orders', 'complaints', 'complaint_rate', 'answerable',
                'answered_in_time', 'answered_rate', 'median_response_seconds', 'rulings', 'rulings_lost',
@@ -227,6 +229,11 @@ def refresh(merchant_ids=None, now=None):
                   or figures[m]['answerable']]
         _upsert(MerchantHealthDay, [MerchantHealthDay.merchant, MerchantHealthDay.day], _DAY_FIELDS,
                 [[m, day] + [figures[m][f] for f in _DAY_FIELDS] for m in active])
+        if merchant_ids is None:
+            (MerchantHealthDay
+             .delete()
+             .where(MerchantHealthDay.day < day - dt.timedelta(days=KEEP_DAYS))
+             .execute())
     return len(figures)
 
 

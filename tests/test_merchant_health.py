@@ -225,6 +225,12 @@ def test_refresh_writes_a_row_per_merchant_and_one_snapshot_per_day(world):
     # second after T0 has come in
     assert points[2][1]['orders'] == 14
     assert MerchantHealthDay.select().count() == 2
+    clock.advance(days=merchant_health.KEEP_DAYS)  # 2027-12-30: the 24th is older than 400 days
+    orders('m-1', 1, paid_at=clock.now() - H)
+    merchant_health.refresh([h.merchant('m-1').id])
+    assert MerchantHealthDay.select().count() == 3  # only the full run prunes
+    merchant_health.refresh()
+    assert sorted(d.day.isoformat() for d in MerchantHealthDay.select()) == ['2026-11-25', '2027-12-30']
 
 
 # --- the backoffice list --------------------------------------------------------------------------
