@@ -10,8 +10,10 @@ from flask import Flask
 from config import load_config
 from desk import accounts, jobs, notifications, tasks, webhooks  # noqa: F401  (register handlers)
 from arbitration import api as arbitration_api, evidence_api, negotiation  # noqa: F401  (actions, timers, routes)
+from arbitration import penalty_views, violation_api  # noqa: F401  (penalty appeals, manual violations, deposit ledger: routes, views)
 from arbitration import intervention, rulings, workspace  # noqa: F401  (evidence period, rulings, appeals)
 from desk import metrics, rating_api, rating_views, ratings  # noqa: F401  (rate, review, reopen, timers, rollups; routes, views)
+from desk import credit, screening, screening_views  # noqa: F401  (buyer credit: flag_malicious; the pre-screen actions and queue)
 from arbitration import health_views, spike  # noqa: F401  (complaint spike on filing; merchant health views)
 from arbitration.jobs import refresh_merchant_health
 from desk.db import database, default_sqlite_url, init_database
@@ -23,6 +25,7 @@ PERIODIC_JOBS = [
     (jobs.relay_outbox, 60),
     (jobs.sweep_deadlines, 60),
     (jobs.assign_waiting, 60),
+    (jobs.recover_buyer_credit, 86400),
     (refresh_merchant_health, 86400),
 ]
 
@@ -75,6 +78,7 @@ def create_app(overrides=None):
     evidence_views.init_app(app)
     from arbitration import party_views
     party_views.init_app(app)
+    penalty_views.init_app(app)
     from desk import rating_portal
     rating_portal.init_app(app)
 

@@ -298,6 +298,28 @@ def _read_capped(stream, writer, limit):
 
 # --- submitting ---------------------------------------------------------------------------
 
+def store_upload(filename, stream, field='file'):
+    """Check an uploaded file and keep its bytes in the evidence store: read in chunks with
+    the size cap (413), refused when empty (422) or of a type not allowed by its content
+    (415). Returns (clean name, sha256, size, sniffed mime); the caller writes the `Blob` row
+    (and its own item row) in its transaction. Shared by case evidence and penalty appeals."""
+    name = clean_filename(filename)
+    storage = get_storage()
+    with storage.writer() as writer:
+        sniffer = _read_capped(stream, writer, limit_bytes())
+        if writer.size == 0:
+            raise Invalid(_('The file is empty.'), fields={field: _('is empty (0 bytes)')})
+        mime = sniffer.mime(name)
+        if mime not in ALLOWED_TYPES:
+            raise Unsupported(
+                _('Files of type %(t)s are not accepted as evidence. Accepted: images (JPEG, PNG, '
+                  'GIF, WebP), videos (MP4, WebM), PDF and text (plain, CSV, JSON).', t=mime),
+                fields={field: _('type %(t)s is not accepted', t=mime)}, detected_type=mime)
+        size = writer.size
+        digest = writer.commit()
+    return name, digest, size, mime
+
+
 def submit_file(complaint, actor, kind, description, filename, stream, supersedes=None, request=None):
     """Add a file to the case's evidence; the new `Evidence`.
 
@@ -314,20 +336,7 @@ def submit_file(complaint, actor, kind, description, filename, stream, supersede
     if fields:
         raise Invalid(_('The evidence has invalid fields.'), fields=fields)
     _check_window(complaint, party, now, request_id)  # a quick 409 before reading any bytes
-    name = clean_filename(filename)
-    storage = get_storage()
-    with storage.writer() as writer:
-        sniffer = _read_capped(stream, writer, limit_bytes())
-        if writer.size == 0:
-            raise Invalid(_('The file is empty.'), fields={'file': _('is empty (0 bytes)')})
-        mime = sniffer.mime(name)
-        if mime not in ALLOWED_TYPES:
-            raise Unsupported(
-                _('Files of type %(t)s are not accepted as evidence. Accepted: images (JPEG, PNG, '
-                  'GIF, WebP), videos (MP4, WebM), PDF and text (plain, CSV, JSON).', t=mime),
-                fields={'file': _('type %(t)s is not accepted', t=mime)}, detected_type=mime)
-        size = writer.size
-        digest = writer.commit()
+    name, digest, size, mime = store_upload(filename, stream)
     item = _save_item(complaint, actor, party, kind, description, supersedes_id, request_id, now,
                       blob=(digest, size, mime), filename=name, mime=mime, size=size, sha256=digest,
                       text=None)

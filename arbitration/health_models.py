@@ -71,7 +71,7 @@ class MerchantHealthDay(BaseModel):
 
 
 class MerchantHealthPolicy(BaseModel):
-    """The thresholds (one row, admin-editable; defaults seeded by migration 0013).
+    """The thresholds (one row, admin-editable; defaults seeded by migration 0014).
 
     Percentages are exact decimals and compared with integer counts (defects × 100 <
     percent × orders), so a merchant exactly at 1 % is not "healthy" by a rounding error."""

@@ -3,8 +3,8 @@
 `rule` (the owner of an `in_arbitration` case, or on appeal a senior agent who did not make
 the first ruling) records outcome, responsibility, remedy, clause and reasoning, creates the
 remedy through the webhook pipeline (`arbitration.remedies`, refunds capped at what is left
-to refund), opens the rating and appeal windows, and records a merchant violation when the
-merchant is responsible. `resolve` closes a platform case (`in_progress`) with a remedy and a
+to refund), opens the rating and appeal windows, records a merchant violation when the
+merchant is responsible and takes 10 of the buyer's credit when the buyer is (`desk.credit`). `resolve` closes a platform case (`in_progress`) with a remedy and a
 note. `appeal` (once per case, within the appeal window, only with new evidence) sends the
 case to a senior agent; the appeal's ruling replaces the first (both kept), a changed outcome
 marks the first as overturned, and remedies are adjusted by the difference only.
@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from peewee import IntegrityError
 
-from desk import clock, sla
+from desk import clock, credit, sla
 from desk.assignment import EXCLUDED_FROM
 from desk.case_access import relations
 from desk.complaint_models import RuleClause
@@ -286,6 +286,7 @@ def _first_ruling(actor, complaint, data, now):
         if ruling.responsibility == 'merchant':
             from arbitration.violations import record_violation
             record_violation(complaint.merchant_id, _violation_code(complaint), complaint, now=now)
+        credit.on_ruling(complaint, ruling, now)  # −10 for the buyer held responsible (once per case)
         _announce(complaint, ruling, 'ruling_made')
     return ruling
 
@@ -354,6 +355,7 @@ def _appeal_ruling(actor, complaint, data, now):
         sla.achieve(complaint, 'resolution', now)
         adjustment = _adjust(complaint, first, ruling, actor)
         _adjust_violation(complaint, first, ruling, now)
+        credit.on_ruling(complaint, ruling, now)  # the buyer's −10 follows the ruling now in force
         record(complaint, actor, 'appeal_ruled', _event_data(ruling, fields, {
             'agent': actor.display_name, 'changed': changed,
             'previous_outcome': first.outcome if first else None,

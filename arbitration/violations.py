@@ -10,6 +10,7 @@ import datetime as dt
 from desk import clock
 from desk.db import among, insert_rows
 
+from arbitration import deposit
 from arbitration.models import Violation
 from arbitration.penalty_models import ViolationRule
 
@@ -32,7 +33,8 @@ def record_violation(merchant_id, code, complaint=None, reason=None, now=None):
 def record_many(items, now=None):
     """`record_violation` for many (merchant_id, code, complaint or None, reason) items: the
     existing (complaint, code) rows are read in one query and the new ones written with one
-    INSERT. Returns the rows (existing or new) in order."""
+    INSERT. Returns the rows (existing or new) in order; None for an item whose rule is
+    switched off."""
     now = now or clock.now()
     keyed = [(_cid(complaint), code) for _m, code, complaint, _r in items]
     wanted = {key for key in keyed if key[0] is not None}
@@ -51,6 +53,9 @@ def record_many(items, now=None):
         if key[0] is not None and key in existing:
             result.append(existing[key])
             continue
+        if rules[code] is None:  # the rule is switched off: nothing is recorded
+            result.append(None)
+            continue
         points, fine = rules[code]
         row = Violation(merchant=merchant_id, complaint=key[0], code=code, points=points,
                         fine_fen=fine, at=now, reason=reason, state='active',
@@ -68,6 +73,7 @@ def record_many(items, now=None):
                                returning=True)
         for row, violation_id in zip(new, inserted):
             row.id = violation_id
+        deposit.charge_fines(new, now)  # fines into the deposit ledger (arbitration.deposit)
     return result
 
 
@@ -79,7 +85,7 @@ def _cid(complaint):
 
 def rule_values(codes):
     """code -> (points, fine in fen) from the rule table, the SPEC defaults where a code has
-    no row."""
-    found = {r.code: (r.points, r.fine_fen)
-             for r in ViolationRule.select().where(ViolationRule.code.in_(sorted(codes)))}
-    return {code: found.get(code) or DEFAULT_RULES[code] for code in codes}
+    no row; None for a rule an admin switched off (`active` False: it records nothing)."""
+    rows = {r.code: r for r in ViolationRule.select().where(ViolationRule.code.in_(sorted(codes)))}
+    return {code: ((rows[code].points, rows[code].fine_fen) if rows[code].active else None)
+            if code in rows else DEFAULT_RULES[code] for code in codes}

@@ -64,7 +64,7 @@ def merchant_rows(prefix, count, now):
 
 def buyer_rows(prefix, count, now, rng):
     for i in range(count):
-        yield (f'{prefix}-b{i}', rng.choice(SURNAMES) + rng.choice(GIVEN), phone(rng), now)
+        yield (f'{prefix}-b{i}', rng.choice(SURNAMES) + rng.choice(GIVEN), phone(rng), now, 100)
 
 
 def order_rows(prefix, count, buyers, merchants, now, rng):
@@ -119,7 +119,7 @@ def generate(total, batch, rng):
     started = time.perf_counter()
     insert_batched(Merchant, [Merchant.ref, Merchant.name, Merchant.created_at],
                    merchant_rows(prefix, n_merchants, now), batch)
-    insert_batched(Buyer, [Buyer.ref, Buyer.display_name, Buyer.phone, Buyer.created_at],
+    insert_batched(Buyer, [Buyer.ref, Buyer.display_name, Buyer.phone, Buyer.created_at, Buyer.credit],
                    buyer_rows(prefix, n_buyers, now, rng), batch)
     print(f'run {prefix}: {n_merchants} merchants, {n_buyers} buyers in '
           f'{time.perf_counter() - started:.1f}s', flush=True)

@@ -1,7 +1,8 @@
 """Who may see a complaint, and in what capacity a user stands to it.
 
 Visibility (SPEC §1): a buyer sees their own complaints, merchant staff their merchant's,
-agents their department's queue and the cases they own, supervisors and admins everything;
+agents their department's queue and the cases they own, supervisors and admins everything
+(except that a merchant does not see a complaint held or refused by the pre-screen);
 the marketplace integration reads everything and acts only on behalf of a buyer. Anything
 else is "not found" — existence is never leaked.
 """
@@ -11,6 +12,9 @@ from desk.complaint_models import Complaint
 from desk.errors import NotFound
 
 AGENT_ROLES = ('agent', 'senior_agent')
+#: A complaint waiting for the supervisor pre-screen, or refused by it, does not exist for
+#: its merchant (desk.screening).
+HIDDEN_FROM_MERCHANT = ('pending', 'rejected')
 
 
 def relations(complaint, user):
@@ -18,7 +22,8 @@ def relations(complaint, user):
     found = set()
     if user.role == 'buyer' and user.buyer_id is not None and user.buyer_id == complaint.buyer_id:
         found.add('buyer')
-    elif user.role == 'merchant_staff' and user.merchant_id == complaint.merchant_id:
+    elif (user.role == 'merchant_staff' and user.merchant_id == complaint.merchant_id
+          and complaint.screening not in HIDDEN_FROM_MERCHANT):
         found.add('merchant')
     elif user.role in AGENT_ROLES:
         owns = complaint.owner_id is not None and complaint.owner_id == user.id
@@ -50,7 +55,8 @@ def visible_complaints(user):
     if user.role == 'buyer':
         return query.where(Complaint.buyer == user.buyer_id) if user.buyer_id else query.where(False)
     if user.role == 'merchant_staff':
-        return query.where(Complaint.merchant == user.merchant_id)
+        return query.where((Complaint.merchant == user.merchant_id) &
+                           (Complaint.screening.is_null() | Complaint.screening.not_in(HIDDEN_FROM_MERCHANT)))
     if user.role in AGENT_ROLES:
         return query.where((Complaint.department == user.department) | (Complaint.owner == user.id))
     if user.role in ('supervisor', 'admin', 'integration'):

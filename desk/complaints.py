@@ -247,12 +247,20 @@ def _duplicate(existing):
 
 # --- filing -------------------------------------------------------------------------------
 
-def file_complaint(actor, data, default_channel='api'):
+def file_complaint(actor, data, default_channel='api', uploads=()):
     """File a complaint for an order (SPEC §3). Returns the new `Complaint`.
 
     The buyer files for their own orders; agents and supervisors file for the order's buyer
     (phone channel) and may pass the complaint window with a logged `override_reason`.
+
+    Evidence given at filing — `data['evidence']`, a list of pasted-text items {kind, text,
+    description}, and `uploads`, (kind, description, filename, stream) files — is checked like
+    any evidence (`arbitration.filing_evidence`) and stored in the filing's transaction. The
+    buyer's credit (`desk.credit`) may require it (422 with the one message the buyer
+    understands when there is none) and may send the case to the supervisor pre-screen.
     """
+    from arbitration import filing_evidence
+    from desk import credit
     if actor.role != 'buyer' and actor.role not in STAFF_FILERS:
         raise Forbidden(_('Only a buyer, or an agent for a buyer, can file a complaint.'))
     if not isinstance(data, dict):
@@ -286,6 +294,7 @@ def file_complaint(actor, data, default_channel='api'):
     override = (data.get('override_reason') or '').strip() or None
     if override and actor.role not in STAFF_FILERS:
         fields['override_reason'] = _('only staff may open a complaint outside the window')
+    items = filing_evidence.parse(data.get('evidence'), uploads, fields)
     if fields:
         raise Invalid(_('The complaint has invalid fields.'), fields=fields)
 
@@ -297,25 +306,39 @@ def file_complaint(actor, data, default_channel='api'):
     existing = _open_complaint(order)
     if existing:
         raise _duplicate(existing)
-    try:
-        with atomic():
-            complaint = _create(actor, order, category, facts, scenario, demand_type, demand_fen,
-                                basis, channel, external, override, now)
-    except IntegrityError:
-        existing = _open_complaint(order)
-        if existing:
-            raise _duplicate(existing) from None
-        raise
+    rules = credit.filing_rules(order.buyer_id)
+    if rules.evidence_required and not items:
+        # what the buyer must do, in their words, and never why (their credit stays unseen)
+        message = str(credit.EVIDENCE_REQUIRED)
+        raise Invalid(message, fields={'evidence': message})
+    with filing_evidence.staged(items) as staged:  # files read, capped and sniffed (413/415) before any row
+        try:
+            with atomic():
+                complaint = _create(actor, order, category, facts, scenario, demand_type, demand_fen,
+                                    basis, channel, external, override, now, screening=rules.screening)
+                filing_evidence.store(complaint, actor, staged, now)
+        except IntegrityError:
+            existing = _open_complaint(order)
+            if existing:
+                raise _duplicate(existing) from None
+            raise
     return complaint
 
 
+def path_state(category):
+    """The state a complaint of `category` starts its handling in."""
+    return {'self_service': 'self_service', 'merchant': 'negotiating',
+            'platform': 'pending_agent'}[category.path]
+
+
 def _create(actor, order, category, facts, scenario, demand_type, demand_fen, basis, channel,
-            external, override, now):
+            external, override, now, screening=False):
     tier = category.tier
     if category.path != 'self_service' and order.amount_fen >= LARGE_AMOUNT_FEN:
         tier = 'L1'
-    state = {'self_service': 'self_service', 'merchant': 'negotiating',
-             'platform': 'pending_agent'}[category.path]
+    # a complaint waiting for the supervisor pre-screen (desk.screening) runs no timer and
+    # tells nobody but its buyer until it is let through
+    state = 'screening' if screening else path_state(category)
     owner = _dedicated_owner(order.buyer_id, now)
     complaint = Complaint.create(
         ticket_no=_next_ticket_no(now), order=order.id, buyer=order.buyer_id,
@@ -327,12 +350,9 @@ def _create(actor, order, category, facts, scenario, demand_type, demand_fen, ba
         priority=EXTERNAL_PRIORITY if external else 0,
         needs_payment_proof=order.amount_fen >= PROOF_AMOUNT_FEN, override_reason=override,
         in_queue=state in QUEUE_STATES, created_at=now, updated_at=now,
+        screening='pending' if screening else None,
         edit_until=now + dt.timedelta(seconds=current_app.config['EDIT_SECONDS']))
-    if state == 'negotiating':
-        for hook in NEGOTIATION_STARTS:
-            hook(complaint, now)
-    if state == 'pending_agent':
-        platform_takes(complaint, now)
+    start_path(complaint, now)
     record(complaint, actor, 'filed', {
         'category': category.code, 'tier': tier, 'state': state, 'channel': channel,
         'demand': {'type': demand_type, 'amount_fen': demand_fen},
@@ -340,10 +360,27 @@ def _create(actor, order, category, facts, scenario, demand_type, demand_fen, ba
     }, actor_role=actor.role)
     if override:
         record(complaint, actor, 'window_overridden', {'reason': override}, public=False)
-    _notify_filed(complaint, order, category)
-    publish('complaint.filed', {'ticket_no': complaint.ticket_no, 'order_no': order.order_no,
-                                'category': category.code, 'state': state, 'tier': tier}, complaint)
+    _notify_filed(complaint, order, category, others=not screening)
+    if not screening:
+        announce_filed(complaint, order, category)
     return complaint
+
+
+def start_path(complaint, now):
+    """Start what the complaint's state runs: the merchant's 24 hours while negotiating,
+    the SLA clocks (and auto-assignment) in an agent queue; nothing otherwise."""
+    if complaint.state == 'negotiating':
+        for hook in NEGOTIATION_STARTS:
+            hook(complaint, now)
+    if complaint.state == 'pending_agent':
+        platform_takes(complaint, now)
+
+
+def announce_filed(complaint, order, category):
+    """The marketplace's `complaint.filed` webhook (for a pre-screened case: once accepted)."""
+    publish('complaint.filed', {'ticket_no': complaint.ticket_no, 'order_no': order.order_no,
+                                'category': category.code, 'state': complaint.state,
+                                'tier': complaint.tier}, complaint)
 
 
 def platform_takes(complaint, now):
@@ -390,13 +427,18 @@ def promised_by(complaint):
     return None
 
 
-def _notify_filed(complaint, order, category):
+def _notify_filed(complaint, order, category, buyer=True, others=True):
+    """Tell the buyer the complaint was received (`buyer`); the merchant (while it
+    negotiates) and the owning agent that it is theirs now (`others`)."""
     params = {'ticket': complaint.ticket_no, 'order_no': order.order_no,
               'category': category.name_zh, 'tier': complaint.tier,
               'due': format_local(complaint.merchant_due_at),
               'promise': ''}
     link = f'/buyer/complaints/{complaint.ticket_no}'
-    notify('complaint_filed_buyer', buyer_users(complaint), params, complaint, link=link, sms=True)
+    if buyer:
+        notify('complaint_filed_buyer', buyer_users(complaint), params, complaint, link=link, sms=True)
+    if not others:
+        return
     if complaint.state == 'negotiating':
         notify('complaint_filed_merchant', merchant_users(complaint), params, complaint)
     if complaint.owner_id:
@@ -465,12 +507,14 @@ def withdraw(actor, complaint, data=None):
     now = clock.now()
     check(complaint, actor, 'withdraw', now)
     reason = ((data or {}).get('reason') or '').strip()[:500] or None
+    # the merchant never heard of a complaint withdrawn during the pre-screen
+    merchant = merchant_users(complaint) if complaint.state != 'screening' else []
     with atomic():
         _save(complaint, complaint.version, state='withdrawn', closed_at=now, merchant_due_at=None,
               buyer_due_at=None, evidence_due_at=None)
         sla.cancel(complaint, now)
         record(complaint, actor, 'withdrawn', {'reason': reason}, actor_role='buyer')
-        notify('complaint_withdrawn', merchant_users(complaint) + [complaint.owner_id],
+        notify('complaint_withdrawn', merchant + [complaint.owner_id],
                {'ticket': complaint.ticket_no, 'order_no': complaint.order.order_no}, complaint)
     return complaint
 

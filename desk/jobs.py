@@ -69,6 +69,13 @@ def deliver_outbox_batch(outbox_ids):
 
 
 @job
+def recover_buyer_credit():
+    """Daily: +5 credit for each buyer whose last calendar month was clean (once per month)."""
+    from desk import credit
+    return credit.recover()
+
+
+@job
 def assign_cases(complaint_ids):
     """`assign_case` for cases that entered their queues together (a batch of deadlines)."""
     return sum(assignment.auto_assign(complaint_id) is not None for complaint_id in complaint_ids)

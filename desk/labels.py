@@ -12,7 +12,7 @@ STATE_LABELS = {
     'awaiting_buyer': _l("waiting for the buyer's answer"), 'pending_agent': _l('waiting for an agent'),
     'in_progress': _l('being handled by an agent'), 'in_arbitration': _l('in arbitration'),
     'resolved': _l('resolved'), 'appealed': _l('under appeal'), 'closed': _l('closed'),
-    'withdrawn': _l('withdrawn'),
+    'withdrawn': _l('withdrawn'), 'screening': _l('being reviewed by the platform'),
 }
 
 ACTION_LABELS = {
@@ -25,6 +25,8 @@ ACTION_LABELS = {
     'mark_external': _l('mark as filed externally'), 'urge': _l('urge'), 'reassign': _l('reassign'),
     'merchant_timeout': _l('time out the merchant'), 'buyer_timeout': _l('time out the buyer'),
     'close_timeout': _l('close on timeout'),
+    'screen_accept': _l('accept after screening'), 'screen_reject': _l('reject after screening'),
+    'flag_malicious': _l('flag as malicious'),
 }
 
 EVENT_LABELS = {
@@ -40,6 +42,9 @@ EVENT_LABELS = {
     'appealed': _l('Appeal filed'),
     'appeal_ruled': _l('Ruling on appeal'),
     'resolved': _l('Resolved by the platform'),
+    'screen_accepted': _l('Accepted after review'),
+    'screen_rejected': _l('Not accepted after review'),
+    'flagged_malicious': _l('Flagged as malicious'),
 }
 
 

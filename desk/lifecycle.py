@@ -29,10 +29,18 @@ class Transition(NamedTuple):
 
 
 TABLE = (
-    Transition('file', ('new',), ('self_service', 'negotiating', 'pending_agent'),
+    Transition('file', ('new',), ('self_service', 'negotiating', 'pending_agent', 'screening'),
                ('buyer', 'agent', 'senior', 'supervisor'), 'complaint_window',
                'a buyer (or the integration for a buyer, or an agent on the phone) files; '
-               'the category decides self-service, merchant negotiation or platform'),
+               'the category decides self-service, merchant negotiation or platform; a buyer '
+               'with credit below 60 must give evidence, below 30 the case waits in screening'),
+    Transition('screen_accept', ('screening',), ('negotiating', 'pending_agent', 'self_service'),
+               ('supervisor',), None,
+               'the supervisor pre-screen lets the complaint through: it takes the path its '
+               'category gives (the merchant is told and its 24 h start, or the SLA clocks start)'),
+    Transition('screen_reject', ('screening',), ('closed',), ('supervisor',), None,
+               'the supervisor pre-screen refuses the complaint with a reason the buyer is told; '
+               'the merchant never hears of it'),
     Transition('helped', ('self_service',), ('closed',), ('buyer',), None,
                'the knowledge-base answer solved it'),
     Transition('not_helped', ('self_service',), ('pending_agent',), ('buyer',), None,
@@ -82,6 +90,8 @@ TABLE = (
                'rating and appeal windows are over'),
     Transition('withdraw', OPEN_BEFORE_RULING, ('withdrawn',), ('buyer',), None,
                'the buyer withdraws before a ruling'),
+    Transition('withdraw', ('screening',), ('withdrawn',), ('buyer',), None,
+               'the buyer withdraws while the complaint waits for the pre-screen'),
     Transition('edit', OPEN_BEFORE_RULING, OPEN_BEFORE_RULING, ('buyer',), 'edit_window',
                'the buyer corrects facts and demand within 24 hours of filing'),
     Transition('message', OPEN, OPEN, ('buyer', 'merchant', 'owner', 'agent', 'senior', 'supervisor', 'admin'),
@@ -93,6 +103,9 @@ TABLE = (
     Transition('reassign', ('pending_agent', 'in_progress', 'in_arbitration', 'appealed'),
                ('in_progress', 'in_arbitration', 'appealed'), ('supervisor',), None,
                'a supervisor moves the case to another agent, with a reason'),
+    Transition('flag_malicious', STATES, STATES, ('supervisor',), 'not_flagged',
+               'a supervisor flags the complaint as malicious, with a reason: its buyer loses 30 '
+               'credit (once per complaint)'),
 )
 
 ACTIONS = tuple(dict.fromkeys(t.action for t in TABLE))

@@ -41,6 +41,10 @@ class Buyer(BaseModel):
     created_at = DateTimeField(default=clock.now)
     #: 专属客服: owner of this buyer's third and later complaints within 30 days, when set.
     dedicated_agent_id = IntegerField(null=True)
+    #: Complaint credit (SPEC §7), 0..100: a cache of 100 plus the sum of the buyer's
+    #: `desk.credit_models.BuyerCreditEntry` deltas, written in the entry's transaction.
+    #: Staff see it; the buyer never does (desk/credit.py).
+    credit = IntegerField(default=100)
 
 
 class User(BaseModel):

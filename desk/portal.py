@@ -11,22 +11,25 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import (BooleanField, SelectField, SelectMultipleField, StringField,
                      TextAreaField, widgets)
 from wtforms.validators import Optional
 
-from desk import accounts, clock, lifecycle, overview
+from desk import accounts, clock, credit, lifecycle, overview
 from desk.case_access import get_visible
 from desk.complaint_models import Category, Complaint, RuleClause
 from desk.complaints import (FACTS_MAX, allowed_actions, file_complaint, promised_by,
                              take_action)
-from desk.errors import Conflict, DomainError, Invalid
+from desk.errors import Conflict, DomainError, Invalid, TooLarge, Unsupported
 from desk.orders import get_order
 from desk.portal_links import read_token
 from desk.timeline import events_for
 from desk.times import to_iso
 from desk.web import roles_required
 
+from arbitration.evidence import KIND_LABELS
+from arbitration.evidence_models import EVIDENCE_KINDS
 from arbitration.models import Proposal, Remedy
 from arbitration.negotiation import URGE_COOLDOWN
 
@@ -37,7 +40,7 @@ DEMANDS = [('full_refund', _l('Full refund')), ('partial_refund', _l('Partial re
            ('reissue', _l('Reissue the goods')), ('compensation', _l('Compensation')),
            ('fix', _l('Repair / fix')), ('other', _l('Other'))]
 #: progress bar stages: 已受理 → 处理中 → 已完成
-STAGES = {'self_service': 1, 'pending_agent': 1, 'negotiating': 2, 'awaiting_buyer': 2,
+STAGES = {'screening': 1, 'self_service': 1, 'pending_agent': 1, 'negotiating': 2, 'awaiting_buyer': 2,
           'in_progress': 2, 'in_arbitration': 2, 'appealed': 2, 'resolved': 3, 'closed': 3,
           'withdrawn': 3}
 
@@ -59,6 +62,12 @@ class ComplaintForm(FlaskForm):
     demand_amount = StringField(_l('Amount (yuan)'), validators=[Optional()])
     basis = SelectField(_l('Platform rule (optional)'), validators=[Optional()])
     external = MultiCheckboxField(_l('Also filed with'), choices=[('12315', '12315'), ('heimao', _l('Heimao complaints (黑猫投诉)'))])
+    # evidence given with the complaint (required for some buyers: desk.credit)
+    evidence_kind = SelectField(_l('Kind of evidence'), choices=[(k, KIND_LABELS[k]) for k in EVIDENCE_KINDS],
+                                default='order_screenshot')
+    evidence_file = FileField(_l('Evidence file (screenshot, recording, PDF)'))
+    evidence_text = TextAreaField(_l('Or paste a chat log'))
+    evidence_description = StringField(_l('What it shows (optional)'))
 
 
 class EditForm(FlaskForm):
@@ -90,6 +99,36 @@ def _show_field_errors(form, err):
         if field is not None:
             field.errors = list(field.errors or []) + [message]
     flash(err.message, 'danger')
+
+
+#: Where a filing's evidence problems are shown on the form.
+EVIDENCE_FIELDS = {'kind': 'evidence_kind', 'text': 'evidence_text', 'file': 'evidence_file',
+                   'description': 'evidence_description'}
+
+
+def evidence_of_form(form):
+    """(pasted-text items, uploads) of the form's evidence fields; empty when none given."""
+    kind = form.evidence_kind.data
+    description = form.evidence_description.data or ''
+    items = []
+    if (form.evidence_text.data or '').strip():
+        items.append({'kind': kind, 'text': form.evidence_text.data, 'description': description})
+    upload = form.evidence_file.data
+    uploads = [(kind, description, upload.filename, upload.stream)] if upload and upload.filename else []
+    return items, uploads
+
+
+def show_evidence_errors(form, err):
+    """A filing's evidence problems next to the evidence fields (`evidence.<n>.<field>`)."""
+    for key, message in err.fields.items():
+        if key == 'evidence':
+            name = 'evidence_file'
+        elif key.startswith('evidence.') or key == 'file':
+            name = EVIDENCE_FIELDS.get(key.rsplit('.', 1)[-1], 'evidence_file')
+        else:
+            continue
+        field = getattr(form, name)
+        field.errors = list(field.errors or []) + [message]
 
 
 def _demand(form):
@@ -133,26 +172,34 @@ def new_complaint(order_no):
     form.basis.choices = [('', '—')] + [(c.code, f'{c.code} {c.title_zh}') for c in clauses]
     if request.method == 'GET' and order.receiving_account:
         form.receiving_account.data = order.receiving_account
+    status = None
     if form.validate_on_submit():
         data = {'order_no': order.order_no, 'category': form.category.data, 'facts': form.facts.data,
                 'scenario': {name: getattr(form, name).data for name in SCENARIO_FIELDS
                              if getattr(form, name).data},
                 'demand': _demand(form), 'basis': form.basis.data or None,
                 'external': form.external.data or [], 'channel': 'web'}
+        data['evidence'], uploads = evidence_of_form(form)
         try:
-            complaint = file_complaint(current_user, data, default_channel='web')
+            complaint = file_complaint(current_user, data, default_channel='web', uploads=uploads)
         except Conflict as err:
             flash(err.message, 'warning')
             if err.extra.get('ticket_no'):
                 return redirect(url_for('portal.complaint', ticket_no=err.extra['ticket_no']))
-        except Invalid as err:
+        except (Invalid, TooLarge, Unsupported) as err:
+            show_evidence_errors(form, err)
             _show_field_errors(form, err)
+            status = err.status
         else:
             flash(_('Complaint %(t)s received.', t=complaint.ticket_no), 'success')
             return redirect(url_for('portal.complaint', ticket_no=complaint.ticket_no, new=1))
     scenario_map = {c.code: json.loads(c.scenario_fields or '[]') for c in categories}
+    # what the buyer must do, never why (their credit is not shown): see desk/credit.py
+    evidence_required = credit.filing_rules(order.buyer_id).evidence_required
     return render_template('buyer/complain.html', form=form, order=order, scenario_map=scenario_map,
-                           scenario_fields=SCENARIO_FIELDS, facts_max=FACTS_MAX), 200 if not form.errors else 422
+                           scenario_fields=SCENARIO_FIELDS, facts_max=FACTS_MAX,
+                           evidence_required=evidence_required,
+                           evidence_required_message=credit.EVIDENCE_REQUIRED), status or (200 if not form.errors else 422)
 
 
 @bp.route('/complaints')

@@ -22,7 +22,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from peewee import IntegrityError
 
-from desk import clock, deadlines, timeline
+from desk import clock, deadlines, sla, timeline
 from desk.assignment import open_load
 from desk.case_access import AGENT_ROLES
 from desk.complaint_queries import REPRESENTATION_PREFETCH
@@ -231,6 +231,7 @@ def _reopen(actor, complaint, senior, reason, now, review=None):
     before = complaint.owner_id
     _save(complaint, complaint.version, state=state, owner=senior.id, department=senior.department,
           assigned_at=now, rating_due_at=None, appeal_due_at=None, evidence_due_at=None)
+    sla.start(complaint, now)  # the reopened case runs against fresh targets (the old events stay)
     RatingFollowup.delete().where(RatingFollowup.complaint == complaint.id).execute()
     previous = User.get_or_none(User.id == before) if before else None
     record(complaint, actor, 'reopened', {'from': previous.username if previous else None,

@@ -75,7 +75,11 @@ SATISFIED_GUARDS = {'edit_window': 'cases are filed at the frozen now: the 24 h 
                                      'and new evidence of both parties',
                     'rating_window': 'resolved cases have an open rating window and no rating yet',
                     'open_review': 'walked on a case prepared for it (PREPARED_FOR): a 1-star rating '
-                                   'of the owner with its review open'}
+                                   'of the owner with its review open',
+                    'not_flagged': 'nobody has flagged a fresh case as malicious'}
+#: Personas who may not see a case in a state: the merchant never sees a complaint held by
+#: the supervisor pre-screen (desk.screening).
+HIDDEN_IN = {'screening': ('merchant',)}
 #: (state, action) rows whose guard contradicts another row's on the same case (ruling needs
 #: the evidence period over, declaring done needs it open): such an action is walked on a case
 #: prepared for it, and `allowed_actions` of that case is checked for it alone.
@@ -178,6 +182,8 @@ class World:
             changes['merchant_answered_at'] = clock.now()
         if complaint.state != state:
             changes['state'] = state
+        if state == 'screening':
+            changes['screening'] = 'pending'
         now = clock.now()
         if state == 'in_arbitration':  # claimed at the frozen now: the evidence period is open
             changes['evidence_due_at'] = None if prepared == 'period_over' else now + dt.timedelta(days=2)
@@ -260,6 +266,7 @@ def test_every_action_for_every_relation(world, state, owned):
     problems = []
     ticket_no = world.case(state, owned)
     personas = dict(PERSONAS) if owned else dict(PERSONAS, owner={'agent'})
+    personas.update({persona: None for persona in HIDDEN_IN.get(state, ())})
     prepared_actions = {a for (s, a) in PREPARED_FOR if s == state}
     for persona, relations in personas.items():
         allowed = world.allowed(persona, ticket_no)

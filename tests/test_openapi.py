@@ -253,3 +253,39 @@ def test_agent_desk_schemas_are_the_real_representations(client, users, api_key,
     assert [item['ticket_no'] for item in queue.json['items']] == [platform_case.json['ticket_no']]
     assert set(document['components']['schemas']['Queue']['required']) == set(queue.get_json())
     assert_valid(document, 'Queue', queue.get_json())
+
+
+def test_penalty_schemas_are_the_real_representations(client, users, api_key, document, frozen):
+    """Issue 8: manual violation, penalty appeal and decision, deposit top-up and ledger."""
+    from tests import case_builders as cb
+    from tests import complaint_helpers as h
+    h.merchant('m-1')
+    boss, market = api_key(users('supervisor')), api_key(users('integration'))
+    shop = api_key(h.staff_user(users, 'm-1'))
+    paths = document['paths']
+    for path, method in [('/violations/{violation_id}/appeal', 'post'),
+                         ('/violation-appeals/{appeal_id}/decision', 'post'),
+                         ('/merchants/{ref}/violations', 'post'), ('/merchants/{ref}/deposit', 'get'),
+                         ('/merchants/{ref}/deposit/top-ups', 'post')]:
+        assert method in paths[path], path
+    top_up_params = paths['/merchants/{ref}/deposit/top-ups']['post']['parameters']
+    assert {'$ref': '#/components/parameters/IdempotencyKey'} in top_up_params
+    schemas = document['components']['schemas']
+    entry = client.post('/api/v1/merchants/m-1/deposit/top-ups', headers=market, json={'amount': '1.00'})
+    assert entry.status_code == 201, entry.get_json()
+    assert set(schemas['DepositEntry']['required']) == set(entry.get_json())
+    assert_valid(document, 'DepositEntry', entry.get_json())
+    v = client.post('/api/v1/merchants/m-1/violations', headers=boss,
+                    json={'points': 2, 'fine': '5.00', 'reason': 'x', 'ticket_no': cb.case('O-5').ticket_no}).get_json()
+    assert set(schemas['Violation']['required']) == set(v)
+    assert_valid(document, 'Violation', v)
+    appeal = client.post(f'/api/v1/violations/{v["id"]}/appeal', headers=shop, json={'reason': 'x'}).get_json()
+    assert set(schemas['ViolationAppeal']['required']) == set(appeal)
+    assert_valid(document, 'ViolationAppeal', appeal)
+    decided = client.post(f'/api/v1/violation-appeals/{appeal["id"]}/decision', headers=boss,
+                          json={'decision': 'uphold', 'note': 'x'}).get_json()
+    assert_valid(document, 'ViolationAppeal', decided)
+    ledger = client.get('/api/v1/merchants/m-1/deposit', headers=shop).get_json()
+    assert set(schemas['DepositLedger']['required']) == set(ledger)
+    assert_valid(document, 'DepositLedger', ledger)
+    assert (ledger['balance'], ledger['on_hold']) == ('-4.00', True)

@@ -285,6 +285,9 @@ def test_reopen_sends_the_case_to_a_senior_agent_who_rules_again_and_the_buyer_r
     assert done['state'] == 'in_arbitration' and done['owner'] == 'senior1'
     case = row(complaint)
     assert case.in_queue and case.rating_due_at is None and case.appeal_due_at is None
+    resolution = cb.clock_of(case, 'resolution')
+    assert resolution.state == 'running' and resolution.started_at == clock.now()
+    assert case.resolution_due_at == resolution.due_at > clock.now()
     assert not RatingFollowup.select().where(RatingFollowup.complaint == complaint.id).exists()
     assert 'case_reopened' in cb.notices(desk['users']['senior'], complaint)
     assert 'review_coaching' in cb.notices(desk['users']['arbiter'], complaint)

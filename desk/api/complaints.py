@@ -1,29 +1,89 @@
 """Complaints: file, read, list, act on, and read the timeline."""
+import json
+
 from flask import jsonify, request
+from flask_babel import gettext as _
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from desk import clock
-from desk.api import api_user, authenticated, bp, json_body
-from desk.api.openapi import action_bodies_extension, operation
+from desk.api import _nul_at, api_user, authenticated, bp, json_body
+from desk.api.openapi import _object, action_bodies_extension, operation
+from desk.errors import Invalid
 from desk.case_access import get_visible, is_staff_view
 from desk.complaint_queries import complaint_to_dict, list_complaints
 from desk.complaints import file_complaint, take_action
 from desk.timeline import event_to_dict, events_for
 
 
+_FILING_BODY = {'requestBody': {'required': True, 'content': {
+    'application/json': {'schema': {'$ref': '#/components/schemas/ComplaintInput'}},
+    'multipart/form-data': {'schema': _object({
+        'complaint': {'type': 'string', 'description': 'the ComplaintInput object as JSON text '
+                                                      '(it may carry pasted-text `evidence` too)'},
+        'file': {'type': 'array', 'items': {'type': 'string', 'format': 'binary'},
+                 'description': 'evidence files (repeat the field for several): jpeg, png, gif, '
+                                'webp, mp4, webm, pdf, plain text, csv or json by content; at most '
+                                'DESK_EVIDENCE_MAX_BYTES each'},
+        'kind': {'type': 'array', 'items': {'type': 'string', 'enum': [
+                     'order_screenshot', 'payment_proof', 'chat_log', 'screen_recording',
+                     'error_screenshot', 'delivery_log', 'other']},
+                 'description': 'the kind of each file, in the order of the files'},
+        'description': {'type': 'array', 'items': {'type': 'string'},
+                        'description': 'a description of each file, in the order of the files'},
+    }, ('complaint',))},
+}}}
+
+
 @bp.route('/complaints', methods=['POST'])
-@operation(tag='complaints', body='ComplaintInput', responses={201: ('Complaint', 'Filed.')},
-           errors=(400, 409, 413, 422))
+@operation(tag='complaints', responses={201: ('Complaint', 'Filed.')},
+           errors=(400, 409, 413, 415, 422), extensions=_FILING_BODY)
 @authenticated()
 def create_complaint():
-    """File a complaint about an order.
+    """File a complaint about an order, with evidence if there is any.
 
     A buyer files for their own orders (an integration key with X-On-Behalf-Of files for
     that buyer); agents and supervisors file for the order's buyer. 409 with `ticket_no`
     when the order already has an open complaint; 422 when the complaint window has closed.
+
+    Evidence may come with the complaint: pasted text in `evidence` of the JSON body, files
+    as multipart/form-data (the complaint as JSON text in the field `complaint`, each file in
+    a `file` field with its `kind` and `description` in the same order). It is checked like
+    any evidence (413 above the size limit, 415 for a type that is not accepted) and stored
+    with the complaint or not at all. Some buyers must give at least one item: 422 "Please
+    upload at least one piece of evidence" (请上传至少一项证据) with `fields.evidence`, and
+    nothing is filed. Some complaints are reviewed by the platform first (state `screening`).
     """
     user = api_user()
-    complaint = file_complaint(user, json_body(), default_channel='api')
+    try:
+        if request.mimetype == 'multipart/form-data':
+            data, uploads = _multipart_filing()
+        else:
+            data, uploads = json_body(), ()
+        complaint = file_complaint(user, data, default_channel='api', uploads=uploads)
+    except RequestEntityTooLarge:
+        from arbitration.evidence import too_large_error
+        raise too_large_error() from None
     return jsonify(complaint_to_dict(complaint, user)), 201
+
+
+def _multipart_filing():
+    """(data, uploads) of a multipart filing: the JSON of the `complaint` field, and each
+    `file` with the `kind` and `description` given at the same position."""
+    try:
+        data = json.loads(request.form.get('complaint') or '')
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise Invalid(_('Send the complaint as a JSON object in the multipart field "complaint".'),
+                      fields={'complaint': _('must be a JSON object')})
+    where = _nul_at(data)
+    if where is not None:
+        raise Invalid(_('The body contains a NUL character.'), fields={where: _('contains a NUL character')})
+    kinds, descriptions = request.form.getlist('kind'), request.form.getlist('description')
+    uploads = [(kinds[n] if n < len(kinds) else None, descriptions[n] if n < len(descriptions) else '',
+                upload.filename, upload.stream)
+               for n, upload in enumerate(request.files.getlist('file'))]
+    return data, uploads
 
 
 @bp.route('/complaints/<ticket_no>', methods=['GET'])

@@ -216,6 +216,17 @@ SCHEMAS = {
         'external': {'type': 'array', 'items': {'type': 'string', 'enum': list(EXTERNAL)}},
         'override_reason': dict(TEXT, description='staff only: open it although the complaint '
                                                   'window has closed (logged)'),
+        'evidence': {'type': 'array', 'maxItems': 10, 'items': _object({
+            'kind': {'type': 'string', 'enum': ['order_screenshot', 'payment_proof', 'chat_log',
+                                                'screen_recording', 'error_screenshot', 'delivery_log',
+                                                'other']},
+            'text': dict(TEXT, maxLength=100000, description='pasted text, e.g. a chat log'),
+            'description': dict(TEXT, maxLength=1000)}, ('kind', 'text')),
+            'description': 'evidence given with the complaint, stored with it in one '
+                           'transaction (files: send multipart/form-data). Some buyers must '
+                           'give at least one item: without it the answer is 422 with the '
+                           'message "Please upload at least one piece of evidence" '
+                           '(请上传至少一项证据) and `fields.evidence`'},
     }, ('order_no', 'category', 'facts', 'demand')),
     'Complaint': _object({
         'ticket_no': TEXT,
@@ -394,6 +405,13 @@ ACTION_BODIES = {
                               ('external',)),
                       {'external': ['12315']}),
     'urge': (_object({}), {}),
+    'flag_malicious': (_object({'reason': dict(TEXT, maxLength=1000)}, ('reason',),
+                               description='supervisors only; once per complaint (409)'),
+                       {'reason': 'The same fake claim on five orders.'}),
+    'screen_accept': (_object({}, description='the complaint takes the path its category gives'), {}),
+    'screen_reject': (_object({'reason': dict(TEXT, maxLength=1000, description='told to the buyer')},
+                              ('reason',)),
+                      {'reason': 'The order page shows the card was redeemed by this account.'}),
     'reassign': (_object({'to': dict(TEXT, description='username of the new owner'),
                           'reason': TEXT}, ('to', 'reason')),
                  {'to': 'agent_li', 'reason': 'Wang is on leave.'}),

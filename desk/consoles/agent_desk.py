@@ -18,10 +18,11 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField, widgets
 from wtforms.validators import Optional
 
-from desk import assignment, clock, queue, sla_reports
+from desk import assignment, clock, credit, queue, sla_reports
 from desk.case_access import AGENT_ROLES, can_see, get_visible, is_staff_view
 from desk.complaint_models import EXTERNAL, FAR_FUTURE, TIERS, Category, RuleClause
 from desk.complaints import (FACTS_MAX, MESSAGE_MAX, STAFF_FILERS, allowed_actions,
@@ -30,10 +31,13 @@ from desk.consoles.access import RoleAccess
 from desk.errors import Conflict, DomainError, Invalid, NotFound
 from desk.masking import mask_phone
 from desk.models import DEPARTMENTS, User
-from desk.portal import DEMANDS, SCENARIO_FIELDS, category_label
+from desk.portal import DEMANDS, SCENARIO_FIELDS, evidence_of_form, show_evidence_errors, category_label
 from desk.timeline import events_for
 from desk.times import to_iso
 from desk.web import is_safe_next
+
+from arbitration.evidence import KIND_LABELS
+from arbitration.evidence_models import EVIDENCE_KINDS
 
 SUPERVISOR_ROLES = ('supervisor', 'admin')
 FILTER_KEYS = ('state', 'tier', 'category', 'merchant', 'owner', 'flag')
@@ -41,7 +45,7 @@ PAGE_SIZE = 50
 WARN_SECONDS = 15 * 60
 DEPARTMENT_NAMES = {'cs': _l('Customer service'), 'ops': _l('Operations'), 'tech': _l('Technology')}
 #: Actions the workspace has a form for; the service still decides whether each is allowed.
-WORKSPACE_ACTIONS = ('claim', 'reassign', 'mark_external')
+WORKSPACE_ACTIONS = ('claim', 'reassign', 'mark_external', 'screen_accept', 'screen_reject', 'flag_malicious')
 
 
 class AgentRolesOnly(RoleAccess):
@@ -185,6 +189,8 @@ def _action_data(action, form):
         return {'to': form.get('to', ''), 'reason': form.get('reason', '')}
     if action == 'mark_external':
         return {'external': form.getlist('external')}
+    if action in ('screen_reject', 'flag_malicious'):
+        return {'reason': form.get('reason', '')}
     return {}
 
 
@@ -217,7 +223,8 @@ class CaseView(Hidden, RoleAccess, BaseView):
             events=list(events_for(case, include_internal=is_staff_view(current_user))),
             actions=actions, clocks=clocks, now_iso=to_iso(now), warn_seconds=WARN_SECONDS,
             reassign_choices=_reassign_choices(case) if 'reassign' in actions else [],
-            external=EXTERNAL, message_max=MESSAGE_MAX)
+            external=EXTERNAL, message_max=MESSAGE_MAX, buyer_credit=credit.staff_panel(current_user, case),
+            credit_reason_label=credit.reason_label)
 
     @expose('/<ticket_no>/message', methods=['POST'])
     def message(self, ticket_no):
@@ -245,6 +252,9 @@ class CaseView(Hidden, RoleAccess, BaseView):
             flash({'claim': _('You now own %(t)s.', t=case.ticket_no),
                    'reassign': _('%(t)s was reassigned.', t=case.ticket_no),
                    'mark_external': _('Marked as also filed externally; the case gets priority.'),
+                   'screen_accept': _('%(t)s was accepted and takes its normal path.', t=case.ticket_no),
+                   'screen_reject': _('%(t)s was not accepted; the buyer has been told why.', t=case.ticket_no),
+                   'flag_malicious': _('%(t)s was flagged as malicious.', t=case.ticket_no),
                    }[action], 'success')
         return _back(url_for('.case', ticket_no=case.ticket_no))
 
@@ -341,6 +351,11 @@ class PhoneFilingForm(FlaskForm):
     external = MultiCheckboxField(_l('Also filed with'),
                                   choices=[('12315', '12315'), ('heimao', _l('Heimao complaints (黑猫投诉)'))])
     override_reason = TextAreaField(_l('Reason to open it after the complaint window closed (optional)'))
+    evidence_kind = SelectField(_l('Kind of evidence'), choices=[(k, KIND_LABELS[k]) for k in EVIDENCE_KINDS],
+                                default='order_screenshot')
+    evidence_file = FileField(_l('Evidence file (screenshot, recording, PDF)'))
+    evidence_text = TextAreaField(_l('Or paste a chat log'))
+    evidence_description = StringField(_l('What it shows (optional)'))
 
 
 FIELD_NAMES = {'demand.type': 'demand_type', 'demand.amount': 'demand_amount'}
@@ -358,14 +373,17 @@ class FileForBuyerView(FilersOnly, BaseView):
         form.basis.choices = [('', '—')] + [(c.code, f'{c.code} {_clause_title(c)}') for c in clauses]
         status = 200
         if form.validate_on_submit():
+            data = self._data(form)
+            data['evidence'], uploads = evidence_of_form(form)
             try:
-                complaint = file_complaint(current_user, self._data(form), default_channel='phone')
+                complaint = file_complaint(current_user, data, default_channel='phone', uploads=uploads)
             except Conflict as err:
                 flash_error(err)
                 if _visible(err.extra.get('ticket_no')):
                     return redirect(url_for('case.case', ticket_no=err.extra['ticket_no']))
                 status = 409
             except (Invalid, NotFound) as err:
+                show_evidence_errors(form, err)
                 self._field_errors(form, err)
                 status = err.status
             except DomainError as err:

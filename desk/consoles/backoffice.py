@@ -181,9 +181,10 @@ class BuyerView(AdminOnly, DeskModelView):
     """Buyers come from the marketplace; staff set a dedicated agent (专属客服) here."""
     can_create = can_delete = False
     simple_list_pager = True
-    column_list = ('ref', 'display_name', 'phone', 'dedicated_agent_id', 'created_at')
+    column_list = ('ref', 'display_name', 'phone', 'dedicated_agent_id', 'credit', 'created_at')
     column_labels = {'ref': _l('Ref'), 'display_name': _l('Name'), 'phone': _l('Phone'),
-                     'dedicated_agent_id': _l('Dedicated agent'), 'created_at': _l('Created')}
+                     'dedicated_agent_id': _l('Dedicated agent'), 'credit': _l('Buyer credit'),
+                     'created_at': _l('Created')}
     column_formatters = {'phone': lambda v, c, m, n: mask_phone(m.phone),
                          'dedicated_agent_id': lambda v, c, m, n: _agent_name(m.dedicated_agent_id)}
     column_searchable_list = ('ref', 'display_name')
