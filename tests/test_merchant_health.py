@@ -412,3 +412,18 @@ def test_the_daily_job_refreshes_every_merchant(world):
     assert refresh_merchant_health() == 2
     assert MerchantHealth.get_by_id(h.merchant('m-1').id).defects == 2
     assert refresh_merchant_health([h.merchant('m-2').id]) == 1
+
+
+def test_the_merchant_page_carries_the_penalty_panel(world, client, users):
+    login(client, users('supervisor').username)
+    html = client.get('/admin/merchant-health/m-1').get_data(as_text=True)
+    assert 'id="merchant-penalties"' in html and 'id="merchant-health"' in html
+
+
+def test_my_standing_in_the_merchant_console_shows_my_health(world, client):
+    login(client, cb.merchant_login('m-1').username)
+    page = client.get('/merchant/standing/')
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert 'id="merchant-health"' in html and html.count('<svg') == 3
+    assert 'data-figure="defect_rate">14.29 %' in html
