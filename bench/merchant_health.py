@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 def fill(database, merchants, orders, complaints, now):
     sql = database.execute_sql
-    sql("INSERT INTO buyer (ref, display_name, created_at) SELECT 'hb-' || g, '买家', %s "
+    sql("INSERT INTO buyer (ref, display_name, created_at, credit) SELECT 'hb-' || g, '买家', %s, 100 "
         "FROM generate_series(1, 1000) g", [now])
     sql("INSERT INTO merchant (ref, name, deposit_fen, created_at) SELECT 'hm-' || g, '商家 ' || g, 0, %s "
         "FROM generate_series(1, %s) g", [now, merchants])
@@ -57,6 +57,22 @@ def fill(database, merchants, orders, complaints, now):
         "ELSE 'arbitration_lost' END, 2, 0, c.created_at + interval '1 day', "
         "c.created_at + interval '366 days', 'active' FROM complaint c WHERE c.ticket_no LIKE 'THB-%%' "
         "AND (c.merchant_answered_at IS NULL OR c.id %% 7 = 0)")
+    # one big shop: 20,000 complaints over two years (the spike count's worst case)
+    big = sql("INSERT INTO merchant (ref, name, deposit_fen, created_at) VALUES ('hm-big', '大店', 0, %s) "
+              "RETURNING id", [now]).fetchone()[0]
+    sql('INSERT INTO "order" (order_no, buyer_id, merchant_id, product, goods_type, amount_fen, paid_at, '
+        'payment_method, created_at, updated_at) '
+        "SELECT 'HOB-' || g, %s + (g %% 1000), %s, '点卡', 'game_card', 4990, "
+        "%s - (20000 - g) * interval '52 minutes', 'alipay', %s, %s FROM generate_series(1, 20000) g",
+        [blo, big, now, now, now])
+    sql('INSERT INTO complaint (ticket_no, order_id, buyer_id, merchant_id, category, path, tier, department, '
+        'state, version, facts, scenario, demand_type, channel, external_12315, external_heimao, priority, '
+        'needs_payment_proof, created_at, updated_at, in_queue, queue_rank, next_due_at, proposal_count, '
+        'urge_count, timeline_length) '
+        "SELECT 'THBB-' || o.id, o.id, o.buyer_id, o.merchant_id, 'not_as_described', 'merchant', 'L2', 'cs', "
+        "'closed', 1, '事实', '{}', 'full_refund', 'api', false, false, 0, false, o.paid_at + interval '1 hour', "
+        "o.paid_at + interval '1 hour', false, 2, '9999-12-31', 0, 0, 0 "
+        "FROM \"order\" o WHERE o.merchant_id = %s ORDER BY o.id", [big])
     sql('ANALYZE')
 
 
@@ -112,10 +128,11 @@ def main():
         _, seconds = timed(merchant_health.refresh, [sample[0]])
         print(f'refresh one merchant: {1000 * seconds:.1f} ms')
         from arbitration import spike
-        biggest = database.execute_sql('SELECT merchant_id FROM complaint GROUP BY merchant_id '
-                                       'ORDER BY count(*) DESC LIMIT 1').fetchone()[0]
+        biggest = database.execute_sql("SELECT id FROM merchant WHERE ref = 'hm-big'").fetchone()[0]
         times = [timed(spike.counted, biggest, now, 30)[1] for _ in range(50)]
-        print(f'spike count at filing, the busiest merchant: median {1000 * statistics.median(times):.2f} ms')
+        print(f'spike count at filing, a shop with 20,000 complaints: median {1000 * statistics.median(times):.2f} ms')
+        _, seconds = timed(merchant_health.refresh, [biggest])
+        print(f'refresh that shop: {1000 * seconds:.1f} ms')
 
 
 if __name__ == '__main__':
