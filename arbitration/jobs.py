@@ -56,3 +56,11 @@ def make_thumbnail(sha256):
      .execute())
     Blob.update(thumbnail_sha256=digest).where(Blob.sha256 == sha256).execute()
     return True
+
+
+@job
+def refresh_merchant_health(merchant_ids=None):
+    """Recompute the health figures (and today's snapshot) of `merchant_ids`, or of every
+    merchant: daily by `rq cron`, and on demand from the backoffice."""
+    from arbitration import merchant_health
+    return merchant_health.refresh(merchant_ids)

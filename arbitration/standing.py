@@ -57,6 +57,9 @@ CHUNK = 5000
 #: year of jobs per merchant waiting in Redis would be memory for nothing. The minute sweep
 #: remains the safety net, and a reader applies a passed `due_at` itself (`standing_of`).
 SCHEDULE_AHEAD_SECONDS = 2 * 3600
+#: Functions (merchant_ids, now) called in the recompute's transaction with the merchants
+#: whose stored standing changed (the health list copies level and points: merchant_health).
+LISTENERS = []
 
 
 class LevelTable(list):
@@ -262,6 +265,8 @@ def _recompute(merchant_ids, now):
             for name, value in new.items():
                 setattr(row, name, value)
         update_each(MerchantStanding, changes)
+        for listener in LISTENERS:
+            listener(sorted(changes), now)
         _announce(announce, table, now)
         horizon = now + dt.timedelta(seconds=SCHEDULE_AHEAD_SECONDS)
         deadlines.schedule_many('standing_due', [(m, due) for m, due in moved if due <= horizon])
@@ -462,6 +467,7 @@ def standing_for(actor, merchant_ref, now=None):
     own; anyone else — another merchant's staff, a buyer — is told it does not exist (404).
     Three indexed queries when the stored standing is current: the merchant with its
     standing row and deposit balance, the level table, its violations with their tickets."""
+    from arbitration import merchant_health  # it builds on this module
     from desk.complaint_models import Complaint
     from desk.errors import NotFound
     from desk.models import STAFF_ROLES
@@ -503,9 +509,7 @@ def standing_for(actor, merchant_ref, now=None):
                                                                  found['deposit_hold'], table)],
         'next_change_at': to_iso(found['due_at']),
         'deposit': {'balance': to_yuan(found['balance'])},
-        # the merchant's health figures (complaint rate, defect rate, trusted badge) come from
-        # `arbitration.merchant_health`, which the lead wires in here at the merge
-        'health': {},
+        'health': merchant_health.figures_for(found['id']),
     }
 
 

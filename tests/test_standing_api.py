@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from arbitration import violations
+from arbitration import merchant_health, violations
 from arbitration.models import Violation
 from arbitration.penalty_models import DepositEntry
 from desk import clock
@@ -82,7 +82,8 @@ def test_shape_and_schema(client, keys, frozen):
         'restrictions': [{'kind': 'search_demotion', 'until': None, 'reason': 'standing'}],
         'next_change_at': '2027-11-24T10:00:00+08:00',
         'deposit': {'balance': '500.00'},
-        'health': {}}
+        'health': merchant_health.figures_for(merchant.id)}
+    assert data['health']['orders'] == 1 and data['health']['trusted'] is False
     assert old.id not in [v['id'] for v in data['violations']], 'ended over 30 days ago: not listed'
     document = client.get('/api/openapi.json').get_json()
     schema = document['components']['schemas']['Standing']
@@ -115,4 +116,5 @@ def test_reading_takes_a_fixed_number_of_statements(client, keys, frozen):
     from arbitration.standing import recompute
     recompute([merchant.id])
     many = statements()
-    assert few == many == 4, (few, many)  # the key, the merchant with its standing, levels, violations
+    # the key, the merchant with its standing, levels, violations, its health row and policy
+    assert few == many == 6, (few, many)
