@@ -464,3 +464,13 @@ def test_an_open_complaint_on_the_order_answers_409_before_asking_for_evidence(d
     set_credit(10)
     again = file_json(desk)
     assert again.status_code == 409 and again.get_json()['error']['ticket_no']
+
+
+def test_the_message_is_chinese_for_a_chinese_buyer(desk):
+    """What the buyer must do, in their language: the portal and the API default to Chinese."""
+    set_credit(59)
+    refused = desk['client'].post('/api/v1/complaints', json=h.body('O-1'),
+                                  headers={**desk['buyer'], 'Accept-Language': 'zh-CN'})
+    assert refused.status_code == 422
+    assert refused.get_json()['error']['message'] == '请上传至少一项证据'
+    no_trace()
