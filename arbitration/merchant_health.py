@@ -37,7 +37,7 @@ from peewee import Tuple, fn
 
 from desk import clock
 from desk.complaint_models import Complaint
-from desk.db import among, atomic, database
+from desk.db import among, atomic, database, update_each
 from desk.errors import NotFound
 from desk.models import STAFF_ROLES, Merchant, Order
 from desk.times import to_iso, to_local
@@ -269,14 +269,13 @@ def sync_standing(merchant_ids, now=None):
         return 0
     rules = policy()
     levels = _standing(sorted(rows), sorted(rows), now)
+    changes = {}
     for merchant_id, row in rows.items():
         level, points = levels[merchant_id]
         trusted = _marks({'orders': row.orders, 'defects': row.defects, 'active_points': points}, rules)['trusted']
         if (row.level, row.active_points, row.trusted) != (level, points, trusted):
-            (MerchantHealth
-             .update(level=level, active_points=points, trusted=trusted)
-             .where(MerchantHealth.merchant == merchant_id)
-             .execute())
+            changes[merchant_id] = {'level': level, 'active_points': points, 'trusted': trusted}
+    update_each(MerchantHealth, changes)  # one statement however many merchants changed
     return len(rows)
 
 

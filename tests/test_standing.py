@@ -14,6 +14,7 @@ from arbitration.penalty_models import DepositEntry, MerchantStanding, StandingL
 from desk import clock, deadlines, webhooks
 from desk.complaint_models import InboxMessage, Outbox
 from desk.db import atomic
+from desk.models import User
 from tests import complaint_helpers as h
 from tests.conftest import T0
 
@@ -29,6 +30,7 @@ def shop(app, users, frozen):
     not add a deposit hold (tested on its own below and in test_deposit.py)."""
     ViolationRule.update(fine_fen=0).execute()
     staff = h.staff_user(users, 'm-1')
+    User.update(locale='en').where(User.id == staff.id).execute()  # the titles below are read in English
     webhooks.subscribe(users('integration'), 'http://127.0.0.1:9/hook', ['*'])
     return {'merchant': h.merchant('m-1'), 'staff': staff}
 
@@ -81,7 +83,6 @@ def current(merchant):
 
 
 def _integration():
-    from desk.models import User
     return User(role='integration')
 
 
