@@ -7,9 +7,10 @@ recording and are copied onto the violation: editing a rule never changes what a
 already carries. `DEFAULT_RULES` is the fallback for a code with no row (and the SPEC table the
 migration seeds)."""
 import datetime as dt
+import functools
 
 from desk import clock
-from desk.db import among, insert_rows
+from desk.db import among, before_commit, insert_rows
 
 from arbitration import deposit, standing
 from arbitration.models import Violation
@@ -76,7 +77,9 @@ def record_many(items, now=None):
             row.id = violation_id
         deposit.charge_fines(new, now)  # fines into the deposit ledger first: a fine the deposit
         # cannot cover is part of the standing the recompute derives
-        standing.recompute(sorted({v.merchant_id for v in new}), now)
+        # the standing locks each merchant's row: recomputed as the transaction's last work,
+        # so two merchant-timeout batches sharing merchants do not wait on each other's rest
+        before_commit(functools.partial(standing.recompute, sorted({v.merchant_id for v in new}), now))
     return result
 
 

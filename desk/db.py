@@ -61,6 +61,12 @@ def _pending():
     return _local.callbacks
 
 
+def _closing():
+    if not hasattr(_local, 'closing'):
+        _local.closing = []
+    return _local.closing
+
+
 def after_commit(callback):
     """Run `callback()` once the outermost `atomic()` commits; at once outside a transaction."""
     if getattr(_local, 'depth', 0) == 0:
@@ -69,17 +75,35 @@ def after_commit(callback):
         _pending().append(callback)
 
 
+def before_commit(callback):
+    """Run `callback()` inside the outermost `atomic()`, as its last work before the commit; at
+    once outside a transaction. For work that locks rows many transactions share (a
+    merchant's standing): done last, the locks are held only until the commit, not for the
+    rest of a long batch — and it still commits or rolls back with everything else."""
+    if getattr(_local, 'depth', 0) == 0:
+        callback()
+    else:
+        _closing().append(callback)
+
+
 @contextlib.contextmanager
 def atomic():
-    """A transaction (or savepoint when nested) that fires `after_commit` hooks on commit."""
+    """A transaction (or savepoint when nested) that runs `before_commit` hooks last inside
+    it and fires `after_commit` hooks on commit."""
     depth = getattr(_local, 'depth', 0)
     mark = len(_pending())  # hooks registered before this block survive its rollback
+    closing_mark = len(_closing())
     _local.depth = depth + 1
     try:
         with database.atomic():
             yield
+            while depth == 0 and _closing():  # a hook may register another
+                callbacks, _local.closing = _closing()[:], []
+                for callback in callbacks:
+                    callback()
     except BaseException:
         del _pending()[mark:]  # a rolled-back savepoint drops only its own hooks
+        del _closing()[closing_mark:]
         raise
     finally:
         _local.depth = depth

@@ -112,6 +112,46 @@ def test_with_redis_a_rollback_enqueues_nothing(app, fake_redis):
     assert Queue(tasks.QUEUE, connection=fake_redis).count == 0
 
 
+# --- before_commit (work done last inside the transaction) ---
+
+def test_before_commit_runs_last_inside_the_outermost_transaction(app):
+    from desk.db import before_commit
+    from desk.models import Merchant
+    order = []
+    with atomic():
+        with atomic():
+            before_commit(lambda: order.append(('hook', Merchant.select().count())))
+            Merchant.create(ref='m-x', name='x')
+        order.append('after the inner block')
+        Merchant.create(ref='m-y', name='y')
+        assert order == ['after the inner block'], 'not before the outermost block ends'
+    assert order == ['after the inner block', ('hook', 2)]  # it saw the whole transaction's work
+
+
+def test_before_commit_is_rolled_back_with_the_transaction_and_savepoint(app):
+    from desk.db import before_commit
+    from desk.models import Merchant
+    with pytest.raises(ZeroDivisionError):
+        with atomic():
+            before_commit(lambda: Merchant.create(ref='m-z', name='z'))
+            1 / 0
+    with atomic():
+        with pytest.raises(ZeroDivisionError):
+            with atomic():
+                before_commit(lambda: calls.append('dropped'))
+                1 / 0
+        before_commit(lambda: calls.append('kept'))
+    assert calls == ['kept'] and not Merchant.select().where(Merchant.ref == 'm-z').exists()
+
+    def failing():
+        raise ZeroDivisionError
+    with pytest.raises(ZeroDivisionError):
+        with atomic():
+            Merchant.create(ref='m-w', name='w')
+            before_commit(failing)
+    assert not Merchant.select().where(Merchant.ref == 'm-w').exists(), 'a failing hook rolls back everything'
+
+
 # --- the periodic ticker (development, no Redis) ---
 
 def test_run_periodic_once_runs_due_jobs_and_respects_intervals(app, monkeypatch):
