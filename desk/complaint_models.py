@@ -159,7 +159,7 @@ for _name in DEADLINE_INDEXED:
 class Event(BaseModel):
     """One line of a complaint's timeline: append-only and hash-chained per complaint."""
     id = AutoField()
-    complaint = ForeignKeyField(Complaint, backref='events', on_delete='CASCADE')
+    complaint = ForeignKeyField(Complaint, backref='events', on_delete='CASCADE', index=False)  # (complaint, seq)
     seq = IntegerField()
     at = DateTimeField()
     actor = ForeignKeyField(User, null=True, on_delete='SET NULL')
@@ -195,8 +195,8 @@ class Outbox(BaseModel):
 class InboxMessage(BaseModel):
     """An in-app notification; one per (outbox row, user) so a redelivery adds nothing."""
     id = AutoField()
-    user = ForeignKeyField(User, backref='inbox', on_delete='CASCADE')
-    outbox = ForeignKeyField(Outbox, null=True, on_delete='SET NULL')
+    user = ForeignKeyField(User, backref='inbox', on_delete='CASCADE', index=False)  # (user, read_at)
+    outbox = ForeignKeyField(Outbox, null=True, on_delete='SET NULL', index=False)  # (outbox, user)
     complaint = ForeignKeyField(Complaint, null=True, on_delete='CASCADE')
     title = CharField(max_length=200)
     body = TextField(default='')

@@ -43,7 +43,7 @@ class Holiday(BaseModel):
 class SlaClock(BaseModel):
     """One SLA target of one case: when it started, when it is due, pauses so far."""
     id = AutoField()
-    complaint = ForeignKeyField(Complaint, backref='sla_clocks', on_delete='CASCADE')
+    complaint = ForeignKeyField(Complaint, backref='sla_clocks', on_delete='CASCADE', index=False)  # (complaint, target)
     target = CharField(max_length=16)
     state = CharField(max_length=10, default='running')  # running, paused, achieved, breached
     started_at = DateTimeField()
@@ -63,7 +63,7 @@ class SlaEvent(BaseModel):
     target = CharField(max_length=16)
     kind = CharField(max_length=10)
     at = DateTimeField(default=clock.now)
-    owner = ForeignKeyField(User, null=True, backref='sla_events', on_delete='SET NULL')
+    owner = ForeignKeyField(User, null=True, backref='sla_events', on_delete='SET NULL', index=False)  # (owner, at)
     department = CharField(max_length=8)
     due_at = DateTimeField(null=True)
 
