@@ -4,7 +4,8 @@ Each complaint contributes counters to `MetricDay` rows (subject, department, lo
 the case itself to the agent who first resolved it (handled, first-contact resolution,
 reopened, appealed, overturned, handle time), each of its ratings to the agent (or merchant)
 snapshotted on the rating, each SLA target to the owner recorded on its deciding SLA event.
-`contribution(complaint_id)` computes that from the raw tables for one complaint; the last
+`contribution(complaint_id)` computes that from the raw tables for one complaint
+(`contributions` for many at once); the last
 one applied is kept in `CaseMetric`, so a change is applied as a delta (new − old) within
 the transaction that made it (timeline and SLA listeners). `rebuild()` recomputes every
 complaint from scratch; the two always agree (tests/test_metrics.py proves it on a random
@@ -20,7 +21,7 @@ from peewee import fn
 from desk import clock, sla, timeline
 from desk.case_access import AGENT_ROLES
 from desk.complaint_models import Complaint, Event
-from desk.db import atomic, is_sqlite
+from desk.db import among, atomic, is_sqlite
 from desk.models import User
 from desk.queue_models import SlaEvent
 from desk.rating_models import HANDLE_BUCKETS, CaseMetric, MetricDay, MetricWeights, Rating
@@ -65,18 +66,38 @@ def _key(kind, subject, department, at):
 
 def contribution(complaint_id):
     """{key: {counter: n}} of one complaint, from the raw tables (no zero counters)."""
+    return contributions([complaint_id]).get(complaint_id, {})
+
+
+def contributions(complaint_ids):
+    """`contribution` of many complaints: {complaint id: contribution} (a complaint that does
+    not exist is left out), in six queries however many complaints."""
+    ids = sorted(set(complaint_ids))
+    complaints = {c.id: c for c in Complaint.select(Complaint.id, Complaint.created_at, Complaint.department)
+                  .where(among(Complaint.id, ids))}
+    events, sla_events, ratings = defaultdict(list), defaultdict(list), defaultdict(list)
+    for event in (Event
+                  .select(Event.complaint, Event.kind, Event.at, Event.actor, Event.actor_role, Event.seq)
+                  .where(among(Event.complaint, ids) & Event.kind.in_(AGENT_RESOLUTIONS + ('reopened',)))
+                  .order_by(Event.complaint, Event.seq)):
+        events[event.complaint_id].append(event)
+    for event in (SlaEvent
+                  .select()
+                  .where(among(SlaEvent.complaint, ids) & SlaEvent.kind.in_(('achieved', 'breached')))
+                  .order_by(SlaEvent.id)):
+        sla_events[event.complaint_id].append(event)
+    overturned = {c for (c,) in Ruling.select(Ruling.complaint)
+                  .where(among(Ruling.complaint, ids) & (Ruling.overturned == True)).tuples()}  # noqa: E712
+    appealed = {c for (c,) in Appeal.select(Appeal.complaint).where(among(Appeal.complaint, ids)).tuples()}
+    for rating in Rating.select().where(among(Rating.complaint, ids)).order_by(Rating.id):
+        ratings[rating.complaint_id].append(rating)
+    return {cid: _contribution(complaints[cid], events[cid], sla_events[cid], cid in overturned,
+                               cid in appealed, ratings[cid])
+            for cid in ids if cid in complaints}
+
+
+def _contribution(complaint, events, sla_events, overturned, appealed, ratings):
     out = defaultdict(Counter)
-    complaint = Complaint.get_or_none(Complaint.id == complaint_id)
-    if complaint is None:
-        return {}
-    events = list(Event
-                  .select(Event.kind, Event.at, Event.actor, Event.actor_role, Event.seq)
-                  .where((Event.complaint == complaint_id) & Event.kind.in_(AGENT_RESOLUTIONS + ('reopened',)))
-                  .order_by(Event.seq))
-    sla_events = list(SlaEvent
-                      .select()
-                      .where((SlaEvent.complaint == complaint_id) & SlaEvent.kind.in_(('achieved', 'breached')))
-                      .order_by(SlaEvent.id))
     first = next((e for e in events if e.kind in AGENT_RESOLUTIONS and e.actor_role in AGENT_ROLES
                   and e.actor_id), None)
     if first is not None:
@@ -84,11 +105,6 @@ def contribution(complaint_id):
         responded = next((s for s in sla_events if s.target == 'first_response' and s.kind == 'achieved'), None)
         first_owner = responded.owner_id if responded is not None else agent
         reopened = any(e.kind == 'reopened' and e.seq > first.seq for e in events)
-        overturned = (Ruling
-                      .select(Ruling.id)
-                      .where((Ruling.complaint == complaint_id) & (Ruling.overturned == True))  # noqa: E712
-                      .exists())
-        appealed = Appeal.select(Appeal.id).where(Appeal.complaint == complaint_id).exists()
         start = responded.at if responded is not None else complaint.created_at
         seconds = max(0, int((first.at - start).total_seconds()))
         department = responded.department if responded is not None else complaint.department
@@ -100,7 +116,7 @@ def contribution(complaint_id):
         c['overturned'] += int(overturned)
         c['handle_seconds'] += seconds
         c[BUCKETS[bucket_of(seconds)]] += 1
-    for rating in Rating.select().where(Rating.complaint == complaint_id):
+    for rating in ratings:
         kind, subject = ('agent', rating.agent_id) if rating.agent_id else ('merchant', rating.merchant_id)
         if subject is None:
             continue
@@ -153,24 +169,41 @@ def _apply(key, delta):
 
 def refresh(complaint_id):
     """Recompute one complaint and apply the difference to the rollup (inside a transaction)."""
+    refresh_many([complaint_id])
+
+
+def refresh_many(complaint_ids):
+    """`refresh` for many complaints at once (an SLA batch's breaches): their contributions
+    read in one pass, the differences summed per rollup row and each row changed once, the
+    stored contributions written with one upsert."""
+    ids = sorted(set(complaint_ids))
+    if not ids:
+        return
     with atomic():
-        stored = CaseMetric.get_or_none(CaseMetric.complaint == complaint_id)
-        old = json.loads(stored.contrib) if stored else {}
-        new = contribution(complaint_id)
-        if old == new:
-            return
-        for key in sorted(set(old) | set(new)):
-            before, after = old.get(key, {}), new.get(key, {})
-            delta = {f: after.get(f, 0) - before.get(f, 0) for f in set(before) | set(after)}
-            delta = {f: n for f, n in delta.items() if n}
+        stored = {m.complaint_id: json.loads(m.contrib)
+                  for m in CaseMetric.select().where(among(CaseMetric.complaint, ids))}
+        fresh = contributions(ids)
+        totals, changed = defaultdict(Counter), []
+        for complaint_id in ids:
+            old, new = stored.get(complaint_id, {}), fresh.get(complaint_id, {})
+            if old == new:
+                continue
+            for key in set(old) | set(new):
+                before, after = old.get(key, {}), new.get(key, {})
+                for field in set(before) | set(after):
+                    totals[key][field] += after.get(field, 0) - before.get(field, 0)
+            changed.append({'complaint': complaint_id, 'contrib': json.dumps(new, sort_keys=True),
+                            'updated_at': clock.now()})
+        for key in sorted(totals):  # one lock order for every transaction
+            delta = {f: n for f, n in totals[key].items() if n}
             if delta:
                 _apply(key, delta)
-        text = json.dumps(new, sort_keys=True)
-        if stored is None:
-            CaseMetric.insert(complaint=complaint_id, contrib=text, updated_at=clock.now()).execute()
-        else:
-            CaseMetric.update(contrib=text, updated_at=clock.now()).where(
-                CaseMetric.complaint == complaint_id).execute()
+        if changed:
+            (CaseMetric
+             .insert_many(changed)
+             .on_conflict(conflict_target=[CaseMetric.complaint],
+                          preserve=[CaseMetric.contrib, CaseMetric.updated_at])
+             .execute())
 
 
 def _on_event(complaint, event):
@@ -181,13 +214,13 @@ def _on_event(complaint, event):
     refresh(complaint.id)
 
 
-def _on_sla_event(complaint_id, sla_event):
-    if sla_event.kind == 'breached':
-        refresh(complaint_id)
+def _on_sla_events(events):
+    """A breach decides an SLA target's count: the breached cases are refreshed together."""
+    refresh_many([e.complaint_id for e in events if e.kind == 'breached'])
 
 
 timeline.LISTENERS.append(_on_event)
-sla.LISTENERS.append(_on_sla_event)
+sla.LISTENERS.append(_on_sla_events)
 
 
 def rebuild(batch=1000):
@@ -204,8 +237,9 @@ def rebuild(batch=1000):
             if not ids:
                 break
             last = ids[-1]
+            batch_contributions = contributions(ids)
             for complaint_id in ids:
-                contrib = contribution(complaint_id)
+                contrib = batch_contributions.get(complaint_id)
                 if contrib:
                     cases.append({'complaint': complaint_id, 'contrib': json.dumps(contrib, sort_keys=True),
                                   'updated_at': clock.now()})

@@ -39,14 +39,15 @@ def targets(tier, start, calendar=None):
             calendar.add(start, resolution) if resolution else None)
 
 
-#: Called as listener(complaint_id, sla_event) after each SLA event (the metric rollups).
+#: Called as listener(sla_events) with the SLA events just written, all of a batch at once
+#: (the metric rollups).
 LISTENERS = []
 
 
 def _event(complaint, target, kind, at, due_at=None):
     event = SlaEvent.create(**_event_row(complaint, target, kind, at, due_at))
     for listener in LISTENERS:
-        listener(complaint.id, event)
+        listener([event])
 
 
 class _Clock(NamedTuple):
@@ -69,10 +70,10 @@ _EVENT_FIELDS = (SlaEvent.complaint, SlaEvent.target, SlaEvent.kind, SlaEvent.at
 
 def _insert_events(rows):
     insert_rows(SlaEvent, _EVENT_FIELDS, [[row[f.name] for f in _EVENT_FIELDS] for row in rows])
-    for row in rows if LISTENERS else ():
-        event = SlaEvent(**row)
+    if LISTENERS and rows:
+        events = [SlaEvent(**row) for row in rows]
         for listener in LISTENERS:
-            listener(row['complaint'], event)
+            listener(events)
 
 
 def _clocks(complaint, states=OPEN_CLOCK_STATES):
