@@ -30,7 +30,7 @@ from peewee import JOIN, SQL, fn
 
 from desk import timeline
 from desk.complaint_models import Complaint
-from desk.db import insert_rows, is_sqlite
+from desk.db import among, insert_rows, is_sqlite
 from desk.models import Merchant
 
 from arbitration.evidence_models import Ruling
@@ -62,22 +62,31 @@ def valid_complaints(merchant_ids=None):
     return query
 
 
-def spike_linked():
-    """A condition: the complaint is already linked to a complaint_spike violation."""
-    return fn.EXISTS(ViolationComplaint
-                     .select(SQL('1'))
-                     .join(Violation, JOIN.INNER, on=(ViolationComplaint.violation == Violation.id))
-                     .where((ViolationComplaint.complaint == Complaint.id) & (Violation.code == CODE)))
-
-
 def counted(merchant_id, at, window_days):
-    """Ids (oldest first) of the merchant's complaints that count toward a spike at `at`."""
+    """Ids (oldest first) of the merchant's complaints that count toward a spike at `at`: the
+    valid ones of the window not yet linked to a spike. Two indexed reads — the window's
+    complaints, then which of them a spike holds — rather than one anti-join, whose plan
+    depends on the planner guessing how many spikes there are (a bad guess compared every
+    complaint with every link: seconds per filing on 1,000,000 complaints)."""
     start = at - dt.timedelta(days=window_days)
-    return [c.id for c in (valid_complaints([merchant_id])
-                           .select(Complaint.id)
-                           .where((Complaint.created_at > start) & (Complaint.created_at <= at)
-                                  & ~spike_linked())
-                           .order_by(Complaint.created_at, Complaint.id))]
+    # A spike links every counted complaint up to its own time, so none before the last
+    # spike can count again: the window starts there when that is later (from the same
+    # second on, for complaints filed in the spike's second after it).
+    last = (Violation
+            .select(fn.MAX(Violation.at))
+            .where((Violation.merchant == merchant_id) & (Violation.code == CODE))
+            .scalar())
+    since = (Complaint.created_at >= last) if last is not None and last > start else (Complaint.created_at > start)
+    ids = [c.id for c in (valid_complaints([merchant_id])
+                          .select(Complaint.id)
+                          .where(since & (Complaint.created_at <= at))
+                          .order_by(Complaint.created_at, Complaint.id))]
+    linked = {c for (c,) in (ViolationComplaint
+                             .select(ViolationComplaint.complaint)
+                             .join(Violation, JOIN.INNER, on=(ViolationComplaint.violation == Violation.id))
+                             .where(among(ViolationComplaint.complaint, ids) & (Violation.code == CODE))
+                             .tuples())} if ids else set()
+    return [cid for cid in ids if cid not in linked]
 
 
 def check(complaint, at=None):
