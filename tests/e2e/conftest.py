@@ -2,6 +2,7 @@
 served by werkzeug on 127.0.0.1 with a free port, in a daemon thread."""
 import re
 import threading
+import time
 
 import pytest
 from werkzeug.serving import make_server
@@ -72,3 +73,14 @@ def chinese_context(browser):
                                   viewport={'width': 1280, 'height': 900})
     context.set_default_timeout(15000)
     return context
+
+
+def wait_for(predicate, seconds=10):
+    """Poll `predicate` until true or `seconds` pass (what a live server and its inline jobs do
+    happens in other threads); returns its last answer."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return predicate()

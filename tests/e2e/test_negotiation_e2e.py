@@ -5,7 +5,6 @@ remedy instruction and confirms it through the API."""
 import json
 import os
 import re
-import time
 import urllib.request
 
 import pytest
@@ -16,6 +15,7 @@ from desk.complaints import file_complaint
 from desk.models import Buyer
 from desk.portal_links import make_token
 from tests.conftest import PASSWORD
+from tests.e2e.conftest import wait_for
 from tests.support import push_order
 from tests.webhook_receiver import Receiver
 
@@ -31,15 +31,6 @@ def _api(base, method, path, key, body=None):
                                               'Content-Type': 'application/json'})
     with urllib.request.urlopen(request, timeout=10) as response:
         return response.status, json.loads(response.read())
-
-
-def _wait_for(predicate, seconds=10):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
 
 
 def test_merchant_proposes_buyer_accepts_marketplace_confirms(live_server, page, browser, users):
@@ -102,7 +93,7 @@ def test_merchant_proposes_buyer_accepts_marketplace_confirms(live_server, page,
         expect(page.locator('#case-state')).to_have_text('等待买家回复')
         expect(page.locator('#proposals [data-proposal="1"]')).to_contain_text('¥30.00')
         expect(page.locator('#case-deadline')).to_have_attribute('data-deadline', 'buyer_due')
-        assert _wait_for(lambda: receiver.received('proposal.created'))
+        assert wait_for(lambda: receiver.received('proposal.created'))
 
         # the buyer arrives through a signed link and accepts
         buyer_context = browser.new_context(locale='zh-CN', timezone_id='Asia/Shanghai',
@@ -126,7 +117,7 @@ def test_merchant_proposes_buyer_accepts_marketplace_confirms(live_server, page,
             buyer_context.close()
 
         # the marketplace got the signed instruction ...
-        assert _wait_for(lambda: receiver.received('remedy.created'))
+        assert wait_for(lambda: receiver.received('remedy.created'))
         instruction = receiver.received('remedy.created')[0]
         assert instruction['verified'], 'the X-Desk-Signature did not verify with the secret'
         data = instruction['data']
@@ -140,7 +131,7 @@ def test_merchant_proposes_buyer_accepts_marketplace_confirms(live_server, page,
         assert representation['state'] == 'resolved'
         assert [(r['id'], r['state']) for r in representation['remedies']] == [(data['id'], 'confirmed')]
         assert [(p['seq'], p['state'], p['amount']) for p in representation['proposals']] == [(1, 'accepted', '30.00')]
-        assert _wait_for(lambda: receiver.received('remedy.confirmed'))
+        assert wait_for(lambda: receiver.received('remedy.confirmed'))
         assert receiver.received('remedy.confirmed')[0]['verified']
         assert Complaint.get(Complaint.ticket_no == ticket).state == 'resolved'
 

@@ -5,7 +5,6 @@ the fine is back in the deposit, and the marketplace received both signed
 `merchant.standing_changed` webhooks."""
 import os
 import re
-import time
 
 import pytest
 
@@ -15,7 +14,7 @@ from desk.complaint_models import Complaint
 from desk.complaints import file_complaint
 from desk.db import atomic
 from desk.models import Buyer, Merchant
-from tests.e2e.conftest import chinese_context, login
+from tests.e2e.conftest import chinese_context, login, wait_for
 from tests.evidence_helpers import png_bytes
 from tests.support import push_order
 from tests.webhook_receiver import Receiver
@@ -23,15 +22,6 @@ from tests.webhook_receiver import Receiver
 pytestmark = pytest.mark.e2e
 
 SHOTS = os.environ.get('DESK_E2E_SCREENSHOT_DIR', '/tmp')
-
-
-def _wait_for(predicate, seconds=10):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
 
 
 def test_merchant_appeals_a_fake_delivery_violation_and_a_supervisor_revokes_it(
@@ -55,7 +45,7 @@ def test_merchant_appeals_a_fake_delivery_violation_and_a_supervisor_revokes_it(
             'facts': '商家显示已发货，卡密从未收到。', 'scenario': {}, 'demand': {'type': 'full_refund'}})
         with atomic():
             violation = violations.record_violation(merchant.id, 'fake_delivery', Complaint.get_by_id(case.id))
-        assert _wait_for(lambda: len(receiver.received('merchant.standing_changed')) == 1)
+        assert wait_for(lambda: len(receiver.received('merchant.standing_changed')) == 1)
         first = receiver.received('merchant.standing_changed')[0]
         assert first['verified'] and first['data']['level'] == 'warning'
         assert first['data']['active_points'] == 12
@@ -104,7 +94,7 @@ def test_merchant_appeals_a_fake_delivery_violation_and_a_supervisor_revokes_it(
         page.screenshot(path=os.path.join(SHOTS, 'penalty-3-merchant-normal.png'), full_page=True)
         assert deposit.balance_of(merchant.id) == 100000
 
-        assert _wait_for(lambda: len(receiver.received('merchant.standing_changed')) == 2)
+        assert wait_for(lambda: len(receiver.received('merchant.standing_changed')) == 2)
         second = receiver.received('merchant.standing_changed')[1]
         assert second['verified'] and second['data']['level'] == 'normal'
         assert (second['data']['previous_level'], second['data']['active_points']) == ('warning', 0)
