@@ -264,7 +264,10 @@ def sync_standing(merchant_ids, now=None):
     recomputed, so the list's level/points columns never wait for the daily job."""
     now = now or clock.now()
     ids = sorted(set(merchant_ids))
-    rows = {h.merchant_id: h for h in MerchantHealth.select().where(among(MerchantHealth.merchant, ids))}
+    rows = {h.merchant_id: h for h in MerchantHealth
+            .select(MerchantHealth.merchant, MerchantHealth.orders, MerchantHealth.defects, MerchantHealth.level,
+                    MerchantHealth.active_points, MerchantHealth.trusted)  # not the wide row: every recompute calls this
+            .where(among(MerchantHealth.merchant, ids))}
     if not rows:
         return 0
     rules = policy()
