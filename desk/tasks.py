@@ -39,8 +39,8 @@ def job(func):
 def worker_app():
     """The app jobs run in outside a web request, built once per process.
 
-    `desk.worker.DeskWorker` builds it in the worker's main process, so the process RQ
-    forks for each job inherits it instead of building the whole app again (~1 s a job).
+    `desk.worker.DeskWorker` builds it when the worker starts, so no job builds the whole
+    app again (~1 s each).
     """
     global _worker_app
     if _worker_app is None:
