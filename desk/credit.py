@@ -151,17 +151,23 @@ def _prefetch_flags(complaints):
         c.prefetched_flagged = c.id in flagged
 
 
+def supervisor_reason(data, missing):
+    """The `reason` of a supervisor's decision on a buyer's complaint (a malicious flag, a
+    pre-screen refusal), stripped; 422 with `missing` when absent, or when too long."""
+    reason = data.get('reason') if isinstance(data, dict) else None
+    if not isinstance(reason, str) or not reason.strip():
+        raise Invalid(missing, fields={'reason': _('is required')})
+    if len(reason.strip()) > REASON_MAX:
+        raise Invalid(_('The reason is too long.'), fields={'reason': _('at most %(n)d characters', n=REASON_MAX)})
+    return reason.strip()
+
+
 def flag_malicious(actor, complaint, data):
     """A supervisor flags the complaint as malicious, with a reason: −30 for its buyer, once
     per complaint. An internal timeline event; the buyer is not told of a score."""
     now = clock.now()
     check(complaint, actor, 'flag_malicious', now)
-    reason = (data or {}).get('reason') if isinstance(data, dict) else None
-    if not isinstance(reason, str) or not reason.strip():
-        raise Invalid(_('Say why the complaint is malicious.'), fields={'reason': _('is required')})
-    if len(reason.strip()) > REASON_MAX:
-        raise Invalid(_('The reason is too long.'), fields={'reason': _('at most %(n)d characters', n=REASON_MAX)})
-    reason = reason.strip()
+    reason = supervisor_reason(data, _('Say why the complaint is malicious.'))
     with atomic():
         _save(complaint, complaint.version)  # a concurrent flag waits here, then finds the version moved
         entry = _change(complaint.buyer_id, -MALICIOUS, 'malicious', f'malicious:{complaint.id}', complaint,

@@ -15,13 +15,12 @@ from desk import clock
 from desk.complaint_models import Category, Complaint
 from desk.complaints import (ACTIONS, _notify_filed, _save, announce_filed, buyer_users, check,
                              path_state, start_path)
+from desk.credit import supervisor_reason
 from desk.db import atomic
-from desk.errors import Invalid
 from desk.models import Order
 from desk.notifications import TEMPLATES, notify
 from desk.timeline import record
 
-REASON_MAX = 1000
 
 TEMPLATES.update({
     'complaint_screen_rejected': (_l('Complaint %(ticket)s was not accepted'),
@@ -59,12 +58,7 @@ def screen_reject(actor, complaint, data):
     """Refuse a screened complaint with a reason the buyer is told; it is closed."""
     now = clock.now()
     check(complaint, actor, 'screen_reject', now)
-    reason = (data or {}).get('reason') if isinstance(data, dict) else None
-    if not isinstance(reason, str) or not reason.strip():
-        raise Invalid(_('Tell the buyer why the complaint is not accepted.'), fields={'reason': _('is required')})
-    if len(reason.strip()) > REASON_MAX:
-        raise Invalid(_('The reason is too long.'), fields={'reason': _('at most %(n)d characters', n=REASON_MAX)})
-    reason = reason.strip()
+    reason = supervisor_reason(data, _('Tell the buyer why the complaint is not accepted.'))
     with atomic():
         _save(complaint, complaint.version, state='closed', screening='rejected', closed_at=now)
         record(complaint, actor, 'screen_rejected', {'reason': reason}, actor_role=actor.role)
