@@ -45,7 +45,12 @@ class Rating(BaseModel):
 
 
 class Review(BaseModel):
-    """A supervisor's review of a dissatisfied rating (24 h SLA: `due_at`)."""
+    """A supervisor's review of a dissatisfied rating (24 h SLA: `due_at`).
+
+    `overdue_check_at` is the pending breach check (deadline `review_overdue`): `due_at`
+    while the review is open and not yet found overdue, cleared once the check has run or
+    the review is done. `due_at` stays as it is for display and for `breached`.
+    """
     id = AutoField()
     rating = ForeignKeyField(Rating, unique=True, backref='reviews', on_delete='CASCADE')
     complaint = ForeignKeyField(Complaint, backref='reviews', on_delete='CASCADE')
@@ -53,6 +58,7 @@ class Review(BaseModel):
     opened_at = DateTimeField(default=clock.now)
     due_at = DateTimeField(index=True)
     breached = BooleanField(default=False)
+    overdue_check_at = DateTimeField(null=True)  # partial index below
     finding = CharField(max_length=20, null=True)
     actions = TextField(default='[]')
     note = TextField(null=True)
@@ -63,6 +69,12 @@ class Review(BaseModel):
     coach_note = TextField(null=True)       # what the agent sees
     agent = ForeignKeyField(User, null=True, backref='reviews_of', on_delete='SET NULL')
     coach_seen_at = DateTimeField(null=True)
+
+
+# Partial, like the complaint's deadline indexes: only the few open reviews carry the check,
+# and the sweep's `overdue_check_at <= now` reads nothing else (migration 0017).
+Review.add_index(Review.index(Review.overdue_check_at, name='review_overdue_check_at',
+                              where=Review.overdue_check_at.is_null(False)))
 
 
 class RatingFollowup(BaseModel):

@@ -6,6 +6,8 @@ timers of a resolved case (SPEC §6, §3a rows `rate`, `review`, `reopen`, `clos
   rated again; every rating is kept). The rating snapshots the owning agent and department
   (or the merchant when an agreement resolved the case without an agent). A 1–2 rating opens
   a `Review` (due in 24 h), tells the supervisors and fires the `rating.dissatisfied` webhook.
+  Its breach is the deadline `review_overdue` (`Review.overdue_check_at`): still open at
+  its due time, the review is marked breached and the supervisors are told, once.
 - `review`: a supervisor records a finding and one or more actions on the open review:
   `uphold`, `reopen` (to a senior agent), `compensate` (a coupon through `remedies.create`),
   `coach` (a note the agent sees). `buyer_unreasonable` marks the rating excluded from CSAT,
@@ -59,6 +61,9 @@ TEMPLATES.update({
                       _l('A supervisor reopened the case after a review: %(reason)s')),
     'case_reopened_buyer': (_l('%(ticket)s has been reopened'),
                             _l('After reviewing your rating, a senior agent will handle your complaint again.')),
+    'review_overdue': (_l('Review of %(ticket)s is overdue'),
+                       _l('The review of the dissatisfied rating on %(ticket)s was due at %(due)s and is '
+                          'still open. Take it from the rating review queue.')),
 })
 EVENT_LABELS.update({
     'rated': _l('Rated'),
@@ -66,7 +71,16 @@ EVENT_LABELS.update({
     'reopened': _l('Reopened'),
     'close_timeout': _l('Closed'),
     'rating_excluded': _l('Rating excluded from CSAT'),
+    'review_overdue': _l('Supervisor review overdue'),
 })
+#: Where a supervisor takes the open reviews (desk/rating_views.py, ReviewQueueView).
+REVIEW_QUEUE = '/admin/reviews/'
+
+
+def _supervisors():
+    """Who hears about reviews: every active supervisor, as with the SLA breach notices."""
+    return [u.id for u in User.select(User.id).where(
+        (User.role == 'supervisor') & (User.active == True))]  # noqa: E712
 
 
 # --- guards ---------------------------------------------------------------------------------
@@ -189,17 +203,17 @@ def rate(actor, complaint, data):
         RatingFollowup.update(remind_at=None).where(RatingFollowup.complaint == complaint.id).execute()
         review = None
         if stars <= DISSATISFIED:
+            due = now + REVIEW_SLA
             review = Review.create(rating=rating.id, complaint=complaint.id, opened_at=now,
-                                   due_at=now + REVIEW_SLA, agent=agent_id)
+                                   due_at=due, overdue_check_at=due, agent=agent_id)
+            deadlines.schedule('review_overdue', review.id, due)
         record(complaint, actor, 'rated', {'rating': rating.id, 'round': round_, 'stars': stars,
                                            'tags': tags, 'comment': comment,
                                            'review': review.id if review else None},
                actor_role='buyer')
         if review is not None:
-            supervisors = [u.id for u in User.select(User.id).where(
-                (User.role == 'supervisor') & (User.active == True))]  # noqa: E712
-            notify('review_opened', supervisors, {'ticket': complaint.ticket_no, 'stars': stars,
-                                                  'due': format_local(review.due_at)}, complaint)
+            notify('review_opened', _supervisors(), {'ticket': complaint.ticket_no, 'stars': stars,
+                                                     'due': format_local(review.due_at)}, complaint)
             agent = User.get_or_none(User.id == agent_id) if agent_id else None
             publish('rating.dissatisfied', {
                 'ticket_no': complaint.ticket_no, 'stars': stars, 'tags': tags, 'round': round_,
@@ -318,11 +332,14 @@ def review(actor, complaint, data):
             _reopen(actor, complaint, senior, note, now, review=item)
         else:
             _save(complaint, complaint.version)
+        done = dict(state='done', finding=finding, actions=json.dumps(actions), note=note,
+                    coupon_fen=coupon, reopened_to=senior.id if senior else None,
+                    reviewer=actor.id, reviewed_at=now, overdue_check_at=None,
+                    coach_note=note if 'coach' in actions else None)
+        if now > item.due_at:
+            done['breached'] = True  # otherwise left as is: the breach check may have set it
         updated = (Review
-                   .update(state='done', finding=finding, actions=json.dumps(actions), note=note,
-                           coupon_fen=coupon, reopened_to=senior.id if senior else None,
-                           reviewer=actor.id, reviewed_at=now, breached=now > item.due_at,
-                           coach_note=note if 'coach' in actions else None)
+                   .update(**done)
                    .where((Review.id == item.id) & (Review.state == 'open'))
                    .execute())
         if not updated:
@@ -413,8 +430,34 @@ def _close(complaint_id, now):
                                         'reason': 'close_timeout'}, complaint)
 
 
+def _review_overdue(review_id, now):
+    """review_overdue: the review is still open at its due time. It is marked breached, the
+    supervisors are told (inbox and e-mail) and the case's timeline gets an internal event.
+
+    Idempotent: the compare-and-set on the open state and the pending check lets one run
+    through; it clears the check, so a second run (the sweep after the exact-time job)
+    finds nothing due. A review done in time had its check cleared when it was done.
+    """
+    item = Review.get_by_id(review_id)
+    marked = (Review
+              .update(breached=True, overdue_check_at=None)
+              .where((Review.id == review_id) & (Review.state == 'open') &
+                     (Review.overdue_check_at == item.overdue_check_at) & (Review.overdue_check_at <= now))
+              .execute())
+    if not marked:
+        Review.update(overdue_check_at=None).where(
+            (Review.id == review_id) & (Review.state != 'open')).execute()
+        return
+    complaint = Complaint.get_by_id(item.complaint_id)
+    record(complaint, None, 'review_overdue', {'review': item.id, 'rating': item.rating_id,
+                                               'due_at': to_iso(item.due_at)}, public=False)
+    notify('review_overdue', _supervisors(), {'ticket': complaint.ticket_no, 'due': format_local(item.due_at)},
+           complaint, link=REVIEW_QUEUE)
+
+
 deadlines.register('rating_remind', RatingFollowup, RatingFollowup.remind_at, _remind)
 deadlines.register('close_timeout', RatingFollowup, RatingFollowup.close_at, _close)
+deadlines.register('review_overdue', Review, Review.overdue_check_at, _review_overdue)
 
 ACTIONS.update({'rate': rate, 'review': review, 'reopen': reopen})
 
