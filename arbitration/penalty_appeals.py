@@ -21,6 +21,7 @@ from desk import clock
 from desk.db import atomic, is_sqlite
 from desk.errors import Conflict, Forbidden, Invalid, NotFound
 from desk.format import format_local
+from desk.accounts import supervisor_ids
 from desk.models import User
 from desk.notifications import TEMPLATES, notify
 
@@ -113,7 +114,7 @@ def appeal(actor, violation_id, reason, files=(), now=None):
                  .execute())
                 AppealEvidence.create(appeal=row.id, blob=digest, filename=name, mime=mime, size=size,
                                       created_at=now)
-            notify('violation_appeal_filed', supervisors(),
+            notify('violation_appeal_filed', supervisor_ids(),
                    {'merchant': violation.merchant.name, 'violation': violation.id, 'code': violation.code,
                     'points': violation.points}, link=QUEUE_LINK)
     except IntegrityError:  # a concurrent appeal of the same violation won
@@ -144,10 +145,6 @@ def _check_open(violation, now):
     if now > deadline:
         raise Conflict(_('The time to appeal violation %(id)s ended on %(date)s (7 days after it was recorded).',
                          id=violation.id, date=format_local(deadline)), deadline=deadline.isoformat())
-
-
-def supervisors():
-    return [u.id for u in User.select(User.id).where((User.role == 'supervisor') & (User.active == True))]  # noqa: E712
 
 
 def merchant_staff(merchant_id):

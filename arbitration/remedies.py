@@ -13,7 +13,8 @@ from peewee import fn
 from desk import clock, deadlines, webhooks
 from desk.db import atomic
 from desk.errors import Forbidden, Invalid, NotFound
-from desk.models import Order, User
+from desk.accounts import supervisor_ids
+from desk.models import Order
 from desk.money import to_yuan
 from desk.notifications import notify
 from desk.timeline import record
@@ -93,8 +94,7 @@ def _unconfirmed(remedy_id, now):
     Remedy.update(confirm_due_at=None).where(Remedy.id == remedy_id).execute()
     if remedy.state != 'pending':
         return
-    supervisors = [u.id for u in User.select(User.id).where(
-        (User.role == 'supervisor') & (User.active == True))]  # noqa: E712
+    supervisors = supervisor_ids()
     notify('remedy_unconfirmed', supervisors, {'ticket': remedy.complaint.ticket_no, 'remedy': remedy.id},
            remedy.complaint)
 

@@ -233,3 +233,10 @@ def buyer_user_for(buyer):
         return User.create(username=f'buyer-{buyer.ref}'[:64], role='buyer', buyer=buyer.id,
                            display_name=buyer.display_name,
                            password_hash=hash_password(secrets.token_urlsafe(32)))
+
+
+def supervisor_ids():
+    """Ids of every active supervisor: who hears about breaches, dissatisfied ratings, overdue
+    reviews, unconfirmed remedies and penalty appeals (supervisors are not per department)."""
+    return [u.id for u in User.select(User.id).where(
+        (User.role == 'supervisor') & (User.active == True))]  # noqa: E712

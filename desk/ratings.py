@@ -34,6 +34,7 @@ from desk.db import atomic
 from desk.errors import Conflict, Invalid
 from desk.format import format_local
 from desk.labels import EVENT_LABELS
+from desk.accounts import supervisor_ids
 from desk.models import Order, User
 from desk.money import parse_yuan, to_yuan
 from desk.notifications import TEMPLATES, notify
@@ -75,12 +76,6 @@ EVENT_LABELS.update({
 })
 #: Where a supervisor takes the open reviews (desk/rating_views.py, ReviewQueueView).
 REVIEW_QUEUE = '/admin/reviews/'
-
-
-def _supervisors():
-    """Who hears about reviews: every active supervisor, as with the SLA breach notices."""
-    return [u.id for u in User.select(User.id).where(
-        (User.role == 'supervisor') & (User.active == True))]  # noqa: E712
 
 
 # --- guards ---------------------------------------------------------------------------------
@@ -212,7 +207,7 @@ def rate(actor, complaint, data):
                                            'review': review.id if review else None},
                actor_role='buyer')
         if review is not None:
-            notify('review_opened', _supervisors(), {'ticket': complaint.ticket_no, 'stars': stars,
+            notify('review_opened', supervisor_ids(), {'ticket': complaint.ticket_no, 'stars': stars,
                                                      'due': format_local(review.due_at)}, complaint)
             agent = User.get_or_none(User.id == agent_id) if agent_id else None
             publish('rating.dissatisfied', {
@@ -451,7 +446,7 @@ def _review_overdue(review_id, now):
     complaint = Complaint.get_by_id(item.complaint_id)
     record(complaint, None, 'review_overdue', {'review': item.id, 'rating': item.rating_id,
                                                'due_at': to_iso(item.due_at)}, public=False)
-    notify('review_overdue', _supervisors(), {'ticket': complaint.ticket_no, 'due': format_local(item.due_at)},
+    notify('review_overdue', supervisor_ids(), {'ticket': complaint.ticket_no, 'due': format_local(item.due_at)},
            complaint, link=REVIEW_QUEUE)
 
 

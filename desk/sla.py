@@ -14,7 +14,7 @@ from desk import clock, deadlines
 from desk.business_calendar import Calendar
 from desk.complaint_models import FAR_FUTURE, Complaint
 from desk.db import among, insert_rows, update_each
-from desk.models import User
+from desk.accounts import supervisor_ids
 from desk.queue_models import TARGETS, SlaClock, SlaEvent, SlaPolicy
 
 WARN_BEFORE = dt.timedelta(minutes=15)
@@ -261,8 +261,7 @@ def check_due_many(complaint_ids, now):
                       .order_by(Complaint.id))
     if not complaints:
         return 0
-    supervisors = [u.id for u in User.select(User.id).where(
-        (User.role == 'supervisor') & (User.active == True))]  # noqa: E712
+    supervisors = supervisor_ids()
     running = {}
     for c in (SlaClock
               .select()
