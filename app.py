@@ -16,7 +16,7 @@ from desk import metrics, rating_api, rating_views, ratings  # noqa: F401  (rate
 from desk import credit, screening, screening_views  # noqa: F401  (buyer credit: flag_malicious; the pre-screen actions and queue)
 from arbitration import standing, standing_api  # noqa: F401  (standing timer, GET /api/v1/merchants/<ref>/standing)
 from arbitration import health_views, spike  # noqa: F401  (complaint spike on filing; merchant health views)
-from arbitration.jobs import refresh_merchant_health
+from arbitration.jobs import purge_orphan_files, refresh_merchant_health
 from desk.db import database, default_sqlite_url, init_database
 
 #: Periodic work ticked by the development thread, or by `rq cron config/cron.py`:
@@ -29,6 +29,7 @@ PERIODIC_JOBS = [
     (jobs.recover_buyer_credit, 86400),
     (standing.schedule_upcoming_job, 3600),
     (refresh_merchant_health, 86400),
+    (purge_orphan_files, 86400),
 ]
 
 

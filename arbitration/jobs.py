@@ -64,3 +64,11 @@ def refresh_merchant_health(merchant_ids=None):
     merchant: daily by `rq cron`, and on demand from the backoffice."""
     from arbitration import merchant_health
     return merchant_health.refresh(merchant_ids)
+
+
+@job
+def purge_orphan_files():
+    """Daily: delete evidence files no row refers to (a failed upload's) and stray temporary
+    files, once older than `DESK_ORPHAN_GRACE_SECONDS` (`storage_sweep.purge_orphans`)."""
+    from arbitration import storage_sweep
+    return tuple(storage_sweep.purge_orphans())

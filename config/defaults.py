@@ -54,6 +54,9 @@ SETTINGS = [
     Setting('EVIDENCE_STORAGE', str, 'local',
             'where evidence bytes live: `local` (files under DESK_DATA_DIR); other backends '
             'plug in behind arbitration.storage', ('local',)),
+    Setting('ORPHAN_GRACE_SECONDS', int, 86400,
+            'evidence files no row refers to (left by a failed upload) and stray temporary '
+            'upload files are deleted by the daily sweep once older than this'),
     Setting('TICK_SECONDS', int, 5, 'how often the in-process ticker runs periodic work without Redis'),
     Setting('WEBHOOK_TIMEOUT_SECONDS', int, 10, 'how long a webhook receiver may take to answer'),
     Setting('SMTP_URL', str, None, 'smtp://user:pass@host:port for e-mail; unset prints e-mail to the log'),

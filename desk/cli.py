@@ -1,4 +1,5 @@
-"""`flask --app app desk …` commands: migrate, create-user, create-api-key, seed-demo."""
+"""`flask --app app desk …` commands: migrate, create-user, create-api-key, seed-demo, and the
+maintenance ones (rebuilds, purge-orphan-files)."""
 import sys
 
 import click
@@ -141,3 +142,20 @@ def rebuild_standing_command():
         merchants, changed, announced = recompute_all()
     click.echo(f'rebuilt the standing of {merchants} merchant(s): {changed} row(s) changed, '
                f'{announced} change(s) announced ({time.perf_counter() - started:.1f} s)')
+
+
+@desk_cli.command('purge-orphan-files')
+@click.option('--grace-hours', type=click.FloatRange(min=0), default=None,
+              help='delete only files older than this; default DESK_ORPHAN_GRACE_SECONDS (a day)')
+@click.option('--dry-run', is_flag=True, help='list and count what would be deleted, delete nothing')
+def purge_orphan_files_command(grace_hours, dry_run):
+    """Delete evidence files no row refers to (left by failed uploads) and stray temporary
+    upload files older than the grace period (docs/evidence.md); the daily job does the same."""
+    import datetime as dt
+
+    from arbitration.storage_sweep import purge_orphans
+    grace = None if grace_hours is None else dt.timedelta(hours=grace_hours)
+    with connection():
+        result = purge_orphans(grace=grace, dry_run=dry_run)
+    click.echo(f'{"would delete" if dry_run else "deleted"} {result.files} file(s), '
+               f'{result.bytes} byte(s) ({result.temporary} temporary)')
