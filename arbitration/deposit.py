@@ -29,6 +29,7 @@ from desk.db import among, atomic, insert_rows, is_sqlite
 from desk.errors import Conflict, Forbidden, Invalid
 from desk.models import Merchant
 from desk.money import MAX_FEN, to_yuan
+from desk.text_input import clean_text
 from desk.times import to_iso
 
 from arbitration.penalty_models import DepositEntry
@@ -159,13 +160,7 @@ def _check_top_up(actor, amount_fen, note, idempotency_key):
         fields['amount'] = _('must be more than 0')
     elif amount_fen > MAX_FEN:
         fields['amount'] = _('is too large')
-    note = '' if note is None else note
-    if not isinstance(note, str):
-        fields['note'] = _('must be text')
-        note = ''
-    note = note.strip()
-    if len(note) > NOTE_MAX:
-        fields['note'] = _('at most %(n)d characters', n=NOTE_MAX)
+    note = clean_text(note, 'note', NOTE_MAX, fields, required=False) or ''
     if idempotency_key is not None and not _KEY.match(str(idempotency_key)):
         fields['idempotency_key'] = _('1 to 64 printable characters without spaces')
     if fields:

@@ -34,6 +34,7 @@ from desk.labels import state_label
 from desk.masking import mask_text
 from desk.notifications import TEMPLATES, notify
 from desk.tasks import enqueue
+from desk.text_input import clean_text
 from desk.timeline import record
 from desk.times import to_iso
 
@@ -197,16 +198,7 @@ def _parse_id(value, field, fields):
 def _meta(kind, description, supersedes, request, fields):
     if kind not in EVIDENCE_KINDS:
         fields['kind'] = _('one of %(c)s', c=', '.join(EVIDENCE_KINDS))
-    if description is None:
-        description = ''
-    if not isinstance(description, str):
-        fields['description'] = _('must be text')
-        description = ''
-    description = description.strip()
-    if len(description) > DESCRIPTION_MAX:
-        fields['description'] = _('at most %(n)d characters', n=DESCRIPTION_MAX)
-    if '\x00' in description:
-        fields['description'] = _('must not contain control characters')
+    description = clean_text(description, 'description', DESCRIPTION_MAX, fields, required=False) or ''
     return description, _parse_id(supersedes, 'supersedes', fields), _parse_id(request, 'request', fields)
 
 

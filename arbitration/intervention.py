@@ -24,6 +24,7 @@ from desk.db import atomic
 from desk.errors import Invalid
 from desk.format import format_local
 from desk.notifications import TEMPLATES, notify
+from desk.text_input import required_text
 from desk.timeline import record
 
 from arbitration.evidence_models import EvidenceDeclaration, EvidenceRequest
@@ -217,19 +218,6 @@ def on_evidence_submitted(complaint, party, now=None):
 
 # --- actions ------------------------------------------------------------------------------
 
-def _text(data, field, required=True, limit=NOTE_MAX):
-    value = (data or {}).get(field)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise Invalid(_('%(f)s is required.', f=field), fields={field: _('is required')})
-        return None
-    if not isinstance(value, str):
-        raise Invalid(_('%(f)s must be text.', f=field), fields={field: _('must be text')})
-    if len(value.strip()) > limit:
-        raise Invalid(_('The text is too long.'), fields={field: _('at most %(n)d characters', n=limit)})
-    return value.strip()
-
-
 def _request_due_at(data, now):
     """The request's own deadline from `due_in_seconds`, `due_in_hours` or `due_at`."""
     from desk.times import parse_datetime
@@ -265,7 +253,7 @@ def request_evidence(actor, complaint, data):
     party = data.get('party')
     if party not in PARTIES:
         raise Invalid(_('Ask the buyer or the merchant.'), fields={'party': _('one of %(c)s', c='buyer, merchant')})
-    note = _text(data, 'note')
+    note = required_text(data, 'note', NOTE_MAX)
     due = _request_due_at(data, now)
     with atomic():
         _save(complaint, complaint.version)

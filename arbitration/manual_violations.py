@@ -15,6 +15,7 @@ from desk.complaint_models import Complaint
 from desk.db import atomic
 from desk.errors import Conflict, Forbidden, Invalid
 from desk.money import MAX_FEN
+from desk.text_input import clean_text
 
 from arbitration import deposit
 from arbitration.models import Violation
@@ -49,12 +50,7 @@ def record_manual(actor, merchant, points, fine_fen, reason, ticket_no=None, now
     fields = {}
     _count(points, 'points', MAX_POINTS, fields)
     _count(fine_fen, 'fine', MAX_FEN, fields)
-    if not isinstance(reason, str) or not reason.strip():
-        fields['reason'] = _('is required')
-    elif len(reason.strip()) > REASON_MAX:
-        fields['reason'] = _('at most %(n)d characters', n=REASON_MAX)
-    elif '\x00' in reason:
-        fields['reason'] = _('must not contain control characters')
+    reason = clean_text(reason, 'reason', REASON_MAX, fields)
     if not fields and points == 0 and fine_fen == 0:
         fields['points'] = _('give points, a fine or both')
     complaint = None
@@ -71,7 +67,7 @@ def record_manual(actor, merchant, points, fine_fen, reason, ticket_no=None, now
         violation = Violation.create(
             merchant=merchant.id, complaint=complaint.id if complaint else None, code='manual',
             points=points, fine_fen=fine_fen, at=now, expires_at=now + dt.timedelta(days=VALID_DAYS),
-            state='active', reason=reason.strip(), created_by=actor.id)
+            state='active', reason=reason, created_by=actor.id)
         if complaint is not None:
             ViolationComplaint.insert(violation=violation.id, complaint=complaint.id).on_conflict_ignore().execute()
         deposit.charge_fines([violation], now)

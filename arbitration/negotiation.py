@@ -27,6 +27,7 @@ from desk.format import format_local
 from desk.money import parse_yuan, to_yuan
 from desk.models import Order
 from desk.notifications import notify, notify_many
+from desk.text_input import required_text
 from desk.timeline import record, record_many, run_listeners
 from desk.webhooks import publish, publish_many
 
@@ -205,17 +206,6 @@ def _pending_proposal(complaint):
             .first())
 
 
-def _reason(data, field, required):
-    value = (data or {}).get(field)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise Invalid(_('Give a reason.'), fields={field: _('is required')})
-        return None
-    if not isinstance(value, str) or len(value.strip()) > REASON_MAX:
-        raise Invalid(_('The text is too long.'), fields={field: _('at most %(n)d characters', n=REASON_MAX)})
-    return value.strip()
-
-
 def propose(actor, complaint, data):
     """The merchant's answer: a refund (full or partial), reissue, compensation or a rejection."""
     now = clock.now()
@@ -224,7 +214,7 @@ def propose(actor, complaint, data):
     kind = data.get('type')
     if kind not in PROPOSAL_KINDS:
         raise Invalid(_('Choose what you propose.'), fields={'type': _('one of %(c)s', c=', '.join(PROPOSAL_KINDS))})
-    message = _reason(data, 'message', required=True)
+    message = required_text(data, 'message', REASON_MAX, missing=_('Give a reason.'))
     order = complaint.order
     amount = None
     left = remedies.refundable(order)
@@ -287,7 +277,7 @@ def reject(actor, complaint, data):
     """The buyer rejects; the merchant may propose again, up to three proposals in all."""
     now = clock.now()
     check(complaint, actor, 'reject', now)
-    reason = _reason(data, 'reason', required=True)
+    reason = required_text(data, 'reason', REASON_MAX, missing=_('Give a reason.'))
     proposal = _pending_proposal(complaint)
     with atomic():
         Proposal.update(state='rejected', answered_at=now, buyer_reason=reason).where(
@@ -308,7 +298,7 @@ def escalate(actor, complaint, data):
     """Either party asks the platform to step in (after the merchant answered)."""
     now = clock.now()
     check(complaint, actor, 'escalate', now)
-    reason = _reason(data, 'reason', required=True)
+    reason = required_text(data, 'reason', REASON_MAX, missing=_('Give a reason.'))
     # Past the deadline before the timer was applied: the merchant was silent all the same.
     silent = complaint.state == 'negotiating' and complaint.merchant_answered_at is None
     with atomic():

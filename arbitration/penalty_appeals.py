@@ -24,6 +24,7 @@ from desk.format import format_local
 from desk.accounts import supervisor_ids
 from desk.models import User
 from desk.notifications import TEMPLATES, notify
+from desk.text_input import clean_text
 
 from arbitration import deposit
 from arbitration.evidence_models import Blob
@@ -56,22 +57,6 @@ def appeal_deadline(violation):
     return violation.at + APPEAL_WINDOW
 
 
-def _text(value, field, limit, fields, required=True):
-    if value is None:
-        value = ''
-    if not isinstance(value, str):
-        fields[field] = _('must be text')
-        return ''
-    value = value.strip()
-    if required and not value:
-        fields[field] = _('is required')
-    elif len(value) > limit:
-        fields[field] = _('at most %(n)d characters', n=limit)
-    elif '\x00' in value:
-        fields[field] = _('must not contain control characters')
-    return value
-
-
 def visible_violation(actor, violation_id):
     """The violation if `actor` may see it: merchant staff their own merchant's, staff all;
     404 otherwise (never revealing another merchant's)."""
@@ -93,7 +78,7 @@ def appeal(actor, violation_id, reason, files=(), now=None):
         raise Forbidden(_('Only the merchant may appeal its violation.'))
     violation = visible_violation(actor, violation_id)
     fields = {}
-    reason = _text(reason, 'reason', REASON_MAX, fields)
+    reason = clean_text(reason, 'reason', REASON_MAX, fields)
     files = [(name, stream) for name, stream in files or () if stream is not None]
     if len(files) > MAX_FILES:
         fields['files'] = _('at most %(n)d files', n=MAX_FILES)
@@ -173,7 +158,7 @@ def decide(actor, appeal_id, decision, note, now=None):
     fields = {}
     if decision not in DECISIONS:
         fields['decision'] = _('one of %(c)s', c=', '.join(DECISIONS))
-    note = _text(note, 'note', NOTE_MAX, fields)
+    note = clean_text(note, 'note', NOTE_MAX, fields)
     if fields:
         raise Invalid(_('The decision has invalid fields.'), fields=fields)
     state = 'upheld' if decision == 'uphold' else 'revoked'

@@ -32,6 +32,7 @@ from desk.format import format_local
 from desk.models import Order, User
 from desk.money import parse_yuan, to_yuan
 from desk.notifications import TEMPLATES, notify
+from desk.text_input import clean_text
 from desk.timeline import record
 from desk.times import to_iso
 from desk.webhooks import publish
@@ -149,15 +150,6 @@ GUARDS.update({'ruling_ready': _guard_ruling_ready, 'not_first_arbiter': _guard_
 
 # --- validation ---------------------------------------------------------------------------
 
-def _text(data, field, limit):
-    value = data.get(field)
-    if not isinstance(value, str) or not value.strip():
-        return None, _('is required')
-    if len(value.strip()) > limit:
-        return None, _('at most %(n)d characters', n=limit)
-    return value.strip(), None
-
-
 def _remedy(raw, order, fields, refund_cap):
     """(kind, refund_fen, coupon_fen) from a remedy object; problems go to `fields`."""
     if not isinstance(raw, dict) or raw.get('type') not in RULING_REMEDIES:
@@ -222,9 +214,7 @@ def parse_ruling(complaint, data, refund_cap):
                                         (RuleClause.active == True))  # noqa: E712
         if clause is None:
             fields['clause'] = _('unknown rule clause')
-    reasoning, problem = _text(data, 'reasoning', REASONING_MAX)
-    if problem:
-        fields['reasoning'] = problem
+    reasoning = clean_text(data.get('reasoning'), 'reasoning', REASONING_MAX, fields)
     _consistency(outcome, responsibility, kind, fields)
     if fields:
         status_422 = _('The ruling has invalid fields.')
@@ -421,9 +411,7 @@ def resolve(actor, complaint, data):
     fields = {}
     order = Order.get_by_id(complaint.order_id)
     kind, refund_fen, coupon_fen = _remedy(data.get('remedy'), order, fields, remedies.refundable(order))
-    note, problem = _text(data, 'note', NOTE_MAX)
-    if problem:
-        fields['note'] = problem
+    note = clean_text(data.get('note'), 'note', NOTE_MAX, fields)
     if fields:
         raise Invalid(_('The resolution has invalid fields.'), fields=fields)
     with atomic():
@@ -445,9 +433,10 @@ def appeal(actor, complaint, data):
     now = clock.now()
     check(complaint, actor, 'appeal', now)
     data = data or {}
-    reason, problem = _text(data if isinstance(data, dict) else {}, 'reason', REASONING_MAX)
-    if problem:
-        raise Invalid(_('Say why you appeal.'), fields={'reason': problem})
+    problems = {}
+    reason = clean_text(data.get('reason') if isinstance(data, dict) else None, 'reason', REASONING_MAX, problems)
+    if problems:
+        raise Invalid(_('Say why you appeal.'), fields=problems)
     party = next(p for p in PARTIES if p in relations(complaint, actor))
     ruling = active_ruling(complaint)
     fresh = (Evidence

@@ -17,6 +17,7 @@ from desk.errors import Conflict, Forbidden, Invalid, NotFound
 from desk.models import AGENT_STATUSES, User
 from desk.notifications import notify
 from desk.queue_models import DepartmentSetting
+from desk.text_input import required_text
 from desk.timeline import record
 
 #: Called as hook(complaint, now) when an agent takes a dispute (it goes in_arbitration),
@@ -26,6 +27,8 @@ ARBITRATION_STARTS = []
 #: dispute side: the first arbiter of an appealed case). Claiming refuses them (403) and
 #: automatic assignment skips them.
 EXCLUDED_FROM = []
+#: A reassignment's reason, like every other reason on a case.
+REASON_MAX = 2000
 #: States a case waits in for an owner: new cases, and appeals (for a senior agent).
 WAITING_STATES = ('pending_agent', 'appealed')
 
@@ -124,9 +127,7 @@ def reassign(actor, complaint, data):
     now = clock.now()
     check(complaint, actor, 'reassign', now)
     data = data or {}
-    reason = (data.get('reason') or '').strip()
-    if not reason:
-        raise Invalid(_('Say why the case is reassigned.'), fields={'reason': _('is required')})
+    reason = required_text(data, 'reason', REASON_MAX, missing=_('Say why the case is reassigned.'))
     agent = User.get_or_none((User.username == str(data.get('to') or '')) & (User.active == True))  # noqa: E712
     if agent is None or agent.role not in AGENT_ROLES:
         raise Invalid(_('Reassign to an active agent.'), fields={'to': _('unknown agent')})

@@ -24,6 +24,7 @@ from desk.models import Buyer, Order, User
 from desk.money import parse_yuan
 from desk.notifications import notify
 from desk.tasks import enqueue, enqueue_many
+from desk.text_input import clean_text, required_text
 from desk.timeline import record
 from desk.webhooks import publish
 from desk.times import parse_datetime, to_iso
@@ -175,22 +176,14 @@ def _scenario(category, raw, fields):
             except Invalid as err:
                 fields.update(err.fields)
         else:
-            text = str(value).strip()
-            if len(text) > 500:
-                fields[key] = _('at most %(n)d characters', n=500)
-                continue
-            clean[name] = text
+            text = clean_text(str(value), key, 500, fields)
+            if text is not None:
+                clean[name] = text
     return clean
 
 
 def _facts(raw, fields):
-    if not isinstance(raw, str) or not raw.strip():
-        fields['facts'] = _('describe what happened')
-        return None
-    if len(raw.strip()) > FACTS_MAX:
-        fields['facts'] = _('at most %(n)d characters', n=FACTS_MAX)
-        return None
-    return raw.strip()
+    return clean_text(raw, 'facts', FACTS_MAX, fields, missing=_('describe what happened'))
 
 
 def _demand(raw, order, fields):
@@ -524,12 +517,9 @@ def post_message(actor, complaint, data):
     now = clock.now()
     check(complaint, actor, 'message', now)
     data = data or {}
-    body = data.get('body')
+    body = required_text(data, 'body', MESSAGE_MAX, missing=_('The message is empty.'),
+                         too_long=_('The message is too long.'))
     internal = data.get('internal', False)
-    if not isinstance(body, str) or not body.strip():
-        raise Invalid(_('The message is empty.'), fields={'body': _('is required')})
-    if len(body.strip()) > MESSAGE_MAX:
-        raise Invalid(_('The message is too long.'), fields={'body': _('at most %(n)d characters', n=MESSAGE_MAX)})
     if not isinstance(internal, bool):
         raise Invalid(_('internal must be true or false.'), fields={'internal': _('must be true or false')})
     mine = relations(complaint, actor)
@@ -537,7 +527,7 @@ def post_message(actor, complaint, data):
         raise Forbidden(_('Only staff can write internal notes.'))
     with atomic():
         event = record(complaint, actor, 'internal_note' if internal else 'message',
-                       {'body': body.strip(), 'author': actor.display_name}, public=not internal)
+                       {'body': body, 'author': actor.display_name}, public=not internal)
         if not internal:
             if 'buyer' in mine:
                 recipients = merchant_users(complaint) + [complaint.owner_id]
@@ -547,7 +537,7 @@ def post_message(actor, complaint, data):
                 recipients = buyer_users(complaint) + merchant_users(complaint)
             notify('complaint_message', [r for r in recipients if r != actor.id],
                    {'ticket': complaint.ticket_no, 'author': actor.display_name,
-                    'excerpt': body.strip()[:80]}, complaint)
+                    'excerpt': body[:80]}, complaint)
         _save(complaint, complaint.version)
     return event
 

@@ -31,8 +31,9 @@ from desk.complaint_queries import REPRESENTATION_PREFETCH
 from desk.complaints import ACTIONS, GUARDS, _save, check
 from desk.credit_models import DEDUCTIONS, BuyerCreditEntry
 from desk.db import atomic, database, is_sqlite, update_each
-from desk.errors import Conflict, Invalid, NotFound
+from desk.errors import Conflict, NotFound
 from desk.models import Buyer
+from desk.text_input import required_text
 from desk.timeline import record
 from desk.times import to_local, zone
 
@@ -154,12 +155,7 @@ def _prefetch_flags(complaints):
 def supervisor_reason(data, missing):
     """The `reason` of a supervisor's decision on a buyer's complaint (a malicious flag, a
     pre-screen refusal), stripped; 422 with `missing` when absent, or when too long."""
-    reason = data.get('reason') if isinstance(data, dict) else None
-    if not isinstance(reason, str) or not reason.strip():
-        raise Invalid(missing, fields={'reason': _('is required')})
-    if len(reason.strip()) > REASON_MAX:
-        raise Invalid(_('The reason is too long.'), fields={'reason': _('at most %(n)d characters', n=REASON_MAX)})
-    return reason.strip()
+    return required_text(data, 'reason', REASON_MAX, missing=missing, too_long=_('The reason is too long.'))
 
 
 def flag_malicious(actor, complaint, data):

@@ -16,33 +16,18 @@ from desk.errors import Conflict, Forbidden, Invalid, NotFound
 from desk.masking import card_digest, mask_card, mask_phone
 from desk.models import GOODS_TYPES, PAYMENT_METHODS, Buyer, Merchant, Order
 from desk.money import parse_yuan, to_yuan
+from desk.text_input import clean_text
 from desk.times import parse_datetime, to_iso
 
 ORDER_NO = re.compile(r'^[A-Za-z0-9_-]{1,64}$')
 REF = re.compile(r'^[A-Za-z0-9_.:-]{1,64}$')
 PHONE = re.compile(r'^\+?[0-9 -]{5,20}$')
-#: Order fields are single-line text; PostgreSQL cannot even store NUL.
-CONTROL = re.compile(r'[\x00-\x1f\x7f]')
 WRITERS = ('integration', 'admin')
 
 
 def _text(data, field, fields, max_len, required=True):
-    value = data.get(field)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            fields[field] = _('is required')
-        return None
-    if not isinstance(value, str):
-        fields[field] = _('must be text')
-        return None
-    value = value.strip()
-    if CONTROL.search(value):
-        fields[field] = _('must not contain control characters or line breaks')
-        return None
-    if len(value) > max_len:
-        fields[field] = _('at most %(n)d characters', n=max_len)
-        return None
-    return value
+    """Order fields are single-line text (no control characters or line breaks)."""
+    return clean_text(data.get(field), field, max_len, fields, required=required, single_line=True)
 
 
 def _party(data, field, fields, with_phone):

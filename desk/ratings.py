@@ -39,6 +39,7 @@ from desk.models import Order, User
 from desk.money import parse_yuan, to_yuan
 from desk.notifications import TEMPLATES, notify
 from desk.rating_models import FINDINGS, REVIEW_ACTIONS, TAGS, Rating, RatingFollowup, Review
+from desk.text_input import clean_text, required_text
 from desk.timeline import record
 from desk.times import to_iso
 from desk.webhooks import publish
@@ -156,13 +157,7 @@ def parse_rating(data):
     if not isinstance(tags, list) or any(not isinstance(t, str) or t not in TAGS for t in tags):
         fields['tags'] = _('a list of %(c)s', c=', '.join(TAGS))
         tags = []
-    comment = data.get('comment')
-    if comment is not None:
-        if not isinstance(comment, str):
-            fields['comment'] = _('must be text')
-        elif len(comment.strip()) > COMMENT_MAX:
-            fields['comment'] = _('at most %(n)d characters', n=COMMENT_MAX)
-        comment = comment.strip() if isinstance(comment, str) else None
+    comment = clean_text(data.get('comment'), 'comment', COMMENT_MAX, fields, required=False)
     if fields:
         raise Invalid(_('The rating has invalid fields.'), fields=fields)
     return stars, list(dict.fromkeys(tags)), comment or None
@@ -259,12 +254,10 @@ def reopen(actor, complaint, data):
     now = clock.now()
     check(complaint, actor, 'reopen', now)
     data = data if isinstance(data, dict) else {}
-    reason = data.get('reason')
-    if not isinstance(reason, str) or not reason.strip():
-        raise Invalid(_('Say why the case is reopened.'), fields={'reason': _('is required')})
+    reason = required_text(data, 'reason', NOTE_MAX, missing=_('Say why the case is reopened.'))
     senior = pick_senior(complaint, data.get('to'))
     with atomic():
-        _reopen(actor, complaint, senior, reason.strip()[:NOTE_MAX], now)
+        _reopen(actor, complaint, senior, reason, now)
     return complaint
 
 
@@ -285,13 +278,9 @@ def parse_review(complaint, data):
     actions = list(dict.fromkeys(actions))
     if 'uphold' in actions and ({'reopen', 'compensate'} & set(actions)):
         fields['actions'] = _('uphold cannot go with reopen or compensate')
-    note = data.get('note')
-    if not isinstance(note, str) or not note.strip():
-        fields['note'] = (_('a finding of buyer_unreasonable needs a note saying why')
-                          if finding == 'buyer_unreasonable' else _('is required'))
-        note = None
-    elif len(note.strip()) > NOTE_MAX:
-        fields['note'] = _('at most %(n)d characters', n=NOTE_MAX)
+    note = clean_text(data.get('note'), 'note', NOTE_MAX, fields,
+                missing=(_('a finding of buyer_unreasonable needs a note saying why')
+                         if finding == 'buyer_unreasonable' else None))
     coupon = None
     if 'compensate' in actions:
         try:
@@ -306,7 +295,7 @@ def parse_review(complaint, data):
         fields['amount'] = _('only a compensation has an amount')
     if fields:
         raise Invalid(_('The review has invalid fields.'), fields=fields)
-    return finding, actions, note.strip(), coupon
+    return finding, actions, note, coupon
 
 
 def review(actor, complaint, data):

@@ -343,3 +343,13 @@ def test_one_agent_claiming_two_cases_at_once_stays_within_capacity(app, users, 
         thread.join(30)
     assert sorted(results) == [200, 409], results
     assert assignment.open_load(ann.id) == 1
+
+
+def test_a_nul_in_the_reassign_reason_is_422_from_the_service_itself(users, owned):
+    """The API refuses NUL in any JSON body; the console form reaches `reassign` directly."""
+    from desk.errors import Invalid
+    complaint, ann, bob = owned
+    with pytest.raises(Invalid) as err:
+        assignment.reassign(users('supervisor'), complaint, {'to': 'bob', 'reason': '忙不过来\x00'})
+    assert err.value.status == 422 and set(err.value.fields) == {'reason'}
+    assert owner_of(complaint) == ann.id

@@ -313,3 +313,14 @@ def test_a_recovery_another_run_wrote_first_is_skipped_not_doubled(desk, monkeyp
         assert credit._recover_batch(start, end, month, clock.now()) == (1, 0)
     assert score() == 75
     assert [r for r, _d in entries()].count('monthly_recovery') == 1
+
+
+def test_a_nul_in_the_flag_reason_is_422_from_the_service_itself(desk):
+    """The API refuses NUL in any JSON body; the console forms reach the service directly.
+    The pre-screen refusal parses its reason with the same `credit.supervisor_reason`."""
+    from desk.errors import Invalid
+    complaint = case('O-1')
+    with pytest.raises(Invalid) as err:
+        credit.flag_malicious(desk['users']['supervisor'], complaint, {'reason': '恶意\x00'})
+    assert err.value.status == 422 and set(err.value.fields) == {'reason'}
+    assert score() == 100 and entries() == []

@@ -430,3 +430,17 @@ def test_self_service_inquiry_not_helped_goes_to_an_agent_at_l2(client, buyer_he
     assert moved['deadlines']['resolution_due'] == '2026-11-25T10:10:00+08:00'
     again = h.act(client, buyer_headers, filed['ticket_no'], 'helped')
     assert again.status_code == 409
+
+
+def test_a_nul_in_the_facts_or_a_message_is_422_from_the_service_itself(users, o1, frozen):
+    """The API refuses NUL in any JSON body; the portal and console forms reach the services."""
+    from desk import complaints
+    from desk.errors import Invalid
+    buyer = h.buyer_user(users, 'b-1')
+    with pytest.raises(Invalid) as err:
+        complaints.file_complaint(buyer, h.body('O-1', facts='面值不符\x00'))
+    assert err.value.status == 422 and set(err.value.fields) == {'facts'}
+    filed = Complaint.get_by_id(complaints.file_complaint(buyer, h.body('O-1')).id)
+    with pytest.raises(Invalid) as err:
+        complaints.post_message(buyer, filed, {'body': '你好\x00'})
+    assert err.value.status == 422 and set(err.value.fields) == {'body'}

@@ -332,3 +332,29 @@ def test_api_top_up(client, people, api_key):
     assert client.post(url, headers=headers, json={'amount': '1.00'}).status_code == 409
     assert deposit.balance_of(m().id) == 30000 == m().deposit_fen
 
+
+
+def test_a_nul_in_a_manual_violation_reason_is_422(people):
+    with pytest.raises(Invalid) as err:
+        manual_violations.record_manual(people['supervisor'], m(), 1, 0, '理由\x00')
+    assert err.value.status == 422 and set(err.value.fields) == {'reason'}
+    assert Violation.select().count() == 0
+
+
+def test_a_nul_in_a_penalty_appeal_reason_or_decision_note_is_422(people):
+    v = violations.record_violation(m().id, 'no_response')
+    with pytest.raises(Invalid) as err:
+        penalty_appeals.appeal(people['shop1'], v.id, '理由\x00')
+    assert err.value.status == 422 and set(err.value.fields) == {'reason'}
+    appeal = penalty_appeals.appeal(people['shop1'], v.id, '已回复买家')
+    with pytest.raises(Invalid) as err:
+        penalty_appeals.decide(people['supervisor'], appeal.id, 'revoke', '说明\x00')
+    assert err.value.status == 422 and set(err.value.fields) == {'note'}
+    assert ViolationAppeal.get_by_id(appeal.id).state == 'open'
+
+
+def test_a_nul_in_a_top_up_note_is_422(people):
+    with pytest.raises(Invalid) as err:
+        deposit.top_up(people['admin'], m(), 100, '备注\x00')
+    assert err.value.status == 422 and set(err.value.fields) == {'note'}
+    assert DepositEntry.select().count() == 0

@@ -430,3 +430,16 @@ def test_a_failed_database_write_leaves_no_row(app, frozen, monkeypatch):
         evidence.submit_file(case, buyer, 'other', '', 'a.png', io.BytesIO(ev.png_bytes((9, 9))))
     assert Evidence.select().count() == 0 and Blob.select().count() == 0
     assert Event.select().where(Event.kind == 'evidence_added').count() == 0
+
+
+
+def test_a_nul_in_the_description_or_text_is_422_from_the_service_itself(parties):
+    """Requests with a NUL in a form value are refused before any view (`desk.web`); the
+    service refuses it too, for every other caller."""
+    from desk.errors import Invalid
+    buyer = cb.buyer_login('b-1')
+    for description, text, field in (('截图\x00', '聊天记录', 'description'), ('截图', '聊天\x00记录', 'text')):
+        with pytest.raises(Invalid) as err:
+            evidence.submit_text(parties['case'], buyer, 'chat_log', description, text)
+        assert err.value.status == 422 and set(err.value.fields) == {field}
+    assert not Evidence.select().exists()

@@ -481,3 +481,13 @@ def test_refunds_on_one_order_never_exceed_what_was_paid(client, parties, frozen
             close(ticket)
         assert remedies.refunded_fen(order.id) <= paid
     assert all(seen.values()), seen                # every branch was exercised
+
+
+def test_a_nul_in_the_proposal_message_is_422_from_the_service_itself(client, parties, frozen):
+    """The API refuses NUL in any JSON body; the console forms reach `propose` directly."""
+    from arbitration import negotiation
+    ticket = file_case(client, parties)
+    with pytest.raises(Invalid) as err:
+        negotiation.propose(parties['staff_user'], case(ticket), proposal(message='退款\x00'))
+    assert err.value.status == 422 and set(err.value.fields) == {'message'}
+    assert not Proposal.select().exists()

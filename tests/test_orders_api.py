@@ -405,3 +405,12 @@ def test_concurrent_new_orders_of_a_new_buyer(app, integration):
 def test_a_nul_byte_in_the_query_is_a_json_400(api, integration):
     response = api.get(URL + 'KM-1?view=%00', headers=integration)
     assert_error(response, 400, 'bad_request')
+
+
+def test_a_nul_in_a_text_field_is_422_from_the_service_itself(app):
+    """The API refuses NUL in any JSON body; the CSV import reaches `validate_order` directly."""
+    from desk.errors import Invalid
+    from desk.orders import validate_order
+    with pytest.raises(Invalid) as err:
+        validate_order('KM-1', order_body(product='bad\x00name'))
+    assert err.value.status == 422 and set(err.value.fields) == {'product'}

@@ -431,3 +431,20 @@ def test_listing_resolved_cases_reads_ratings_and_reviews_once_per_page(desk):
     assert 'rate' not in actions[first.ticket_no] and all('rate' in a for t, a in actions.items() if t != first.ticket_no)
     supervised = ok(desk['client'].get(url, headers=desk['supervisor']))['items']
     assert [c['ticket_no'] for c in supervised if 'review' in c['allowed_actions']] == [first.ticket_no]
+
+
+def test_a_nul_in_a_comment_review_note_or_reopen_reason_is_422(desk):
+    """The API refuses NUL in any JSON body; the portal and console forms reach the services."""
+    from desk import ratings
+    from desk.errors import Invalid
+    with pytest.raises(Invalid) as err:
+        ratings.parse_rating({'stars': 5, 'comment': '很好\x00'})
+    assert err.value.status == 422 and set(err.value.fields) == {'comment'}
+    with pytest.raises(Invalid) as err:
+        ratings.parse_review(None, {'finding': 'agent_fault', 'actions': ['uphold'], 'note': '说明\x00'})
+    assert err.value.status == 422 and set(err.value.fields) == {'note'}
+    complaint = ruled(desk)
+    with pytest.raises(Invalid) as err:
+        ratings.reopen(desk['users']['supervisor'], complaint, {'reason': '重开\x00'})
+    assert err.value.status == 422 and set(err.value.fields) == {'reason'}
+    assert row(complaint).state == 'resolved'

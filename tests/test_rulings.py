@@ -475,3 +475,32 @@ def test_when_evidence_may_be_submitted(desk):
     assert refusal(row(complaint), 'buyer') is None           # new evidence for an appeal
     clock.advance(days=7, seconds=1)
     assert refusal(row(complaint), 'buyer') is not None               # the appeal window is over
+
+
+# --- NUL in free text (the API refuses it in any JSON body; the consoles reach the services) ----
+
+def test_a_nul_in_an_evidence_request_note_or_ruling_reasoning_is_422(desk):
+    from arbitration import intervention, rulings
+    from desk.errors import Invalid
+    complaint = cb.dispute('O-1', desk['users']['first'])
+    past_evidence_period()
+    with pytest.raises(Invalid) as err:
+        intervention.request_evidence(desk['users']['first'], row(complaint), {'party': 'buyer', 'note': '截图\x00'})
+    assert err.value.status == 422 and set(err.value.fields) == {'note'}
+    with pytest.raises(Invalid) as err:
+        rulings.parse_ruling(row(complaint), dict(RULE, reasoning='理由\x00'), 10000)
+    assert err.value.status == 422 and set(err.value.fields) == {'reasoning'}
+
+
+def test_a_nul_in_a_resolution_note_or_an_appeal_reason_is_422(desk):
+    from arbitration import rulings
+    from desk.errors import Invalid
+    platform = cb.case('P-1', amount_fen=10000)
+    ok(act(desk, 'plain', platform, 'claim'))
+    with pytest.raises(Invalid) as err:
+        rulings.resolve(desk['users']['plain'], row(platform), {'remedy': {'type': 'none'}, 'note': '说明\x00'})
+    assert err.value.status == 422 and set(err.value.fields) == {'note'}
+    complaint = ruled(desk, order_no='O-2')
+    with pytest.raises(Invalid) as err:
+        rulings.appeal(desk['users']['buyer'], complaint, {'reason': '不服\x00'})
+    assert err.value.status == 422 and set(err.value.fields) == {'reason'}
