@@ -31,6 +31,7 @@ from desk.times import parse_datetime, to_iso
 
 FACTS_MAX = 5000
 MESSAGE_MAX = 2000
+REASON_MAX = 500            # a staff override of the window, a withdrawal
 STAFF_FILERS = ('agent', 'senior_agent', 'supervisor')
 DEDICATED_AFTER = 2          # the 3rd complaint within the window gets the dedicated owner
 DEDICATED_WINDOW_DAYS = 30
@@ -284,7 +285,7 @@ def file_complaint(actor, data, default_channel='api', uploads=()):
     if not isinstance(external, list) or any(e not in EXTERNAL for e in external):
         fields['external'] = _('a list of %(c)s', c=', '.join(EXTERNAL))
         external = []
-    override = (data.get('override_reason') or '').strip() or None
+    override = clean_text(data.get('override_reason'), 'override_reason', REASON_MAX, fields, required=False)
     if override and actor.role not in STAFF_FILERS:
         fields['override_reason'] = _('only staff may open a complaint outside the window')
     items = filing_evidence.parse(data.get('evidence'), uploads, fields)
@@ -499,7 +500,10 @@ def withdraw(actor, complaint, data=None):
     """The buyer withdraws before a ruling; every timer of the case stops."""
     now = clock.now()
     check(complaint, actor, 'withdraw', now)
-    reason = ((data or {}).get('reason') or '').strip()[:500] or None
+    fields = {}
+    reason = clean_text((data or {}).get('reason'), 'reason', REASON_MAX, fields, required=False)
+    if fields:
+        raise Invalid(_('The complaint has invalid fields.'), fields=fields)
     # the merchant never heard of a complaint withdrawn during the pre-screen
     merchant = merchant_users(complaint) if complaint.state != 'screening' else []
     with atomic():

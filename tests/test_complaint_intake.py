@@ -233,6 +233,25 @@ def test_withdraw_after_a_ruling_is_409(client, buyer_headers, o1, frozen):
     assert Complaint.get(Complaint.ticket_no == ticket).state == 'resolved'
 
 
+@pytest.mark.parametrize('reason', [7, ['x'], '理由' * 251])
+def test_a_bad_withdrawal_reason_is_422_and_the_complaint_stays_open(client, buyer_headers, o1, frozen, reason):
+    ticket = h.file_ok(client, buyer_headers)['ticket_no']
+    response = h.act(client, buyer_headers, ticket, 'withdraw', {'reason': reason})
+    assert response.status_code == 422
+    assert 'reason' in error(response)['fields']
+    assert Complaint.get(Complaint.ticket_no == ticket).state != 'withdrawn'
+
+
+@pytest.mark.parametrize('reason', [42, 'x' * 501])
+def test_a_bad_override_reason_is_422_naming_it(client, users, api_key, frozen, reason):
+    h.order('O-1', paid_at=T0 - dt.timedelta(days=40), confirmed_at=T0 - dt.timedelta(days=30))
+    agent = api_key(users('agent', department='cs'))
+    response = h.file(client, agent, override_reason=reason)
+    assert response.status_code == 422
+    assert 'override_reason' in error(response)['fields']
+    assert Complaint.select().count() == 0
+
+
 def test_an_action_not_in_the_table_is_404(client, buyer_headers, o1, frozen):
     ticket = h.file_ok(client, buyer_headers)['ticket_no']
     for action in ('teleport', 'file'):
