@@ -28,6 +28,7 @@ import json
 import multiprocessing
 import os
 import random
+import re
 import secrets
 import signal
 import statistics
@@ -55,6 +56,8 @@ def parse_args(argv=None):
     sweep = sub.add_parser('sweep', help='re-arm the backlog and time advance_due')
     sweep.add_argument('--processes', type=int, default=1)
     sweep.add_argument('--profile', action='store_true', help='cProfile the (first) process')
+    sweep.add_argument('--sql-timing', action='store_true', help='time the (first) process\'s SQL per statement kind')
+    sweep.add_argument('--sweep-batch', type=int, default=None, help='rows per batch transaction (default deadlines.BATCH)')
     idle = sub.add_parser('idle', help='the cost of a sweep with nothing due, and the plan of its query')
     idle.add_argument('--repeat', type=int, default=200)
     late = sub.add_parser('lateness', help='exact-time jobs on RQ workers while the backlog drains')
@@ -69,6 +72,8 @@ def parse_args(argv=None):
     merchant.add_argument('--batch', type=int, default=2000)
     merchant.add_argument('--seed', type=int, default=None)
     merchant.add_argument('--profile', action='store_true', help='cProfile the (first) process')
+    merchant.add_argument('--sql-timing', action='store_true', help='time the (first) process\'s SQL per statement kind')
+    merchant.add_argument('--sweep-batch', type=int, default=None, help='rows per batch transaction (default deadlines.BATCH)')
     return parser.parse_args(argv)
 
 
@@ -195,14 +200,70 @@ def check_redis_unused(url):
 
 # --- sweep timings -------------------------------------------------------------------------
 
+class _SqlTiming:
+    """Wall time spent in the database per statement kind ("INSERT sla_event", "UPDATE
+    complaint", …) while active: where a batch's SQL time goes, without cProfile's overhead
+    on the Python side."""
+    KIND = re.compile(r'^\s*(?:WITH .*?\)\s*\)\s*)?(SELECT|INSERT INTO|UPDATE|DELETE FROM|COMMIT|BEGIN|SAVEPOINT|RELEASE|ROLLBACK)'
+                      r'\s*(?:.*? FROM )?"?(\w+)?', re.S | re.I)
+
+    def __enter__(self):
+        from desk.db import database
+        self.totals = {}
+        self.db = database.obj
+        self.original = type(self.db).execute_sql
+        totals, original = self.totals, self.original
+
+        def execute_sql(db, sql, params=None, *rest, **kw):
+            began = time.perf_counter()
+            try:
+                return original(db, sql, params, *rest, **kw)
+            finally:
+                found = self.KIND.match(sql)
+                key = ' '.join(part for part in (found.groups() if found else (sql[:30],)) if part).upper()
+                count, seconds = totals.get(key, (0, 0.0))
+                totals[key] = (count + 1, seconds + time.perf_counter() - began)
+
+        self.original_commit = type(self.db).commit
+
+        def commit(db, *a, **kw):
+            began = time.perf_counter()
+            try:
+                return self.original_commit(db, *a, **kw)
+            finally:
+                count, seconds = totals.get('COMMIT', (0, 0.0))
+                totals['COMMIT'] = (count + 1, seconds + time.perf_counter() - began)
+
+        type(self.db).execute_sql = execute_sql
+        type(self.db).commit = commit
+        return self
+
+    def __exit__(self, *exc):
+        type(self.db).execute_sql = self.original
+        type(self.db).commit = self.original_commit
+
+    def report(self, wall):
+        spent = sum(seconds for _count, seconds in self.totals.values())
+        print(f'SQL: {spent:.1f}s of {wall:.1f}s wall ({spent / wall:.0%}); by statement kind:', flush=True)
+        for key, (count, seconds) in sorted(self.totals.items(), key=lambda item: -item[1][1])[:20]:
+            print(f'  {seconds:7.2f}s  {count:6,}x  {key}', flush=True)
+
+
 def _sweep_worker(args, armed_at, go, results, profile):
     from desk import deadlines
     from desk.db import connection
     app = make_app(args)
     with app.app_context(), connection():
+        if getattr(args, "sweep_batch", None):
+            deadlines.BATCH = args.sweep_batch
+        timing = _SqlTiming() if profile and getattr(args, 'sql_timing', False) else None
         go.wait()
         started = time.perf_counter()
-        if profile:
+        if timing:
+            with timing:
+                applied = deadlines.advance_due(armed_at)
+            timing.report(time.perf_counter() - started)
+        elif profile:
             import cProfile
             import pstats
             profiler = cProfile.Profile()
@@ -229,7 +290,7 @@ def sweep(args):
     go = multiprocessing.Event()
     results = multiprocessing.Queue()
     workers = [multiprocessing.Process(target=_sweep_worker,
-                                       args=(args, state['armed_at'], go, results, args.profile and n == 0))
+                                       args=(args, state['armed_at'], go, results, (args.profile or args.sql_timing) and n == 0))
                for n in range(args.processes)]
     for w in workers:
         w.start()
@@ -385,6 +446,29 @@ def lateness(args):
 
 # --- merchant deadlines ---------------------------------------------------------------------
 
+#: The tables a merchant-deadline run writes (and deletes from when it is done).
+TOUCHED = ('complaint', 'event', 'sla_clock', 'sla_event', 'violation', 'violation_complaint', 'outbox',
+           'inbox_message', 'merchant_standing', 'deposit_entry')
+
+
+def settle():
+    """Vacuum and analyze what a run touches, so that every run starts alike: no dead index
+    entries of an earlier run's deleted set (autovacuum may be off, as on the machines these
+    figures come from, or behind) and fresh statistics. (No CHECKPOINT: forcing one makes every
+    page the run touches pay a full-page image in the WAL — the worst case, not the usual one.)"""
+    from desk.db import database, is_sqlite
+    if is_sqlite():
+        return
+    conn = database.connection()
+    autocommit = conn.autocommit
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute('VACUUM (ANALYZE) ' + ', '.join(TOUCHED))
+    finally:
+        conn.autocommit = autocommit
+
+
 def merchant(args):
     """Generate `count` negotiating cases whose merchant deadline passed within the last
     minute, time `advance_due` in `processes` processes until every one is pending_agent
@@ -393,7 +477,7 @@ def merchant(args):
     from arbitration.models import Violation
     from desk import clock, deadlines
     from desk.complaint_models import Complaint, InboxMessage, Outbox
-    from desk.db import database
+    from desk.db import database, is_sqlite
     from peewee import fn
     if not args.inline:
         check_redis_unused(args.redis_url)
@@ -409,7 +493,7 @@ def merchant(args):
         finally:
             armed_at = clock.now()
             clock.unfreeze()
-        generator.analyze()
+        settle()
         state = {'first_id': progress.first_id, 'last_id': progress.last_id}
         due = Complaint.select().where(in_set(Complaint.id, state) & (Complaint.merchant_due_at <= armed_at)).count()
         spread = Complaint.select(fn.MIN(Complaint.merchant_due_at), fn.MAX(Complaint.merchant_due_at)).where(
@@ -417,9 +501,11 @@ def merchant(args):
     print(f'{due:,} negotiating cases due between {spread[0]:%H:%M:%S} and {spread[1]:%H:%M:%S}; '
           f'{args.processes} process(es), {"inline delivery" if args.inline else "Redis " + args.redis_url}',
           flush=True)
+    with app.app_context(), database.connection_context():
+        wal_before = database.execute_sql('SELECT pg_current_wal_lsn()').fetchone()[0] if not is_sqlite() else None
     go = multiprocessing.Event()
     results = multiprocessing.Queue()
-    workers = [multiprocessing.Process(target=_sweep_worker, args=(args, armed_at, go, results, args.profile and n == 0))
+    workers = [multiprocessing.Process(target=_sweep_worker, args=(args, armed_at, go, results, (args.profile or args.sql_timing) and n == 0))
                for n in range(args.processes)]
     for w in workers:
         w.start()
@@ -436,6 +522,9 @@ def merchant(args):
         violations = Violation.select().where(in_set(Violation.complaint, state) & (Violation.code == 'no_response')).count()
         for pid, applied, seconds in reports:
             print(f'  process {pid}: {applied:,} handlers applied in {seconds:.1f}s')
+        if wal_before is not None:
+            wal = database.execute_sql('SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s)', (wal_before,)).fetchone()[0]
+            print(f'  WAL written: {wal / 2**20:,.0f} MiB ({wal / due / 1024:.1f} KiB a case)')
         print(f'merchant deadlines, {args.processes} process(es): {due:,} due, all applied in {wall:.1f}s wall = '
               f'{due / wall:,.0f}/s; states after: {states}; no_response violations: {violations:,}', flush=True)
         with database.atomic():
@@ -443,6 +532,7 @@ def merchant(args):
             InboxMessage.delete().where(in_set(InboxMessage.complaint, state)).execute()
             Outbox.delete().where(in_set(Outbox.complaint, state)).execute()
             Complaint.delete().where(in_set(Complaint.id, state)).execute()
+        settle()
         print('the set is deleted', flush=True)
     if not args.inline:
         empty_redis(args.redis_url)

@@ -126,7 +126,6 @@ class Complaint(BaseModel):
             (('state', 'id'), False),
             (('category', 'id'), False),
             (('department', 'state', 'id'), False),
-            (('owner', 'in_queue'), False),
         )
 
     @property
@@ -144,6 +143,9 @@ Complaint.add_index(Complaint.index(
     Complaint.department, Complaint.in_queue, Complaint.queue_rank, Complaint.tier, Complaint.next_due_at,
     Complaint.id, Complaint.state, Complaint.owner, name='complaint_queue_order',
     where=Complaint.in_queue == True))  # noqa: E712
+# A case's owner: only owned cases (every query names the owner; migration 0018).
+Complaint.add_index(Complaint.index(Complaint.owner, Complaint.in_queue, name='complaint_owner_id_in_queue',
+                                    where=Complaint.owner.is_null(False)))
 #: The deadline columns the timers select through. Their indexes are partial (only rows where
 #: the deadline is set): most cases carry one or two deadlines at a time, and a row update
 #: (not HOT: `complaint` is updated in place constantly) writes an entry only into the
@@ -162,7 +164,7 @@ class Event(BaseModel):
     complaint = ForeignKeyField(Complaint, backref='events', on_delete='CASCADE', index=False)  # (complaint, seq)
     seq = IntegerField()
     at = DateTimeField()
-    actor = ForeignKeyField(User, null=True, on_delete='SET NULL')
+    actor = ForeignKeyField(User, null=True, on_delete='SET NULL', index=False)  # partial, below
     actor_role = CharField(max_length=20)
     kind = CharField(max_length=32)
     public = BooleanField(default=True)
@@ -172,6 +174,11 @@ class Event(BaseModel):
 
     class Meta:
         indexes = ((('complaint', 'seq'), True),)
+
+
+# Events with a person behind them only: system events (timers, most of the timeline) have
+# no actor, and every lookup names one (migration 0018).
+Event.add_index(Event.index(Event.actor, name='event_actor_id', where=Event.actor.is_null(False)))
 
 
 class Outbox(BaseModel):

@@ -148,7 +148,11 @@ def due_ids(deadline, now, after=None, batch=None):
     pk = model._meta.primary_key
     query = model.select(column, pk).where(column <= now)
     if after is not None:
-        query = query.where((column > after[0]) | ((column == after[0]) & (pk > after[1])))
+        # `column >= after` on its own as well: the index scan then starts at the key instead
+        # of walking every entry before it (the rows a batch just applied stay in the index
+        # as dead entries until vacuum, so each batch would re-walk all earlier batches)
+        query = query.where((column >= after[0]) &
+                            ((column > after[0]) | ((column == after[0]) & (pk > after[1]))))
     # as tuples: a primary key that is a foreign key (`MerchantStanding.merchant`) would
     # otherwise come back as the related object, not its id
     return [tuple(row) for row in query.order_by(column, pk).limit(batch).tuples()]
