@@ -452,10 +452,11 @@ TOUCHED = ('complaint', 'event', 'sla_clock', 'sla_event', 'violation', 'violati
 
 
 def settle():
-    """Vacuum and analyze what a run touches, so that every run starts alike: no dead index
-    entries of an earlier run's deleted set (autovacuum may be off, as on the machines these
-    figures come from, or behind) and fresh statistics. (No CHECKPOINT: forcing one makes every
-    page the run touches pay a full-page image in the WAL — the worst case, not the usual one.)"""
+    """Vacuum and analyze what a run touched once its set is deleted, so that the next run
+    starts alike: no dead index entries of this run's set (autovacuum may be off, as on the
+    machines these figures come from, or behind). Not right before a timing: the pages a
+    vacuum dirties are written back by the kernel during the run. (No CHECKPOINT either:
+    forcing one makes every page a run touches pay a full-page image in the WAL.)"""
     from desk.db import database, is_sqlite
     if is_sqlite():
         return
@@ -493,7 +494,7 @@ def merchant(args):
         finally:
             armed_at = clock.now()
             clock.unfreeze()
-        settle()
+        generator.analyze()
         state = {'first_id': progress.first_id, 'last_id': progress.last_id}
         due = Complaint.select().where(in_set(Complaint.id, state) & (Complaint.merchant_due_at <= armed_at)).count()
         spread = Complaint.select(fn.MIN(Complaint.merchant_due_at), fn.MAX(Complaint.merchant_due_at)).where(
