@@ -58,7 +58,7 @@ class Violation(BaseModel):
     expires_at = DateTimeField(index=True)
     state = CharField(max_length=10, default='active')  # active, expired, revoked
     reason = TextField(null=True)
-    created_by = ForeignKeyField(User, null=True, on_delete='SET NULL')  # a supervisor (manual)
+    created_by = ForeignKeyField(User, null=True, on_delete='SET NULL', index=False)  # manual: partial, below
     ended_at = DateTimeField(null=True)  # when it expired or was revoked
 
     class Meta:
@@ -69,5 +69,8 @@ class Violation(BaseModel):
 # recomputes them on every violation recorded: migration 0015, bench/README.md).
 Violation.add_index(Violation.index(Violation.merchant, Violation.expires_at, Violation.points,
                                     name='violation_active_points', where=Violation.state == 'active'))
+# Only manual violations have an author (migration 0018).
+Violation.add_index(Violation.index(Violation.created_by, name='violation_created_by_id',
+                                    where=Violation.created_by.is_null(False)))
 
 ARBITRATION_MODELS = [Proposal, Remedy, Violation]
