@@ -18,10 +18,10 @@ from flask_babel import lazy_gettext as _l
 from peewee import IntegrityError
 
 from desk import clock
+from desk.accounts import supervisor_ids
 from desk.db import atomic, is_sqlite
 from desk.errors import Conflict, Forbidden, Invalid, NotFound
 from desk.format import format_local
-from desk.accounts import supervisor_ids
 from desk.models import User
 from desk.notifications import TEMPLATES, notify
 from desk.text_input import clean_text

@@ -11,9 +11,9 @@ from flask_babel import gettext as _
 from peewee import fn
 
 from desk import clock, deadlines, webhooks
+from desk.accounts import supervisor_ids
 from desk.db import atomic
 from desk.errors import Forbidden, Invalid, NotFound
-from desk.accounts import supervisor_ids
 from desk.models import Order
 from desk.money import to_yuan
 from desk.notifications import notify

@@ -25,6 +25,7 @@ from flask_babel import lazy_gettext as _l
 from peewee import IntegrityError
 
 from desk import clock, deadlines, sla, timeline
+from desk.accounts import supervisor_ids
 from desk.assignment import open_load
 from desk.case_access import AGENT_ROLES
 from desk.complaint_queries import REPRESENTATION_PREFETCH
@@ -34,7 +35,6 @@ from desk.db import atomic
 from desk.errors import Conflict, Invalid
 from desk.format import format_local
 from desk.labels import EVENT_LABELS
-from desk.accounts import supervisor_ids
 from desk.models import Order, User
 from desk.money import parse_yuan, to_yuan
 from desk.notifications import TEMPLATES, notify
@@ -279,8 +279,8 @@ def parse_review(complaint, data):
     if 'uphold' in actions and ({'reopen', 'compensate'} & set(actions)):
         fields['actions'] = _('uphold cannot go with reopen or compensate')
     note = clean_text(data.get('note'), 'note', NOTE_MAX, fields,
-                missing=(_('a finding of buyer_unreasonable needs a note saying why')
-                         if finding == 'buyer_unreasonable' else None))
+                      missing=(_('a finding of buyer_unreasonable needs a note saying why')
+                               if finding == 'buyer_unreasonable' else None))
     coupon = None
     if 'compensate' in actions:
         try:

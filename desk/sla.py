@@ -11,10 +11,10 @@ import datetime as dt
 from typing import NamedTuple
 
 from desk import clock, deadlines
+from desk.accounts import supervisor_ids
 from desk.business_calendar import Calendar
 from desk.complaint_models import FAR_FUTURE, Complaint
 from desk.db import among, insert_rows, update_each
-from desk.accounts import supervisor_ids
 from desk.queue_models import TARGETS, SlaClock, SlaEvent, SlaPolicy
 
 WARN_BEFORE = dt.timedelta(minutes=15)
