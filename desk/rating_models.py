@@ -47,9 +47,10 @@ class Rating(BaseModel):
 class Review(BaseModel):
     """A supervisor's review of a dissatisfied rating (24 h SLA: `due_at`).
 
-    `overdue_check_at` is the pending breach check (deadline `review_overdue`): `due_at`
-    while the review is open and not yet found overdue, cleared once the check has run or
-    the review is done. `due_at` stays as it is for display and for `breached`.
+    `overdue_check_at` is the pending breach check (deadline `review_overdue`): a second
+    after `due_at` (the first second the review is late) while the review is open and not
+    yet found overdue, cleared once the check has run or the review is done. `due_at`
+    stays as it is for display and for `breached`.
     """
     id = AutoField()
     rating = ForeignKeyField(Rating, unique=True, backref='reviews', on_delete='CASCADE')

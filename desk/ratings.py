@@ -6,7 +6,7 @@ timers of a resolved case (SPEC §6, §3a rows `rate`, `review`, `reopen`, `clos
   rated again; every rating is kept). The rating snapshots the owning agent and department
   (or the merchant when an agreement resolved the case without an agent). A 1–2 rating opens
   a `Review` (due in 24 h), tells the supervisors and fires the `rating.dissatisfied` webhook.
-  Its breach is the deadline `review_overdue` (`Review.overdue_check_at`): still open at
+  Its breach is the deadline `review_overdue` (`Review.overdue_check_at`): still open after
   its due time, the review is marked breached and the supervisors are told, once.
 - `review`: a supervisor records a finding and one or more actions on the open review:
   `uphold`, `reopen` (to a senior agent), `compensate` (a coupon through `remedies.create`),
@@ -47,6 +47,7 @@ from desk.webhooks import publish
 COMMENT_MAX = 500
 NOTE_MAX = 2000
 REVIEW_SLA = dt.timedelta(hours=24)
+LATE_AFTER = dt.timedelta(seconds=1)  # times are whole seconds: late is due_at + 1 s on
 REMIND_AFTER = (dt.timedelta(days=3), dt.timedelta(days=6))
 DISSATISFIED = 2   # stars at or below: a review opens
 #: Timeline events after which the case is resolved (its rating and appeal windows open).
@@ -194,9 +195,10 @@ def rate(actor, complaint, data):
         review = None
         if stars <= DISSATISFIED:
             due = now + REVIEW_SLA
+            late = due + LATE_AFTER  # the first second the review counts as late
             review = Review.create(rating=rating.id, complaint=complaint.id, opened_at=now,
-                                   due_at=due, overdue_check_at=due, agent=agent_id)
-            deadlines.schedule('review_overdue', review.id, due)
+                                   due_at=due, overdue_check_at=late, agent=agent_id)
+            deadlines.schedule('review_overdue', review.id, late)
         record(complaint, actor, 'rated', {'rating': rating.id, 'round': round_, 'stars': stars,
                                            'tags': tags, 'comment': comment,
                                            'review': review.id if review else None},
@@ -421,11 +423,15 @@ def _review_overdue(review_id, now):
     Idempotent: the compare-and-set on the open state and the pending check lets one run
     through; it clears the check, so a second run (the sweep after the exact-time job)
     finds nothing due. A review done in time had its check cleared when it was done.
+
+    Late means after `due_at`, as for `review` and the queue's overdue flag: a review done in
+    its due second is on time, so the check is armed a second later — and a check armed at
+    `due_at` itself (migration 0017) waits for the next sweep instead of marking it then.
     """
     item = Review.get_by_id(review_id)
     marked = (Review
               .update(breached=True, overdue_check_at=None)
-              .where((Review.id == review_id) & (Review.state == 'open') &
+              .where((Review.id == review_id) & (Review.state == 'open') & (Review.due_at < now) &
                      (Review.overdue_check_at == item.overdue_check_at) & (Review.overdue_check_at <= now))
               .execute())
     if not marked:

@@ -61,20 +61,22 @@ def test_opening_a_review_sets_its_breach_check_and_schedules_it_at_the_due_time
         scheduled.append((name, row_id, at)), original(name, row_id, at)))
     complaint = dissatisfied(desk)
     review = Review.get(Review.complaint == complaint.id)
-    assert review.overdue_check_at == review.due_at == clock.now() + REVIEW_SLA
+    assert review.due_at == clock.now() + REVIEW_SLA
+    assert review.overdue_check_at == review.due_at + SECOND  # late means after the due second
     assert not review.breached
-    assert ('review_overdue', review.id, review.due_at) in scheduled
+    assert ('review_overdue', review.id, review.due_at + SECOND) in scheduled
 
 
 def test_nothing_before_the_due_time_then_breached_and_the_supervisors_told_once(case, desk):  # noqa: F811
     complaint, review = case['complaint'], case['review']
-    clock.freeze(review.due_at - SECOND)
-    deadlines.advance_due()
-    assert not Review.get_by_id(review.id).breached
-    assert all(overdue_notices(s, complaint) == [] for s in case['supervisors'])
-    assert overdue_events(complaint) == []
+    for before in (review.due_at - SECOND, review.due_at):  # the due second is still in time
+        clock.freeze(before)
+        deadlines.advance_due()
+        assert not Review.get_by_id(review.id).breached
+        assert all(overdue_notices(s, complaint) == [] for s in case['supervisors'])
+        assert overdue_events(complaint) == []
 
-    clock.freeze(review.due_at)
+    clock.freeze(review.due_at + SECOND)
     assert deadlines.apply_one('review_overdue', review.id)  # the exact-time job
     deadlines.advance_due()  # the sweep after it finds nothing due
     deadlines.advance_due()
@@ -137,12 +139,35 @@ def test_a_review_done_late_is_breached_as_before(case, desk):  # noqa: F811
     assert overdue_notices(case['supervisors'][0], complaint) == []
 
 
-def test_a_breach_found_by_the_check_stays_when_the_review_is_done_at_the_due_second(case, desk):  # noqa: F811
+def test_a_review_done_in_its_due_second_is_on_time_whatever_runs_first(case, desk):  # noqa: F811
+    """`review`, the queue's overdue flag and the breach check agree: late is after `due_at`."""
     complaint, review = case['complaint'], case['review']
     clock.freeze(review.due_at)
     deadlines.advance_due()
+    assert deadlines.apply_one('review_overdue', review.id) is False  # not due yet
+    listed = ok(desk['client'].get('/api/v1/reviews?state=open', headers=desk['supervisor']))
+    assert [i['overdue'] for i in listed['items']] == [False]
     ok(act(desk, 'supervisor', complaint, 'review', UPHOLD))
     row = Review.get_by_id(review.id)
-    assert row.state == 'done' and row.breached
+    assert row.state == 'done' and not row.breached and row.overdue_check_at is None
+    clock.freeze(review.due_at + dt.timedelta(minutes=1))
+    deadlines.advance_due()
+    assert not Review.get_by_id(review.id).breached
+    assert overdue_notices(case['supervisors'][0], complaint) == []
+
+
+def test_a_check_armed_at_the_due_second_waits_for_the_next_sweep(case):
+    """Reviews opened before the check moved a second on (migration 0017 armed them at
+    `due_at`): the run at that second marks nothing and keeps the check; the next one does."""
+    complaint, review = case['complaint'], case['review']
+    Review.update(overdue_check_at=review.due_at).where(Review.id == review.id).execute()
+    clock.freeze(review.due_at)
+    deadlines.apply_one('review_overdue', review.id)
+    row = Review.get_by_id(review.id)
+    assert not row.breached and row.overdue_check_at == review.due_at
+    clock.freeze(review.due_at + dt.timedelta(minutes=1))
+    deadlines.advance_due()
+    row = Review.get_by_id(review.id)
+    assert row.breached and row.overdue_check_at is None
     assert len(overdue_notices(case['supervisors'][0], complaint)) == 1
 
