@@ -28,7 +28,6 @@ import json
 import multiprocessing
 import os
 import random
-import re
 import secrets
 import signal
 import statistics
@@ -200,63 +199,15 @@ def check_redis_unused(url):
 
 # --- sweep timings -------------------------------------------------------------------------
 
-class _SqlTiming:
-    """Wall time spent in the database per statement kind ("INSERT sla_event", "UPDATE
-    complaint", …) while active: where a batch's SQL time goes, without cProfile's overhead
-    on the Python side."""
-    KIND = re.compile(r'^\s*(?:WITH .*?\)\s*\)\s*)?(SELECT|INSERT INTO|UPDATE|DELETE FROM|COMMIT|BEGIN|SAVEPOINT|RELEASE|ROLLBACK)'
-                      r'\s*(?:.*? FROM )?"?(\w+)?', re.S | re.I)
-
-    def __enter__(self):
-        from desk.db import database
-        self.totals = {}
-        self.db = database.obj
-        self.original = type(self.db).execute_sql
-        totals, original = self.totals, self.original
-
-        def execute_sql(db, sql, params=None, *rest, **kw):
-            began = time.perf_counter()
-            try:
-                return original(db, sql, params, *rest, **kw)
-            finally:
-                found = self.KIND.match(sql)
-                key = ' '.join(part for part in (found.groups() if found else (sql[:30],)) if part).upper()
-                count, seconds = totals.get(key, (0, 0.0))
-                totals[key] = (count + 1, seconds + time.perf_counter() - began)
-
-        self.original_commit = type(self.db).commit
-
-        def commit(db, *a, **kw):
-            began = time.perf_counter()
-            try:
-                return self.original_commit(db, *a, **kw)
-            finally:
-                count, seconds = totals.get('COMMIT', (0, 0.0))
-                totals['COMMIT'] = (count + 1, seconds + time.perf_counter() - began)
-
-        type(self.db).execute_sql = execute_sql
-        type(self.db).commit = commit
-        return self
-
-    def __exit__(self, *exc):
-        type(self.db).execute_sql = self.original
-        type(self.db).commit = self.original_commit
-
-    def report(self, wall):
-        spent = sum(seconds for _count, seconds in self.totals.values())
-        print(f'SQL: {spent:.1f}s of {wall:.1f}s wall ({spent / wall:.0%}); by statement kind:', flush=True)
-        for key, (count, seconds) in sorted(self.totals.items(), key=lambda item: -item[1][1])[:20]:
-            print(f'  {seconds:7.2f}s  {count:6,}x  {key}', flush=True)
-
-
 def _sweep_worker(args, armed_at, go, results, profile):
     from desk import deadlines
     from desk.db import connection
+    from statements import Statements
     app = make_app(args)
     with app.app_context(), connection():
         if getattr(args, "sweep_batch", None):
             deadlines.BATCH = args.sweep_batch
-        timing = _SqlTiming() if profile and getattr(args, 'sql_timing', False) else None
+        timing = Statements() if profile and getattr(args, 'sql_timing', False) else None
         go.wait()
         started = time.perf_counter()
         if timing:

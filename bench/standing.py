@@ -38,6 +38,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from statements import Statements  # noqa: E402  (bench/, beside this script)
+
 TARGET_REBUILD_S = 60
 TARGET_GET_MS = 10
 #: (code, points, fine in fen, share)
@@ -165,34 +167,15 @@ def reset_standing():
     database.execute_sql('VACUUM (ANALYZE) merchant_standing')
 
 
-class Statements:
-    """Counts the statements peewee runs while `on`."""
-
-    def __init__(self):
-        import logging
-        self.count, self.on = 0, False
-        handler = logging.Handler(logging.DEBUG)
-        handler.emit = self.emit
-        logger = logging.getLogger('peewee')
-        logger.addHandler(handler)
-        logger.setLevel(logging.DEBUG)
-        logger.propagate = False
-
-    def emit(self, record):
-        if self.on and isinstance(record.msg, tuple):  # (sql, params); not the pool's messages
-            self.count += 1
-
-
-def time_gets(client, headers, refs, statements):
+def time_gets(client, headers, refs):
     samples, counts = [], []
     for ref in refs[:5]:  # warm-up
         assert client.get(f'/api/v1/merchants/{ref}/standing', headers=headers).status_code == 200
     for ref in refs:
-        statements.count, statements.on = 0, True
-        started = time.perf_counter()
-        response = client.get(f'/api/v1/merchants/{ref}/standing', headers=headers)
-        samples.append((time.perf_counter() - started) * 1000)
-        statements.on = False
+        with Statements() as statements:
+            started = time.perf_counter()
+            response = client.get(f'/api/v1/merchants/{ref}/standing', headers=headers)
+            samples.append((time.perf_counter() - started) * 1000)
         counts.append(statements.count)
         assert response.status_code == 200, response.get_data(as_text=True)[:300]
     samples.sort()
@@ -267,7 +250,6 @@ def main(argv=None):
             heavy_id, heavy_n = database.execute_sql(
                 'SELECT merchant_id, count(*) FROM violation GROUP BY merchant_id ORDER BY 2 DESC LIMIT 1').fetchone()
             heavy_active = MerchantStanding.get_by_id(heavy_id)
-        statements = Statements()
         client = isolated_client(app, language='en')
         for _ in range(5):
             client.get('/api/v1/me', headers=headers)
@@ -278,10 +260,10 @@ def main(argv=None):
             baseline.append((time.perf_counter() - started) * 1000)
         print(f'GET /api/v1/me (baseline: the key check and a JSON answer): median '
               f'{statistics.median(baseline):.2f} ms', flush=True)
-        median, p95, most, _body = time_gets(client, headers, refs, statements)
+        median, p95, most, _body = time_gets(client, headers, refs)
         print(f'GET standing, {len(refs)} random merchants: median {median:.2f} ms, p95 {p95:.2f} ms, '
               f'{most} statements — target {TARGET_GET_MS} ms', flush=True)
-        median, p95, most, body = time_gets(client, headers, [f'BS-M{heavy_id:06d}'] * 50, statements)
+        median, p95, most, body = time_gets(client, headers, [f'BS-M{heavy_id:06d}'] * 50)
         print(f'GET standing, the heaviest merchant ({heavy_n:,} violations, {heavy_active.active_points} '
               f'active points, {len(body["violations"])} listed): median {median:.2f} ms, p95 {p95:.2f} ms, '
               f'{most} statements', flush=True)

@@ -35,7 +35,7 @@ def parse_args(argv=None):
 
 
 def measure(client, url, requests, warmup):
-    from desk.db import database
+    from statements import Statements
     for _ in range(warmup):
         assert client.get(url).status_code == 200
     times = []
@@ -44,20 +44,11 @@ def measure(client, url, requests, warmup):
         response = client.get(url)
         times.append((time.perf_counter() - started) * 1000)
         assert response.status_code == 200
-    statements = []
-    real = database.obj.execute_sql
-
-    def counting(sql, params=None, *args, **kwargs):
-        statements.append(sql)
-        return real(sql, params, *args, **kwargs)
-    database.obj.execute_sql = counting
-    try:
+    with Statements() as statements:
         size = len(client.get(url).get_data())
-    finally:
-        del database.obj.execute_sql
     times.sort()
     return {'median': statistics.median(times), 'p90': times[int(len(times) * 0.9) - 1], 'min': times[0],
-            'statements': len(statements), 'kb': size / 1024}
+            'statements': statements.count, 'kb': size / 1024}
 
 
 def main(argv=None):
