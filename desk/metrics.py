@@ -14,14 +14,16 @@ history). Pages read only `MetricDay` (one indexed range scan per page).
 import datetime as dt
 import json
 import math
+import operator
 from collections import Counter, defaultdict
+from functools import reduce
 
-from peewee import fn
+from peewee import EXCLUDED, fn
 
 from desk import clock, sla, timeline
 from desk.case_access import AGENT_ROLES
 from desk.complaint_models import Complaint, Event
-from desk.db import among, atomic, is_sqlite
+from desk.db import MAX_PARAMS, among, atomic
 from desk.models import User
 from desk.queue_models import SlaEvent
 from desk.rating_models import HANDLE_BUCKETS, CaseMetric, MetricDay, MetricWeights, Rating
@@ -144,27 +146,34 @@ def _parse_key(key):
     return kind, int(subject), department, dt.date.fromisoformat(day)
 
 
-def _apply(key, delta):
-    """Add `delta` to the MetricDay row of `key` (created when missing, deleted when all zero)."""
-    kind, subject, department, day = _parse_key(key)
-    where = ((MetricDay.subject_kind == kind) & (MetricDay.subject == subject) &
-             (MetricDay.department == department) & (MetricDay.day == day))
-    # create the row if missing without failing on a concurrent insert (the unique index
-    # decides; the loser waits for the winner's commit), then lock it and add
-    (MetricDay
-     .insert(subject_kind=kind, subject=subject, department=department, day=day)
-     .on_conflict_ignore()
-     .execute())
-    query = MetricDay.select().where(where)
-    if not is_sqlite():
-        query = query.for_update()
-    row = query.first()
-    values = {f: getattr(row, f) + delta.get(f, 0) for f in FIELDS}
-    if not any(values.values()):
-        MetricDay.delete().where(MetricDay.id == row.id).execute()
-    else:
-        MetricDay.update(**{f: getattr(MetricDay, f) + n for f, n in delta.items()}).where(
-            MetricDay.id == row.id).execute()
+def _apply_all(deltas):
+    """Add each {key: {field: n}} of `deltas` to its MetricDay row: ONE multi-row upsert
+    (created when missing, added to under the row lock otherwise), then the rows whose
+    counters all came to zero deleted — two statements for a whole batch of breaches, not
+    three per rollup row. Rows go in key order, one lock order for every transaction; a
+    concurrent insert of the same key is decided by the unique index (the loser adds to
+    the winner's row once it commits)."""
+    rows = []
+    for key in sorted(deltas):
+        kind, subject, department, day = _parse_key(key)
+        rows.append(dict({f: deltas[key].get(f, 0) for f in FIELDS},
+                         subject_kind=kind, subject=subject, department=department, day=day))
+    if not rows:
+        return
+    add = {getattr(MetricDay, f): getattr(MetricDay, f) + getattr(EXCLUDED, f) for f in FIELDS}
+    touched = []
+    per = max(1, MAX_PARAMS // (len(FIELDS) + 4))
+    for start in range(0, len(rows), per):
+        touched.extend(row_id for (row_id,) in (
+            MetricDay
+            .insert_many(rows[start:start + per])
+            .on_conflict(conflict_target=[MetricDay.subject_kind, MetricDay.subject, MetricDay.department,
+                                          MetricDay.day], update=add)
+            .returning(MetricDay.id)
+            .tuples()
+            .execute()))
+    all_zero = [getattr(MetricDay, f) == 0 for f in FIELDS]
+    MetricDay.delete().where(among(MetricDay.id, touched) & reduce(operator.and_, all_zero)).execute()
 
 
 def refresh(complaint_id):
@@ -194,10 +203,7 @@ def refresh_many(complaint_ids):
                     totals[key][field] += after.get(field, 0) - before.get(field, 0)
             changed.append({'complaint': complaint_id, 'contrib': json.dumps(new, sort_keys=True),
                             'updated_at': clock.now()})
-        for key in sorted(totals):  # one lock order for every transaction
-            delta = {f: n for f, n in totals[key].items() if n}
-            if delta:
-                _apply(key, delta)
+        _apply_all({key: delta for key, delta in totals.items() if any(delta.values())})
         if changed:
             (CaseMetric
              .insert_many(changed)
