@@ -316,3 +316,24 @@ def test_rebuild_equals_incremental_on_a_random_history_of_2000_cases(team):
     assert rebuilt == incremental
     # and the figures pages read are the same
     assert CaseMetric.select().count() == count
+
+
+def test_rollup_rows_add_up_under_concurrency_and_go_when_back_at_zero(app, frozen):
+    """`_apply_all` is one multi-row upsert: transactions adding to the same rollup rows at
+    once all count (PostgreSQL: the unique index and the row lock decide; SQLite: they take
+    turns), and a row whose counters all come back to zero is deleted, not left empty."""
+    from desk.db import atomic
+    from tests.test_standing_races import run_together
+    keys = [metrics._key('agent', 7, 'cs', clock.now()), metrics._key('agent', 8, 'cs', clock.now())]
+
+    def add():
+        with atomic():
+            metrics._apply_all({key: {'handled': 1, 'res_total': 2} for key in keys})
+        return True
+
+    assert run_together(app, add, add, add, add) == [True] * 4
+    rows = {r.subject: r for r in MetricDay.select()}
+    assert {s: (r.handled, r.res_total, r.fcr) for s, r in rows.items()} == {7: (4, 8, 0), 8: (4, 8, 0)}
+    with atomic():
+        metrics._apply_all({keys[0]: {'handled': -4, 'res_total': -8}, keys[1]: {'handled': -1}})
+    assert [(r.subject, r.handled, r.res_total) for r in MetricDay.select()] == [(8, 3, 8)]
