@@ -148,9 +148,9 @@ def _parse_key(key):
 
 def _apply_all(deltas):
     """Add each {key: {field: n}} of `deltas` to its MetricDay row: ONE multi-row upsert
-    (created when missing, added to under the row lock otherwise), then the rows whose
-    counters all came to zero deleted — two statements for a whole batch of breaches, not
-    three per rollup row. Rows go in key order, one lock order for every transaction; a
+    (created when missing, added to under the row lock otherwise; chunked only at the
+    parameter limit), then the rows whose counters all came to zero deleted — two statements
+    for a whole batch of breaches, not three per rollup row (bench/README.md, session 5). Rows go in key order, one lock order for every transaction; a
     concurrent insert of the same key is decided by the unique index (the loser adds to
     the winner's row once it commits)."""
     rows = []

@@ -47,7 +47,7 @@ from desk.webhooks import publish
 COMMENT_MAX = 500
 NOTE_MAX = 2000
 REVIEW_SLA = dt.timedelta(hours=24)
-LATE_AFTER = dt.timedelta(seconds=1)  # times are whole seconds: late is due_at + 1 s on
+LATE_AFTER = dt.timedelta(seconds=1)  # late is after due_at; in whole seconds, from due_at + 1 s
 REMIND_AFTER = (dt.timedelta(days=3), dt.timedelta(days=6))
 DISSATISFIED = 2   # stars at or below: a review opens
 #: Timeline events after which the case is resolved (its rating and appeal windows open).
@@ -195,7 +195,7 @@ def rate(actor, complaint, data):
         review = None
         if stars <= DISSATISFIED:
             due = now + REVIEW_SLA
-            late = due + LATE_AFTER  # the first second the review counts as late
+            late = due + LATE_AFTER
             review = Review.create(rating=rating.id, complaint=complaint.id, opened_at=now,
                                    due_at=due, overdue_check_at=late, agent=agent_id)
             deadlines.schedule('review_overdue', review.id, late)

@@ -8,6 +8,7 @@ client would act as the first client's user. This client gives each request its 
 application context, as a real server does.
 """
 import contextvars
+import threading
 
 from flask.globals import _cv_app
 from flask.testing import FlaskClient
@@ -88,3 +89,29 @@ def isolated_cli(app):
     def invoke(*args):
         return contextvars.Context().run(runner.invoke, args=['desk', *args])
     return invoke
+
+
+def run_together(app, *functions, timeout=60):
+    """Run each function in its own thread with its own app context and database connection,
+    released together by a barrier (a race); returns their results in order. A function
+    that raised or a thread that hung fails the test."""
+    from desk.db import connection
+    barrier = threading.Barrier(len(functions), timeout=timeout)
+    results = [None] * len(functions)
+
+    def runner(index, function):
+        try:
+            with app.app_context(), connection():
+                barrier.wait()
+                results[index] = function()
+        except Exception as err:  # reported below
+            results[index] = err
+
+    threads = [threading.Thread(target=runner, args=(i, f)) for i, f in enumerate(functions)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    assert not any(t.is_alive() for t in threads), 'a thread hung'
+    assert not any(isinstance(r, Exception) for r in results), results
+    return results

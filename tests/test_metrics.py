@@ -323,7 +323,7 @@ def test_rollup_rows_add_up_under_concurrency_and_go_when_back_at_zero(app, froz
     once all count (PostgreSQL: the unique index and the row lock decide; SQLite: they take
     turns), and a row whose counters all come back to zero is deleted, not left empty."""
     from desk.db import atomic
-    from tests.test_standing_races import run_together
+    from tests.support import run_together
     keys = [metrics._key('agent', 7, 'cs', clock.now()), metrics._key('agent', 8, 'cs', clock.now())]
 
     def add():

@@ -7,7 +7,6 @@ the transactions simply take turns (BEGIN IMMEDIATE), and the outcome must be th
 """
 import datetime as dt
 import json
-import threading
 
 import pytest
 
@@ -16,9 +15,9 @@ from arbitration.models import Violation
 from arbitration.penalty_models import MerchantStanding
 from desk import clock, deadlines, webhooks
 from desk.complaint_models import Outbox
-from desk.db import connection
 from tests import complaint_helpers as h
 from tests.conftest import T0
+from tests.support import run_together
 
 YEAR = dt.timedelta(days=365)
 
@@ -30,28 +29,6 @@ def announcements():
         data = json.loads(row.payload)['data']
         found.setdefault(data['merchant'], []).append((data['previous_level'], data['level']))
     return found
-
-
-def run_together(app, *calls):
-    """Run the calls in threads (each its own connection) released together; their results."""
-    barrier = threading.Barrier(len(calls), timeout=60)
-    results = [None] * len(calls)
-
-    def run(index, call):
-        try:
-            with app.app_context(), connection():
-                barrier.wait()
-                results[index] = call()
-        except Exception as err:  # reported below
-            results[index] = err
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    assert not any(isinstance(r, Exception) for r in results), results
-    return results
 
 
 @pytest.fixture
