@@ -93,13 +93,16 @@ def deliver(outbox_id):
     """
     try:
         with atomic():
-            claimed = (Outbox
-                       .update(state='sent', sent_at=clock.now(), attempts=Outbox.attempts + 1)
-                       .where((Outbox.id == outbox_id) & (Outbox.state == 'pending'))
-                       .execute())
-            if not claimed:
+            # claimed and read in one statement (RETURNING): nothing comes back when another
+            # delivery claimed it first
+            row = next(iter(Outbox
+                            .update(state='sent', sent_at=clock.now(), attempts=Outbox.attempts + 1)
+                            .where((Outbox.id == outbox_id) & (Outbox.state == 'pending'))
+                            .returning(Outbox)
+                            .objects()
+                            .execute()), None)
+            if row is None:
                 return False
-            row = Outbox.get_by_id(outbox_id)
             handler = HANDLERS.get(row.topic)
             if handler is None:
                 raise LookupError(f'no outbox handler for topic {row.topic!r}')

@@ -66,7 +66,7 @@ def _wants(subscription, event):
 
 def _fan_out(row, payload):
     """Outbox handler: one delivery per interested subscription, attempted after commit."""
-    ids = []
+    created = []
     for sub in WebhookSubscription.select().where(WebhookSubscription.active == True):  # noqa: E712
         if not _wants(sub, payload['event']):
             continue
@@ -75,8 +75,10 @@ def _fan_out(row, payload):
             payload=json.dumps({'event': payload['event'], 'data': payload['data']},
                                ensure_ascii=False, sort_keys=True),
             idempotency_key=f"{payload['key']}-{sub.id}"[:80])
-        ids.append(delivery.id)
-    return [lambda i=i: attempt(i) for i in ids]
+        created.append((delivery, sub))
+    # the rows just written are posted as they are, not read back (`_post` re-checks the
+    # state in its compare-and-set)
+    return [lambda d=delivery, s=sub: _post(d, s) for delivery, sub in created]
 
 
 outbox.register_handler('webhook', _fan_out)
@@ -90,11 +92,16 @@ def sign(secret, timestamp, body):
 
 def attempt(delivery_id, now=None):
     """POST one delivery now; on failure schedule the next try (or give up after 24 h)."""
-    now = now or clock.now()
     delivery = WebhookDelivery.get_or_none(WebhookDelivery.id == delivery_id)
     if delivery is None or delivery.state != 'pending':
         return False
-    sub = WebhookSubscription.get_by_id(delivery.subscription_id)
+    return _post(delivery, WebhookSubscription.get_by_id(delivery.subscription_id), now)
+
+
+def _post(delivery, sub, now=None):
+    """The attempt itself, on a pending delivery and its subscription: the signed POST, then
+    the outcome recorded with a compare-and-set on the pending state."""
+    now = now or clock.now()
     body = delivery.payload.encode()
     timestamp = str(int(dt.datetime.now(dt.timezone.utc).timestamp()))
     request = urllib.request.Request(sub.url, data=body, method='POST', headers={
