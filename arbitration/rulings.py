@@ -22,7 +22,7 @@ from peewee import IntegrityError
 from desk import clock, credit, sla
 from desk.assignment import EXCLUDED_FROM
 from desk.case_access import relations
-from desk.complaint_models import RuleClause
+from desk.complaint_models import Complaint, RuleClause
 from desk.complaints import (ACTIONS, GUARDS, PROOF_AMOUNT_FEN, _save, buyer_users, check,
                              merchant_users)
 from desk.db import atomic
@@ -329,7 +329,14 @@ def _appeal_ruling(actor, complaint, data, now):
     # the new ruling says how much the buyer gets in all: what the first ruling granted
     # counts towards it, so the cap is what is left plus that
     cap = remedies.refundable(complaint.order) + already
-    fields = parse_ruling(complaint, data, cap)
+    try:
+        fields = parse_ruling(complaint, data, cap)
+    except Invalid:
+        # another senior's decision may have landed between the reads above (the refunds
+        # it added shrink the cap): that is a conflict to reload, not a bad amount
+        if Complaint.select(Complaint.version).where(Complaint.id == complaint.id).scalar() != complaint.version:
+            raise Conflict(_('The complaint was changed by someone else meanwhile; reload and try again.')) from None
+        raise
     appeal = Appeal.get_or_none(Appeal.complaint == complaint.id)
     with atomic():
         _save(complaint, complaint.version, state='resolved', resolved_at=now, owner=actor.id,
