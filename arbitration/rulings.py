@@ -22,9 +22,9 @@ from peewee import IntegrityError
 from desk import clock, credit, sla
 from desk.assignment import EXCLUDED_FROM
 from desk.case_access import relations
-from desk.complaint_models import Complaint, RuleClause
+from desk.complaint_models import RuleClause
 from desk.complaints import (ACTIONS, GUARDS, PROOF_AMOUNT_FEN, _save, buyer_users, check,
-                             merchant_users)
+                             ensure_unchanged, merchant_users)
 from desk.db import atomic
 from desk.tasks import enqueue
 from desk.errors import Conflict, Forbidden, Invalid
@@ -334,8 +334,7 @@ def _appeal_ruling(actor, complaint, data, now):
     except Invalid:
         # another senior's decision may have landed between the reads above (the refunds
         # it added shrink the cap): that is a conflict to reload, not a bad amount
-        if Complaint.select(Complaint.version).where(Complaint.id == complaint.id).scalar() != complaint.version:
-            raise Conflict(_('The complaint was changed by someone else meanwhile; reload and try again.')) from None
+        ensure_unchanged(complaint)
         raise
     appeal = Appeal.get_or_none(Appeal.complaint == complaint.id)
     with atomic():

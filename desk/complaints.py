@@ -103,6 +103,17 @@ def allowed_actions(complaint, user, now=None):
     return allowed
 
 
+def changed_meanwhile():
+    """The 409 of a compare-and-set that lost: someone changed the complaint meanwhile."""
+    return Conflict(_('The complaint was changed by someone else meanwhile; reload and try again.'))
+
+
+def ensure_unchanged(complaint):
+    """Raise `changed_meanwhile` when the complaint's version moved since it was read."""
+    if Complaint.select(Complaint.version).where(Complaint.id == complaint.id).scalar() != complaint.version:
+        raise changed_meanwhile()
+
+
 def _save(complaint, expected_version, **changes):
     """Compare-and-set: apply `changes` only if nobody changed the complaint meanwhile."""
     changes['version'] = expected_version + 1
@@ -114,7 +125,7 @@ def _save(complaint, expected_version, **changes):
                .where((Complaint.id == complaint.id) & (Complaint.version == expected_version))
                .execute())
     if not updated:
-        raise Conflict(_('The complaint was changed by someone else meanwhile; reload and try again.'))
+        raise changed_meanwhile()
     for key, value in changes.items():
         setattr(complaint, key, value)
 
@@ -137,7 +148,7 @@ def _save_many(complaints, columns, condition):
         if 'state' in changes:
             changes['in_queue'] = changes['state'] in QUEUE_STATES
     if update_each(Complaint, columns, condition=condition, increment='version') != len(columns):
-        raise Conflict(_('The complaint was changed by someone else meanwhile; reload and try again.'))
+        raise changed_meanwhile()
     for complaint in complaints:
         complaint.version += 1
         for key, value in columns[complaint.id].items():
