@@ -448,7 +448,9 @@ def appeal(actor, complaint, data):
     fresh = (Evidence
              .select(Evidence.id)
              .where((Evidence.complaint == complaint.id) & (Evidence.party == party) &
-                    (Evidence.created_at > ruling.created_at))
+                    # times are whole seconds: an item in the ruling's own second came after it
+                    # (the evidence period was closed for the ruling)
+                    (Evidence.created_at >= ruling.created_at))
              .exists())
     if not fresh:
         raise Conflict(_('An appeal needs new evidence: submit at least one new evidence item '

@@ -331,6 +331,17 @@ def test_an_appeal_without_new_evidence_is_409(desk):
     assert 'reason' in error(act(desk, 'merchant', complaint, 'appeal', {}), 422)['fields']
 
 
+def test_evidence_in_the_rulings_own_second_counts_as_new_for_an_appeal(desk):
+    """Times are whole seconds; a quick party uploads in the second of the ruling (the
+    e2e test's merchant did on a fast machine) — that item came after the ruling."""
+    complaint = cb.dispute('O-1', desk['users']['first'])
+    past_evidence_period()
+    ok(act(desk, 'first', complaint, 'rule', RULE))
+    cb.evidence(complaint, 'merchant', 'delivery_log')  # the same frozen second
+    ok(act(desk, 'merchant', complaint, 'appeal', {'reason': '发放日志证明卡密有效'}))
+    assert row(complaint).state == 'appealed'
+
+
 def test_appeal_then_a_different_senior_overturns_and_a_second_appeal_is_409(desk):
     complaint = ruled(desk)
     clock.advance(hours=2)
