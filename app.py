@@ -8,18 +8,46 @@ import os
 from flask import Flask
 
 from config import load_config
-from desk import accounts, jobs, notifications, tasks, webhooks  # noqa: F401  (register handlers)
-from arbitration import api as arbitration_api, evidence_api, negotiation  # noqa: F401  (actions, timers, routes)
-from arbitration import penalty_views, violation_api  # noqa: F401  (penalty appeals, manual violations, deposit ledger: routes, views)
-from arbitration import intervention, rulings, workspace  # noqa: F401  (evidence period, rulings, appeals)
-from desk import metrics, rating_api, rating_views, ratings  # noqa: F401  (rate, review, reopen, timers, rollups; routes, views)
-from desk import credit, screening, screening_views  # noqa: F401  (buyer credit: flag_malicious; the pre-screen actions and queue)
-from arbitration import standing, standing_api  # noqa: F401  (standing timer, GET /api/v1/merchants/<ref>/standing)
-from arbitration import health_views, spike  # noqa: F401  (complaint spike on filing; merchant health views)
+from desk.parties import accounts
+from desk import jobs
+from desk.messaging import notifications, webhooks
+from desk.core import tasks  # noqa: F401  (register handlers)
+from web.api import remedies as arbitration_api, evidence as evidence_api
+from arbitration import negotiation  # noqa: F401  (actions, timers, routes)
+from web.consoles import penalties as penalty_views
+from web.api import violations as violation_api  # noqa: F401  (penalty appeals, manual violations, deposit ledger: routes, views)
+from arbitration import intervention, rulings
+from web.consoles import workspace  # noqa: F401  (evidence period, rulings, appeals)
+from desk.satisfaction import metrics, ratings
+from web.api import ratings as rating_api
+from web.consoles import ratings as rating_views  # noqa: F401  (rate, review, reopen, timers, rollups; routes, views)
+from desk.credit import ledger as credit, screening
+from web.consoles import screening as screening_views  # noqa: F401  (buyer credit: flag_malicious; the pre-screen actions and queue)
+from arbitration.penalties import standing
+from web.api import standing as standing_api  # noqa: F401  (standing timer, GET /api/v1/merchants/<ref>/standing)
+from web.consoles import health as health_views
+from arbitration.penalties import spike  # noqa: F401  (complaint spike on filing; merchant health views)
 from arbitration.jobs import purge_orphan_files, refresh_merchant_health
-from desk.db import database, default_sqlite_url, init_database
+from desk.core.db import BaseModel, database, default_sqlite_url, init_database
 
-#: Periodic work ticked by the development thread, or by `rq cron config/cron.py`:
+from desk.parties import models as parties_models
+from desk.orders import models as orders_models
+from desk.cases import models as cases_models
+from desk.messaging import models as messaging_models
+from desk.agent_desk import models as agent_desk_models
+from desk.satisfaction import models as satisfaction_models
+from desk.credit import models as credit_models
+from arbitration.penalties import models as penalties_models
+from arbitration.health import models as health_models
+
+ALL_MODELS = [m for module in (parties_models, orders_models, cases_models, messaging_models,
+                               agent_desk_models, satisfaction_models, credit_models,
+                               penalties_models, health_models)
+              for m in vars(module).values()
+              if isinstance(m, type) and issubclass(m, BaseModel) and m is not BaseModel
+              and m.__module__ == module.__name__]
+
+#: Periodic work ticked by the development thread, or by `rq cron web/cron.py`:
 #: (job function, interval in seconds).
 PERIODIC_JOBS = [
     (jobs.purge_login_failures, 3600),
@@ -65,27 +93,27 @@ def create_app(overrides=None):
 
     tasks.init_tasks(app, PERIODIC_JOBS)
 
-    from desk.i18n import init_i18n
+    from web.i18n import init_i18n
     init_i18n(app)
 
-    from desk import web
+    from web import auth as web
     web.init_web(app)
 
-    from desk.api import init_api
+    from web.api import init_api
     init_api(app)
 
-    from desk.consoles import init_consoles
+    from web.consoles import init_consoles
     init_consoles(app)
 
-    from arbitration import evidence_views
+    from web import evidence as evidence_views
     evidence_views.init_app(app)
-    from arbitration import party_views
+    from web import arbitration_panel as party_views
     party_views.init_app(app)
     penalty_views.init_app(app)
-    from desk import rating_portal
+    from web.buyer import rating as rating_portal
     rating_portal.init_app(app)
 
-    from desk.cli import desk_cli
+    from web.cli import desk_cli
     app.cli.add_command(desk_cli)
     return app
 

@@ -23,22 +23,22 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from peewee import JOIN
 
-from desk import clock
-from desk.case_access import can_see, relations
-from desk.complaint_models import Complaint
-from desk.complaints import buyer_users, merchant_users
-from desk.db import atomic, is_sqlite
-from desk.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, Unsupported
-from desk.format import format_local
-from desk.labels import state_label
-from desk.masking import mask_text
-from desk.notifications import TEMPLATES, notify
-from desk.tasks import enqueue
-from desk.text_input import clean_text
-from desk.timeline import record
-from desk.times import to_iso
+from desk.core import clock
+from desk.cases.access import can_see, relations
+from desk.cases.models import Complaint
+from desk.cases.complaints import buyer_users, merchant_users
+from desk.core.db import atomic, is_sqlite
+from desk.core.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, Unsupported
+from desk.core.times import format_local
+from desk.core.labels import state_label
+from desk.core.masking import mask_text
+from desk.messaging.notifications import TEMPLATES, notify
+from desk.core.tasks import enqueue
+from desk.core.text_input import clean_text
+from desk.cases.timeline import record
+from desk.core.times import to_iso
 
-from arbitration.evidence_models import EVIDENCE_KINDS, Blob, Evidence, EvidenceRequest
+from desk.cases.models import EVIDENCE_KINDS, Blob, Evidence, EvidenceRequest
 from arbitration.intervention import on_evidence_submitted
 from arbitration.storage import get_storage
 
@@ -489,7 +489,7 @@ def thumbnail_of(item):
 
 def display_text(item, actor):
     """Pasted text as shown: phone numbers and card codes masked (staff see it whole)."""
-    from desk.case_access import is_staff_view
+    from desk.cases.access import is_staff_view
     if item.text is None:
         return None
     return item.text if is_staff_view(actor) else mask_text(item.text)

@@ -16,12 +16,12 @@ import hashlib
 
 from flask_babel import gettext as _
 
-from desk.errors import Invalid, Unsupported
-from desk.tasks import enqueue
-from desk.timeline import record
+from desk.core.errors import Invalid, Unsupported
+from desk.core.tasks import enqueue
+from desk.cases.timeline import record
 
 from arbitration import evidence
-from arbitration.evidence_models import Blob, Evidence
+from desk.cases.models import Blob, Evidence
 from arbitration.storage import get_storage
 
 #: How many items a filing may carry (more can be added to the case afterwards).

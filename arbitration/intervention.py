@@ -15,19 +15,20 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from desk import clock, deadlines, sla
-from desk.assignment import ARBITRATION_STARTS
-from desk.case_access import relations
-from desk.complaint_models import Complaint
-from desk.complaints import ACTIONS, GUARDS, _save, buyer_users, check, merchant_users
-from desk.db import atomic
-from desk.errors import Invalid
-from desk.format import format_local
-from desk.notifications import TEMPLATES, notify
-from desk.text_input import required_text
-from desk.timeline import record
+from desk.core import clock, deadlines
+from desk.agent_desk import sla
+from desk.agent_desk.assignment import ARBITRATION_STARTS
+from desk.cases.access import relations
+from desk.cases.models import Complaint
+from desk.cases.complaints import ACTIONS, GUARDS, _save, buyer_users, check, merchant_users
+from desk.core.db import atomic
+from desk.core.errors import Invalid
+from desk.core.times import format_local
+from desk.messaging.notifications import TEMPLATES, notify
+from desk.core.text_input import required_text
+from desk.cases.timeline import record
 
-from arbitration.evidence_models import EvidenceDeclaration, EvidenceRequest
+from desk.cases.models import EvidenceDeclaration, EvidenceRequest
 
 PARTIES = ('buyer', 'merchant')
 NOTE_MAX = 1000
@@ -220,7 +221,7 @@ def on_evidence_submitted(complaint, party, now=None):
 
 def _request_due_at(data, now):
     """The request's own deadline from `due_in_seconds`, `due_in_hours` or `due_at`."""
-    from desk.times import parse_datetime
+    from desk.core.times import parse_datetime
     if data.get('due_at') not in (None, ''):
         due = parse_datetime(str(data['due_at']), 'due_at')
         seconds = (due - now).total_seconds()

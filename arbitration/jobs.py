@@ -5,9 +5,9 @@ Each takes ids (here: a blob's SHA-256), never model objects, and is idempotent.
 import io
 import logging
 
-from desk.tasks import job
+from desk.core.tasks import job
 
-from arbitration.evidence_models import Blob
+from desk.cases.models import Blob
 from arbitration.storage import get_storage
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def make_thumbnail(sha256):
 def refresh_merchant_health(merchant_ids=None):
     """Recompute the health figures (and today's snapshot) of `merchant_ids`, or of every
     merchant: daily by `rq cron`, and on demand from the backoffice."""
-    from arbitration import merchant_health
+    from arbitration.health import merchant_health
     return merchant_health.refresh(merchant_ids)
 
 

@@ -8,7 +8,7 @@ deadline sends the case to an agent and records a `no_response` violation — or
 admin-set amount, refunds the buyer at once.
 
 The timers are deadline columns (`merchant_due_at`, `merchant_remind_at`, `buyer_due_at`)
-applied by `desk.deadlines`; every transition is a compare-and-set on the complaint's
+applied by `desk.core.deadlines`; every transition is a compare-and-set on the complaint's
 version, so "merchant answered" and "time ran out" can never both win.
 """
 import datetime as dt
@@ -16,23 +16,22 @@ import datetime as dt
 from flask import current_app
 from flask_babel import gettext as _
 
-from desk import clock, deadlines
-from desk.complaint_models import Complaint
-from desk.complaints import (ACTIONS, GUARDS, NEGOTIATION_STARTS, _save, _save_many, buyer_users,
-                             buyer_users_many, check, merchant_users, merchant_users_many,
-                             platform_takes, platform_takes_many)
-from desk.db import among, atomic, database
-from desk.errors import Invalid
-from desk.format import format_local
-from desk.money import parse_yuan, to_yuan
-from desk.models import Order
-from desk.notifications import notify, notify_many
-from desk.text_input import required_text
-from desk.timeline import record, record_many, run_listeners
-from desk.webhooks import publish, publish_many
+from desk.core import clock, deadlines
+from desk.cases.models import Complaint
+from desk.cases.complaints import (ACTIONS, GUARDS, NEGOTIATION_STARTS, _save, _save_many, buyer_users, buyer_users_many, check, merchant_users, merchant_users_many, platform_takes, platform_takes_many)
+from desk.core.db import among, atomic, database
+from desk.core.errors import Invalid
+from desk.core.times import format_local
+from desk.core.money import parse_yuan, to_yuan
+from desk.orders.models import Order
+from desk.messaging.notifications import notify, notify_many
+from desk.core.text_input import required_text
+from desk.cases.timeline import record, record_many, run_listeners
+from desk.messaging.webhooks import publish, publish_many
 
-from arbitration import remedies, violations
-from arbitration.models import MAX_PROPOSALS, PROPOSAL_KINDS, Proposal
+from desk.cases import remedies
+from arbitration.penalties import violations
+from desk.cases.models import MAX_PROPOSALS, PROPOSAL_KINDS, Proposal
 
 REMINDERS_BEFORE = (dt.timedelta(hours=12), dt.timedelta(hours=2))
 URGE_COOLDOWN = dt.timedelta(hours=4)
@@ -100,7 +99,7 @@ def _merchant_due(complaint_id, now):
 
 
 def _merchant_due_many(complaint_ids, now):
-    """The `merchant_due` deadline's batch handler (rows locked by `desk.deadlines`): every
+    """The `merchant_due` deadline's batch handler (rows locked by `desk.core.deadlines`): every
     negotiating case of `complaint_ids` whose merchant did not propose in time goes to
     `pending_agent` (or, below the auto-refund limit, is refunded and resolved, the remedy
     created per case); timeline events, SLA clocks, violations, notifications and webhooks
@@ -266,7 +265,7 @@ def accept(actor, complaint, data=None):
     check(complaint, actor, 'accept', now)
     proposal = _pending_proposal(complaint)
     if proposal is None:
-        from desk.errors import Conflict
+        from desk.core.errors import Conflict
         raise Conflict(_('There is no proposal to accept.'))
     with atomic():
         _accept(complaint, proposal, actor, now)

@@ -2,9 +2,9 @@
 
 `rule` (the owner of an `in_arbitration` case, or on appeal a senior agent who did not make
 the first ruling) records outcome, responsibility, remedy, clause and reasoning, creates the
-remedy through the webhook pipeline (`arbitration.remedies`, refunds capped at what is left
+remedy through the webhook pipeline (`desk.cases.remedies`, refunds capped at what is left
 to refund), opens the rating and appeal windows, records a merchant violation when the
-merchant is responsible and takes 10 of the buyer's credit when the buyer is (`desk.credit`). `resolve` closes a platform case (`in_progress`) with a remedy and a
+merchant is responsible and takes 10 of the buyer's credit when the buyer is (`desk.credit.ledger`). `resolve` closes a platform case (`in_progress`) with a remedy and a
 note. `appeal` (once per case, within the appeal window, only with new evidence) sends the
 case to a senior agent; the appeal's ruling replaces the first (both kept), a changed outcome
 marks the first as overturned, and remedies are adjusted by the difference only.
@@ -19,29 +19,30 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from peewee import IntegrityError
 
-from desk import clock, credit, sla
-from desk.assignment import EXCLUDED_FROM
-from desk.case_access import relations
-from desk.complaint_models import RuleClause
-from desk.complaints import (ACTIONS, GUARDS, PROOF_AMOUNT_FEN, _save, buyer_users, check,
-                             ensure_unchanged, merchant_users)
-from desk.db import atomic
-from desk.tasks import enqueue
-from desk.errors import Conflict, Forbidden, Invalid
-from desk.format import format_local
-from desk.models import Order, User
-from desk.money import parse_yuan, to_yuan
-from desk.notifications import TEMPLATES, notify
-from desk.text_input import clean_text
-from desk.timeline import record
-from desk.times import to_iso
-from desk.webhooks import publish
+from desk.core import clock
+from desk.credit import ledger as credit
+from desk.agent_desk import sla
+from desk.agent_desk.assignment import EXCLUDED_FROM
+from desk.cases.access import relations
+from desk.cases.models import RuleClause
+from desk.cases.complaints import (ACTIONS, GUARDS, PROOF_AMOUNT_FEN, _save, buyer_users, check, ensure_unchanged, merchant_users)
+from desk.core.db import atomic
+from desk.core.tasks import enqueue
+from desk.core.errors import Conflict, Forbidden, Invalid
+from desk.core.times import format_local
+from desk.orders.models import Order
+from desk.parties.models import User
+from desk.core.money import parse_yuan, to_yuan
+from desk.messaging.notifications import TEMPLATES, notify
+from desk.core.text_input import clean_text
+from desk.cases.timeline import record
+from desk.core.times import to_iso
+from desk.messaging.webhooks import publish
 
-from arbitration import remedies
-from arbitration.evidence_models import (RESPONSIBILITIES, RULING_OUTCOMES, RULING_REMEDIES, Appeal,
-                                         Evidence, Ruling)
+from desk.cases import remedies
+from desk.cases.models import RESPONSIBILITIES, RULING_OUTCOMES, RULING_REMEDIES, Appeal, Evidence, Ruling
 from arbitration.intervention import PARTIES, close_for_ruling, evidence_open
-from arbitration.models import Violation
+from arbitration.penalties.models import Violation
 
 REASONING_MAX = 5000
 NOTE_MAX = 2000
@@ -121,7 +122,7 @@ def _guard_not_first_arbiter(complaint, user, now):
 
 
 def _guard_appeal_window(complaint, user, now):
-    # a listed page has both prefetched (arbitration.api._prefetch_rulings): no query per row
+    # a listed page has both prefetched (web.api.remedies._prefetch_rulings): no query per row
     appealed = getattr(complaint, 'prefetched_appealed', None)
     if appealed is None:
         appealed = Appeal.select(Appeal.id).where(Appeal.complaint == complaint.id).exists()
@@ -274,7 +275,7 @@ def _first_ruling(actor, complaint, data, now):
         record(complaint, actor, 'ruled', _event_data(ruling, fields, {'agent': actor.display_name}))
         _execute(complaint, ruling.remedy, ruling.refund_fen, ruling.coupon_fen, actor)
         if ruling.responsibility == 'merchant':
-            from arbitration.violations import record_violation
+            from arbitration.penalties.violations import record_violation
             record_violation(complaint.merchant_id, _violation_code(complaint), complaint, now=now)
         credit.on_ruling(complaint, ruling, now)  # −10 for the buyer held responsible (once per case)
         _announce(complaint, ruling, 'ruling_made')
@@ -386,7 +387,7 @@ def _adjust_violation(complaint, first, new, now):
     was = first is not None and first.responsibility == 'merchant'
     now_merchant = new.responsibility == 'merchant'
     if now_merchant and not was:
-        from arbitration.violations import record_violation
+        from arbitration.penalties.violations import record_violation
         record_violation(complaint.merchant_id, code, complaint, now=now)
     elif was and not now_merchant:
         (Violation
@@ -394,7 +395,7 @@ def _adjust_violation(complaint, first, new, now):
                  reason=_('revoked: the appeal ruling no longer holds the merchant responsible'))
          .where((Violation.complaint == complaint.id) & (Violation.code == code) & (Violation.state == 'active'))
          .execute())
-        from arbitration.standing import recompute
+        from arbitration.penalties.standing import recompute
         recompute([complaint.merchant_id], now)
 
 

@@ -23,10 +23,10 @@ from typing import NamedTuple
 
 from flask import current_app
 
-from desk import clock
-from desk.db import among
+from desk.core import clock
+from desk.core.db import among
 
-from arbitration.evidence_models import Blob
+from desk.cases.models import Blob
 from arbitration.storage import get_storage
 
 log = logging.getLogger(__name__)

@@ -55,10 +55,12 @@ def prepare(url, wanted):
     """(integration API key, [fresh order dicts]); also applies due deadlines once so the
     server's ticker does not start on a backlog in the middle of a phase."""
     from app import create_app
-    from desk import accounts, clock, deadlines
-    from desk.complaint_models import Complaint
-    from desk.db import connection
-    from desk.models import Buyer, Order, User
+    from desk.parties import accounts
+    from desk.core import clock, deadlines
+    from desk.cases.models import Complaint
+    from desk.core.db import connection
+    from desk.parties.models import Buyer, User
+    from desk.orders.models import Order
     from peewee import SQL, fn
     app = create_app({'DATABASE_URL': url})
     with app.app_context(), connection():

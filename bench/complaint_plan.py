@@ -20,9 +20,9 @@ from complaint_texts import (AGENT_MESSAGES, BUYER_MESSAGES, CARD_ERRORS, CLOSER
                              INTERNAL_NOTES, KB_ARTICLES, MERCHANT_MESSAGES, OPENERS,
                              PROPOSAL_NOTES, RESOLUTION_NOTES, RULING_REASONS, WITHDRAW_REASONS)
 
-from desk.complaint_models import FAR_FUTURE
-from desk.complaints import EXTERNAL_PRIORITY, LARGE_AMOUNT_FEN, PROOF_AMOUNT_FEN
-from desk.sla import WARN_BEFORE, queue_rank
+from desk.cases.models import FAR_FUTURE
+from desk.cases.complaints import EXTERNAL_PRIORITY, LARGE_AMOUNT_FEN, PROOF_AMOUNT_FEN
+from desk.agent_desk.sla import WARN_BEFORE, queue_rank
 
 MINUTE = dt.timedelta(minutes=1)
 HOUR = dt.timedelta(hours=1)
@@ -111,7 +111,7 @@ class Settings(NamedTuple):
     categories: dict            # code -> (path, tier, department, [scenario fields])
     clauses: dict               # category -> [rule clause codes]
     policies: dict              # tier -> (first response seconds, resolution seconds)
-    calendar: object            # desk.business_calendar.Calendar
+    calendar: object            # desk.agent_desk.business_calendar.Calendar
     seconds: dict               # WINDOW, EDIT, MERCHANT, BUYER, EVIDENCE, RATING, APPEAL
     agents: dict                # department -> {'any': [Agent], 'senior': [Agent]}
 
@@ -323,7 +323,7 @@ class Planner:
                         'timeout' if by_timeout else 'agreement', at, 'system' if by_timeout else 'buyer')
 
     def remedy(self, story, row, order, kind, amount, source, at, role, actor=None):
-        """A remedy (arbitration.remedies.create) and, mostly, the marketplace's confirmation."""
+        """A remedy (desk.cases.remedies.create) and, mostly, the marketplace's confirmation."""
         index = len(story.remedies)
         at = story.add(at, 'remedy_created', role, actor, data={
             'remedy': RemedyRef(index), 'kind': kind, 'amount_fen': amount, 'source': source})
@@ -687,7 +687,7 @@ class Planner:
 
 
 class Clock:
-    """One SLA target of a queue case, as `desk.sla` keeps it, with its event history."""
+    """One SLA target of a queue case, as `desk.agent_desk.sla` keeps it, with its event history."""
 
     def __init__(self, target, started, due):
         self.target, self.started, self.due = target, started, due

@@ -8,7 +8,7 @@ unique index on open complaints per order always holds. Stories follow the lifec
 for the buyer, and about 2 % of N per department (cs, ops, tech) in the agent queues —
 waiting, in progress or in arbitration, some overdue — with running SLA clocks, owners
 among generated agents, and deadlines consistent with the state. Every complaint gets its
-hash-chained timeline (`desk.timeline._digest`, so `desk verify-audit` passes) and its
+hash-chained timeline (`desk.cases.timeline._digest`, so `desk verify-audit` passes) and its
 timeline head; negotiated cases their proposals, decided ones their remedies, merchant
 silence its no_response violation; ticket numbers continue each day's `TicketCounter`.
 
@@ -35,17 +35,20 @@ from complaint_plan import COMPLAINT_COLUMNS, SCENARIOS, Agent, OrderRow, Planne
 from generate import peak_rss_mb  # noqa: E402
 
 from app import create_app  # noqa: E402
-from arbitration.models import Proposal, Remedy, Violation  # noqa: E402
-from desk import accounts, clock  # noqa: E402
-from desk.business_calendar import Calendar  # noqa: E402
-from desk.complaint_models import Category, Complaint, Event, RuleClause, TicketCounter  # noqa: E402
-from desk.db import database, is_sqlite  # noqa: E402
-from desk.migrate import migrate  # noqa: E402
-from desk.models import DEPARTMENTS, Order, User  # noqa: E402
-from desk.queue_models import SlaClock, SlaEvent, SlaPolicy  # noqa: E402
-from desk.sla import DEFAULT_POLICIES  # noqa: E402
-from desk.timeline import GENESIS, _digest, verify_chain  # noqa: E402
-from desk.times import zone  # noqa: E402
+from desk.cases.models import Proposal, Remedy
+from arbitration.penalties.models import Violation  # noqa: E402
+from desk.parties import accounts
+from desk.core import clock  # noqa: E402
+from desk.agent_desk.business_calendar import Calendar  # noqa: E402
+from desk.cases.models import Category, Complaint, Event, RuleClause, TicketCounter  # noqa: E402
+from desk.core.db import database, is_sqlite  # noqa: E402
+from desk.core.migrate import migrate  # noqa: E402
+from desk.parties.models import DEPARTMENTS, User
+from desk.orders.models import Order  # noqa: E402
+from desk.agent_desk.models import SlaClock, SlaEvent, SlaPolicy  # noqa: E402
+from desk.agent_desk.sla import DEFAULT_POLICIES  # noqa: E402
+from desk.cases.timeline import GENESIS, _digest, verify_chain  # noqa: E402
+from desk.core.times import zone  # noqa: E402
 
 #: Parameters per INSERT statement: under SQLite's limit of 32766.
 PARAMS_PER_STATEMENT = 30000
@@ -86,7 +89,7 @@ def parse_args(argv=None):
                         help='open cases in each department\'s queue (default 2 %% of N)')
     parser.add_argument('--agents', type=int, default=500, help='agents across cs/ops/tech (default 500)')
     parser.add_argument('--verify-sample', type=int, default=1000,
-                        help='timelines to re-verify with desk.timeline.verify_chain at the end')
+                        help='timelines to re-verify with desk.cases.timeline.verify_chain at the end')
     return parser.parse_args(argv)
 
 
@@ -297,7 +300,7 @@ def copy_rows(model, fields, rows):
 
 
 def chain(complaint_id, events, remedy_ids):
-    """Event rows hash-chained exactly as `desk.timeline.record` writes them; and the head."""
+    """Event rows hash-chained exactly as `desk.cases.timeline.record` writes them; and the head."""
     rows, prev = [], GENESIS
     for seq, (at, actor_id, role, kind, public, data) in enumerate(events, start=1):
         data = {k: remedy_ids[v.index] if isinstance(v, RemedyRef) else v for k, v in data.items()}
@@ -457,7 +460,7 @@ def summary(first_id, last_id):
 
 def verify_sample(ids):
     broken = [(i, problem) for i in ids if (problem := verify_chain(i))]
-    print(f'timeline check (desk.timeline.verify_chain) on {len(ids):,} sampled complaints: '
+    print(f'timeline check (desk.cases.timeline.verify_chain) on {len(ids):,} sampled complaints: '
           f'{len(ids) - len(broken):,} intact' + (f', BROKEN: {broken[:5]}' if broken else ''))
     return not broken
 

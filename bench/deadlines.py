@@ -1,4 +1,4 @@
-"""The deadline machinery under a backlog: `desk.deadlines.advance_due` over 100,000 due SLA
+"""The deadline machinery under a backlog: `desk.core.deadlines.advance_due` over 100,000 due SLA
 checks in one and in two processes, the cost of a sweep with nothing due, and how late
 exact-time jobs run on real RQ workers while that backlog drains.
 
@@ -101,9 +101,9 @@ def in_set(model_field, state):
 
 def setup(args):
     import complaints as generator
-    from desk import clock, deadlines
-    from desk.db import database
-    from desk.migrate import migrate
+    from desk.core import clock, deadlines
+    from desk.core.db import database
+    from desk.core.migrate import migrate
     app = make_app(args, redis=False)  # the drain below delivers inline: nothing left in Redis
     with app.app_context():
         migrate()
@@ -132,10 +132,11 @@ def rearm(state, move_to=None):
     checks due at `armed_at`; what earlier runs recorded about them is removed. With
     `move_to`, the clocks move by (move_to - armed_at) and the set is due at `move_to` from
     then on (saved in the state file)."""
-    from desk import metrics
-    from desk.complaint_models import Complaint, InboxMessage, Outbox
-    from desk.db import database
-    from desk.queue_models import SlaClock, SlaEvent
+    from desk.satisfaction import metrics
+    from desk.cases.models import Complaint
+    from desk.messaging.models import InboxMessage, Outbox
+    from desk.core.db import database
+    from desk.agent_desk.models import SlaClock, SlaEvent
     with database.atomic():
         InboxMessage.delete().where(in_set(InboxMessage.complaint, state)).execute()
         Outbox.delete().where(in_set(Outbox.complaint, state)).execute()
@@ -177,8 +178,9 @@ def save_state(state):
 
 
 def cleanup(args):
-    from desk.complaint_models import Complaint, InboxMessage, Outbox
-    from desk.db import database
+    from desk.cases.models import Complaint
+    from desk.messaging.models import InboxMessage, Outbox
+    from desk.core.db import database
     state = load_state()
     app = make_app(args, redis=False)
     with app.app_context(), database.connection_context():
@@ -207,8 +209,8 @@ def check_redis_unused(url):
 # --- sweep timings -------------------------------------------------------------------------
 
 def _sweep_worker(args, armed_at, go, results, profile):
-    from desk import deadlines
-    from desk.db import connection
+    from desk.core import deadlines
+    from desk.core.db import connection
     from statements import Statements
     app = make_app(args)
     with app.app_context(), connection():
@@ -233,9 +235,9 @@ def _sweep_worker(args, armed_at, go, results, profile):
 
 
 def sweep(args):
-    from desk.complaint_models import Complaint
-    from desk.db import database
-    from desk.queue_models import SlaEvent
+    from desk.cases.models import Complaint
+    from desk.core.db import database
+    from desk.agent_desk.models import SlaEvent
     from peewee import fn
     state = load_state()
     if not args.inline:
@@ -276,8 +278,8 @@ def sweep(args):
 
 
 def idle(args):
-    from desk import deadlines
-    from desk.db import database
+    from desk.core import deadlines
+    from desk.core.db import database
     state = load_state()
     app = make_app(args, redis=False)
     with app.app_context(), database.connection_context():
@@ -307,10 +309,10 @@ def idle(args):
 # --- exact-time lateness on real workers ----------------------------------------------------
 
 def lateness(args):
-    from desk import clock, deadlines
-    from desk.complaint_models import Complaint
-    from desk.db import database
-    from desk.queue_models import SlaClock, SlaEvent
+    from desk.core import clock, deadlines
+    from desk.cases.models import Complaint
+    from desk.core.db import database
+    from desk.agent_desk.models import SlaClock, SlaEvent
     from rq.job import Job
     state = load_state()
     check_redis_unused(args.redis_url)
@@ -342,9 +344,9 @@ def lateness(args):
         logs = open(os.path.join(ROOT, 'bench', 'out', 'lateness-workers.log'), 'w')
         for _ in range(args.workers):
             processes.append(subprocess.Popen(
-                [rq, 'worker', '--with-scheduler', '-w', 'desk.worker.DeskWorker', '--url', args.redis_url, 'desk'],
+                [rq, 'worker', '--with-scheduler', '-w', 'web.worker.DeskWorker', '--url', args.redis_url, 'desk'],
                 cwd=ROOT, env=env, stdout=logs, stderr=subprocess.STDOUT))
-        processes.append(subprocess.Popen([rq, 'cron', '--url', args.redis_url, 'config/cron.py'],
+        processes.append(subprocess.Popen([rq, 'cron', '--url', args.redis_url, 'web/cron.py'],
                                           cwd=ROOT, env=env, stdout=logs, stderr=subprocess.STDOUT))
         launched = time.monotonic()
         drained_after = None
@@ -415,7 +417,7 @@ def settle():
     machines these figures come from, or behind). Not right before a timing: the pages a
     vacuum dirties are written back by the kernel during the run. (No CHECKPOINT either:
     forcing one makes every page a run touches pay a full-page image in the WAL.)"""
-    from desk.db import database, is_sqlite
+    from desk.core.db import database, is_sqlite
     if is_sqlite():
         return
     conn = database.connection()
@@ -433,10 +435,11 @@ def merchant(args):
     minute, time `advance_due` in `processes` processes until every one is pending_agent
     with its no_response violation, then delete the set (each run starts from scratch)."""
     import complaints as generator
-    from arbitration.models import Violation
-    from desk import clock, deadlines
-    from desk.complaint_models import Complaint, InboxMessage, Outbox
-    from desk.db import database, is_sqlite
+    from arbitration.penalties.models import Violation
+    from desk.core import clock, deadlines
+    from desk.cases.models import Complaint
+    from desk.messaging.models import InboxMessage, Outbox
+    from desk.core.db import database, is_sqlite
     from peewee import fn
     if not args.inline:
         check_redis_unused(args.redis_url)

@@ -5,9 +5,9 @@
 Rows are generated lazily and written `--batch` at a time (one transaction each, a few
 multi-row INSERTs inside), so memory stays flat whatever N is. Every run uses its own
 prefix for order numbers and buyer/merchant refs, so running it twice adds data instead of
-colliding. Values follow the demo marketplace (`desk.demo`): Chinese product names, goods
+colliding. Values follow the demo marketplace (`web.demo`): Chinese product names, goods
 types, payment methods and provinces; card codes are kept only as last four + keyed hash,
-exactly as `desk.masking.card_digest` stores them.
+exactly as `desk.core.masking.card_digest` stores them.
 """
 import argparse
 import datetime as dt
@@ -24,13 +24,14 @@ from peewee import fn
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from app import create_app  # noqa: E402
-from desk import clock  # noqa: E402
-from desk.db import database  # noqa: E402
-from desk.demo import GIVEN, MERCHANTS, PAYMENTS, PRODUCTS, PROVINCES, SURNAMES  # noqa: E402
-from desk.masking import card_digest  # noqa: E402
-from desk.migrate import migrate  # noqa: E402
-from desk.models import Buyer, Merchant, Order  # noqa: E402
-from desk.money import parse_yuan  # noqa: E402
+from desk.core import clock  # noqa: E402
+from desk.core.db import database  # noqa: E402
+from web.demo import GIVEN, MERCHANTS, PAYMENTS, PRODUCTS, PROVINCES, SURNAMES  # noqa: E402
+from desk.core.masking import card_digest  # noqa: E402
+from desk.core.migrate import migrate  # noqa: E402
+from desk.parties.models import Buyer, Merchant
+from desk.orders.models import Order  # noqa: E402
+from desk.core.money import parse_yuan  # noqa: E402
 
 #: Rows per INSERT statement: keeps SQLite under its 32766-parameter limit.
 ROWS_PER_STATEMENT = 1000

@@ -93,15 +93,15 @@ def main():
     os.environ['DESK_DATABASE_URL'] = args.database_url
     os.environ.setdefault('DESK_SECRET_KEY', 'bench')
     from app import create_app
-    from desk import clock
-    from desk.db import database
-    from desk.migrate import migrate
+    from desk.core import clock
+    from desk.core.db import database
+    from desk.core.migrate import migrate
     app = create_app({'DATABASE_URL': args.database_url})
     with app.app_context():
         migrate()
         now = clock.now()
-        from arbitration import merchant_health
-        from arbitration.health_models import SORT_COLUMNS
+        from arbitration.health import merchant_health
+        from arbitration.health.models import SORT_COLUMNS
         if not args.skip_fill:
             with database.atomic():
                 _, seconds = timed(fill, database, args.merchants, args.orders, args.complaints, now)
@@ -127,7 +127,7 @@ def main():
         print(f'figures_for: median {1000 * statistics.median(times):.2f} ms')
         _, seconds = timed(merchant_health.refresh, [sample[0]])
         print(f'refresh one merchant: {1000 * seconds:.1f} ms')
-        from arbitration import spike
+        from arbitration.penalties import spike
         biggest = database.execute_sql("SELECT id FROM merchant WHERE ref = 'hm-big'").fetchone()[0]
         times = [timed(spike.counted, biggest, now, 30)[1] for _ in range(50)]
         print(f'spike count at filing, a shop with 20,000 complaints: median {1000 * statistics.median(times):.2f} ms')

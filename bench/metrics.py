@@ -9,7 +9,7 @@ the 1,000,000-complaint `bench`); it need not have migration 0010: the script cr
 tables `rating`, `metric_day` and `metric_weights` when they are missing, inserts
 `--ratings` ratings (one per resolved complaint, stars skewed like real ratings, owned by
 the complaint's agent or, for agreements, its merchant), fills the rollup with one set-based
-statement (the same counters `desk.metrics.contribution` gives per complaint; checked for a
+statement (the same counters `desk.satisfaction.metrics.contribution` gives per complaint; checked for a
 sample of complaints below), measures, and removes everything it added (tables it created
 are dropped; `--keep` keeps them).
 
@@ -49,8 +49,8 @@ def local_day(column, tz):
 def facts_sql(tz, start=None, end=None, agent=None):
     """One row per contribution (subject, department, day, counters, seconds, bucket) from the
     raw tables, as docs/metrics.md defines them; optionally only days start..end / one agent."""
-    from desk.metrics import BUCKET_RATIO
-    from desk.rating_models import HANDLE_BUCKETS
+    from desk.satisfaction.metrics import BUCKET_RATIO
+    from desk.satisfaction.models import HANDLE_BUCKETS
     day_of = lambda col: local_day(col, tz)  # noqa: E731
     period = (lambda col: f" AND {day_of(col)} BETWEEN '{start}' AND '{end}'") if start else (lambda col: '')
     only = (lambda col: f' AND {col} = {int(agent)}') if agent is not None else (lambda col: '')
@@ -117,7 +117,7 @@ COUNTER_SUMS = ('handled', 'fcr', 'reopened', 'appealed', 'overturned', 'handle_
 
 
 def fill_rollup_sql(tz):
-    from desk.rating_models import HANDLE_BUCKETS
+    from desk.satisfaction.models import HANDLE_BUCKETS
     buckets = ', '.join(f'h{n:02d}' for n in range(HANDLE_BUCKETS))
     bucket_sums = ', '.join(f'SUM(CASE WHEN bucket = {n} THEN 1 ELSE 0 END)' for n in range(HANDLE_BUCKETS))
     sums = ', '.join(f'SUM({c})' for c in COUNTER_SUMS)
@@ -151,10 +151,10 @@ def main(argv=None):
     from app import create_app
     app = create_app({'ENV': 'testing', 'SECRET_KEY': 'bench-metrics', 'DATABASE_URL': args.database_url,
                       'REDIS_URL': None})
-    from desk import metrics
-    from desk.db import database
-    from desk.models import User
-    from desk.rating_models import MetricDay, MetricWeights, Rating, Review
+    from desk.satisfaction import metrics
+    from desk.core.db import database
+    from desk.parties.models import User
+    from desk.satisfaction.models import MetricDay, MetricWeights, Rating, Review
     from tests.support import isolated_client
     tz = app.config['TIMEZONE']
     created = []
@@ -232,7 +232,7 @@ def run(args, app, tz, database, metrics, User, MetricDay, Rating, isolated_clie
     busiest = [r[0] for r in database.execute_sql(
         "SELECT subject FROM metric_day WHERE subject_kind = 'agent' GROUP BY subject "
         "ORDER BY SUM(handled) DESC LIMIT %s", (args.agents,))]
-    from desk import accounts
+    from desk.parties import accounts
     from tests.conftest import PASSWORD, login
     supervisor = accounts.create_user(f'bench-metrics-{os.getpid()}', PASSWORD, 'supervisor')
     try:
@@ -240,7 +240,7 @@ def run(args, app, tz, database, metrics, User, MetricDay, Rating, isolated_clie
         assert login(client, supervisor.username).status_code == 302
         measure(args, app, tz, database, metrics, busiest, start, end, client)
     finally:
-        from desk.models import ApiKey, LoginFailure
+        from desk.parties.models import ApiKey, LoginFailure
         for model in (ApiKey, LoginFailure):
             if 'user' in model._meta.fields:
                 model.delete().where(model.user == supervisor.id).execute()
@@ -291,7 +291,7 @@ def measure(args, app, tz, database, metrics, busiest, start, end, client):
 
 def compare(ranked, live):
     """The rollup's leaderboard and the live GROUP BY agree on every counter."""
-    from desk.metrics import figures
+    from desk.satisfaction.metrics import figures
     by_agent = {r[0]: r for r in live}
     mismatches, by_key = 0, {}
     for row in ranked:
@@ -313,7 +313,7 @@ def compare(ranked, live):
 
 
 def check_sample(database, metrics, MetricDay, tz, sample=300):
-    """desk.metrics.contribution (the incremental path) on a sample of complaints agrees with
+    """desk.satisfaction.metrics.contribution (the incremental path) on a sample of complaints agrees with
     the set-based fill: every key it yields exists in the rollup with at least its counts."""
     ids = [r[0] for r in database.execute_sql(
         "SELECT complaint_id FROM rating WHERE agent_id IS NOT NULL ORDER BY complaint_id LIMIT %s", (sample,))]

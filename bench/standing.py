@@ -85,7 +85,7 @@ def create_database(url, reuse):
 
 def copy(table, columns, lines):
     """COPY `lines` (tab-separated text rows) into `table`."""
-    from desk.db import database
+    from desk.core.db import database
     buffer = io.StringIO(''.join(lines))
     database.cursor().copy_expert(f'COPY "{table}" ({", ".join(columns)}) FROM STDIN', buffer)
 
@@ -96,7 +96,7 @@ def stamp(value):
 
 def load(args, now):
     """Merchants, staff, violations and deposits by COPY; returns the seconds it took."""
-    from desk.db import atomic, database
+    from desk.core.db import atomic, database
     rng = random.Random(args.seed)
     started = time.perf_counter()
     n = args.merchants
@@ -159,7 +159,7 @@ def load(args, now):
 def reset_standing():
     """Back to 'from scratch': no standing rows, no announcements, the violations the
     previous rebuild expired active again."""
-    from desk.db import database
+    from desk.core.db import database
     database.execute_sql('TRUNCATE merchant_standing, outbox, inbox_message')
     database.execute_sql("UPDATE violation SET state = 'active', ended_at = NULL "
                          "WHERE state = 'expired' AND expires_at > now() AT TIME ZONE 'UTC' - interval '1 day'")
@@ -197,12 +197,14 @@ def main(argv=None):
     app = create_app({'DATABASE_URL': pooled, 'ENV': 'production', 'SECRET_KEY': secrets.token_hex(32),
                       'REDIS_URL': redis_url})
     app.extensions['desk_ticker'] = 'off while measuring'  # no sweep in the middle of a timing
-    from desk import accounts, clock, webhooks
-    from desk.db import connection, database
-    from desk.migrate import migrate
-    from desk.models import User
-    from arbitration import standing
-    from arbitration.penalty_models import MerchantStanding
+    from desk.parties import accounts
+    from desk.core import clock
+    from desk.messaging import webhooks
+    from desk.core.db import connection, database
+    from desk.core.migrate import migrate
+    from desk.parties.models import User
+    from arbitration.penalties import standing
+    from arbitration.penalties.models import MerchantStanding
     from tests.support import isolated_client
     try:
         with app.app_context(), connection():
@@ -238,7 +240,7 @@ def main(argv=None):
 
             # the standing embeds the health figures, which the daily job keeps (computed
             # on a merchant's first read otherwise): run that job first, as production has
-            from arbitration import merchant_health
+            from arbitration.health import merchant_health
             started = time.perf_counter()
             merchant_health.refresh(now=now)
             print(f'merchant health job (all merchants, before the GETs): {time.perf_counter() - started:.1f} s',

@@ -40,7 +40,7 @@ class Statements:
         self.totals[kind] = (count + 1, seconds + time.perf_counter() - began)
 
     def __enter__(self):
-        from desk.db import database
+        from desk.core.db import database
         db_class = type(database.obj)
         self.restore = db_class, db_class.execute_sql, db_class.commit
         _cls, execute_sql, commit = self.restore

@@ -84,10 +84,12 @@ def app_phase(client, url, headers, bodies):
 
 def setup(database_url, data_dir):
     from app import create_app
-    from desk import accounts, complaints
-    from desk.migrate import migrate
-    from desk.models import Buyer, Merchant, Order
-    from desk import clock
+    from desk.parties import accounts
+    from desk.cases import complaints
+    from desk.core.migrate import migrate
+    from desk.parties.models import Buyer, Merchant
+    from desk.orders.models import Order
+    from desk.core import clock
     app = create_app({'ENV': 'testing', 'SECRET_KEY': 'bench-secret-key-bench-secret-key',
                       'DATABASE_URL': database_url, 'DATA_DIR': data_dir, 'REDIS_URL': None})
     context = app.app_context()

@@ -8,7 +8,7 @@ arrived. Then, with W = 1 and W = 2:
 
 * raw — W processes POST the same signed JSON bodies with the same client the desk uses
   (`urllib.request`), one after another: the ceiling of this receiver and client;
-* desk — `desk.webhooks.publish` of N events, each in its own transaction, with Redis: the
+* desk — `desk.messaging.webhooks.publish` of N events, each in its own transaction, with Redis: the
   outbox jobs wait in the queue, then W real `rq worker --burst` processes deliver them
   (outbox row -> fan-out to a WebhookDelivery -> signed POST -> delivery marked delivered).
 
@@ -101,7 +101,7 @@ def receiver_stats(url):
 # --- raw POSTs ----------------------------------------------------------------------------
 
 def _raw_sender(url, secret, bodies):
-    from desk.webhooks import sign
+    from desk.messaging.webhooks import sign
     for n, body in enumerate(bodies):
         timestamp = str(int(time.time()))
         request = urllib.request.Request(url, data=body, method='POST', headers={
@@ -131,9 +131,10 @@ def sample_payload(n):
 
 def desk(args, url, secret, count, workers):
     from app import create_app
-    from desk import webhooks
-    from desk.db import atomic, connection
-    from desk.models import User, WebhookDelivery, WebhookSubscription
+    from desk.messaging import webhooks
+    from desk.core.db import atomic, connection
+    from desk.parties.models import User
+    from desk.messaging.models import WebhookDelivery, WebhookSubscription
     from redis import Redis
     redis = Redis.from_url(args.redis_url)
     if redis.dbsize():
@@ -143,7 +144,7 @@ def desk(args, url, secret, count, workers):
     with app.app_context(), connection():
         user = User.get_or_none(User.username == 'bench-webhooks')
         if user is None:
-            from desk import accounts
+            from desk.parties import accounts
             user = User.create(username='bench-webhooks', password_hash=accounts.hash_password(secrets.token_hex(8)),
                                display_name='bench webhooks', role='integration')
         WebhookSubscription.update(active=False).where(WebhookSubscription.active == True).execute()  # noqa: E712
@@ -159,7 +160,7 @@ def desk(args, url, secret, count, workers):
                DESK_ENV='production', DESK_SECRET_KEY=secrets.token_hex(32))
     rq = os.path.join(os.path.dirname(sys.executable), 'rq')
     launched = time.perf_counter()
-    procs = [subprocess.Popen([rq, 'worker', '--burst', '-w', 'desk.worker.DeskWorker', '--url', args.redis_url, 'desk'],
+    procs = [subprocess.Popen([rq, 'worker', '--burst', '-w', 'web.worker.DeskWorker', '--url', args.redis_url, 'desk'],
                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
              for _ in range(workers)]
     for p in procs:

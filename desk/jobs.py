@@ -3,8 +3,12 @@
 Each takes ids (never model objects) and is idempotent: running it twice has the effect of
 running it once. The work itself lives in the service modules; these are thin entry points.
 """
-from desk import accounts, assignment, deadlines, imports, outbox
-from desk.tasks import job
+from desk.parties import accounts
+from desk.agent_desk import assignment
+from desk.core import deadlines
+from desk.orders import imports
+from desk.messaging import outbox
+from desk.core.tasks import job
 
 
 @job
@@ -71,7 +75,7 @@ def deliver_outbox_batch(outbox_ids):
 @job
 def recover_buyer_credit():
     """Daily: +5 credit for each buyer whose last calendar month was clean (once per month)."""
-    from desk import credit
+    from desk.credit import ledger as credit
     return credit.recover()
 
 

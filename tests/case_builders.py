@@ -6,10 +6,12 @@ Fixtures stay in conftest.py; these are plain functions the test modules import.
 """
 import json
 
-from desk import accounts, complaints
-from desk.complaint_models import Complaint, InboxMessage, Outbox
-from desk.models import User
-from desk.queue_models import DepartmentSetting, SlaClock, SlaEvent
+from desk.parties import accounts
+from desk.cases import complaints
+from desk.cases.models import Complaint
+from desk.messaging.models import InboxMessage, Outbox
+from desk.parties.models import User
+from desk.agent_desk.models import DepartmentSetting, SlaClock, SlaEvent
 from tests import complaint_helpers as h
 from tests.conftest import PASSWORD
 
@@ -92,8 +94,8 @@ def evidence(complaint, party, kind='other', at=None, text='聊天记录:商家�
     service is built separately); `at` defaults to now."""
     import hashlib
 
-    from desk import clock
-    from arbitration.evidence_models import Evidence
+    from desk.core import clock
+    from desk.cases.models import Evidence
     data = text.encode()
     return Evidence.create(complaint=complaint.id if hasattr(complaint, 'id') else complaint,
                            party=party, kind=kind, text=text, mime='text/plain', size=len(data),
@@ -114,7 +116,7 @@ def dispute(order_no, agent=None, category='not_as_described', amount_fen=10000,
     merchant, escalated by the buyer; claimed by `agent` when given (→ in_arbitration with
     its evidence period open), else left pending_agent. The fresh Complaint."""
     from arbitration import negotiation
-    from desk import assignment
+    from desk.agent_desk import assignment
     h.order(order_no, buyer_ref=buyer_ref, merchant_ref=merchant_ref, amount_fen=amount_fen)
     buyer = buyer_login(buyer_ref)
     filed = complaints.file_complaint(buyer, h.body(order_no, category=category))
@@ -133,10 +135,10 @@ def heavy(complaint, items=200, events=1000):
     import hashlib
     import json as _json
 
-    from desk import clock
-    from desk.complaint_models import Complaint as _Complaint, Event
-    from desk.timeline import _digest
-    from arbitration.evidence_models import Blob, Evidence
+    from desk.core import clock
+    from desk.cases.models import Complaint as _Complaint, Event
+    from desk.cases.timeline import _digest
+    from desk.cases.models import Blob, Evidence
     now = clock.now()
     mimes = ('image/png', 'image/jpeg', 'video/mp4', 'application/pdf', None)
     blobs, rows = {}, []

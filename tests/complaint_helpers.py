@@ -4,8 +4,9 @@ Fixtures stay in conftest.py; these are plain functions the complaint test modul
 """
 import datetime as dt
 
-from desk import clock
-from desk.models import Buyer, Merchant, Order
+from desk.core import clock
+from desk.parties.models import Buyer, Merchant
+from desk.orders.models import Order
 
 #: A complete scenario for every default category that needs one (SPEC §3).
 SCENARIOS = {

@@ -14,9 +14,10 @@ import shutil
 import pytest
 
 from app import create_app
-from desk import accounts, clock
-from desk.db import database, is_sqlite
-from desk.schema import ALL_MODELS
+from desk.parties import accounts
+from desk.core import clock
+from desk.core.db import database, is_sqlite
+from app import ALL_MODELS
 
 TEST_DB_URL = os.environ.get('DESK_TEST_DATABASE_URL')
 TEST_REDIS_URL = os.environ.get('DESK_TEST_REDIS_URL')
@@ -71,7 +72,7 @@ def settings(db_url, tmp_path_factory):
 @pytest.fixture(scope='session')
 def base_app(settings):
     app = create_app(settings)
-    from desk.migrate import migrate
+    from desk.core.migrate import migrate
     migrate()
     return app
 
@@ -81,7 +82,7 @@ def _reference_rows():
     """{table: rows} the migrations seed (categories, clauses, SLA policies …), restored
     after each wipe: every migration that seeds data names it in a module-level SEEDS."""
     from playhouse.migrations import Migration
-    from desk.migrate import DIRECTORY
+    from desk.core.migrate import DIRECTORY
     seeds = {}
     for migration in Migration.load_directory(DIRECTORY):
         seeds.update(getattr(migration.load(), 'SEEDS', {}))
@@ -106,7 +107,7 @@ def _wipe():
 @pytest.fixture
 def app(base_app, settings):
     """The app with an empty database; the clock is real unless a test freezes it."""
-    from desk.db import init_database
+    from desk.core.db import init_database
     init_database(settings['DATABASE_URL'])
     _wipe()
     base_app.config.update(WTF_CSRF_ENABLED=True)

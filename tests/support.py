@@ -70,11 +70,11 @@ def order_body(buyer='b-1', merchant='m-1', **fields):
 
 def push_order(order_no, buyer='b-1', merchant='m-1', **fields):
     """Create an order through the same service the integration uses; returns the Order."""
-    from desk.models import User
-    from desk.orders import upsert_order
+    from desk.parties.models import User
+    from desk.orders.orders import upsert_order
     integration = User.get_or_none(User.username == '_integration')
     if integration is None:
-        from desk.accounts import create_user
+        from desk.parties.accounts import create_user
         integration = create_user('_integration', 'integration-pass-1', 'integration')
     order, _created = upsert_order(integration, order_no, order_body(buyer, merchant, **fields))
     return order
@@ -95,7 +95,7 @@ def run_together(app, *functions, timeout=60):
     """Run each function in its own thread with its own app context and database connection,
     released together by a barrier (a race); returns their results in order. A function
     that raised or a thread that hung fails the test."""
-    from desk.db import connection
+    from desk.core.db import connection
     barrier = threading.Barrier(len(functions), timeout=timeout)
     results = [None] * len(functions)
 

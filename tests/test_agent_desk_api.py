@@ -4,8 +4,9 @@ import datetime as dt
 
 import pytest
 
-from desk import assignment, clock, deadlines
-from desk.models import User
+from desk.agent_desk import assignment
+from desk.core import clock, deadlines
+from desk.parties.models import User
 from tests import case_builders as b
 from tests.conftest import T0
 from tests.support import isolated_client

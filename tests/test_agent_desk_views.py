@@ -11,11 +11,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from desk import clock, sla
-from desk.complaint_models import Complaint, Event
-from desk.complaints import file_complaint
-from desk.models import Buyer, User
-from desk.queue_models import SlaEvent
+from desk.core import clock
+from desk.agent_desk import sla
+from desk.cases.models import Complaint, Event
+from desk.cases.complaints import file_complaint
+from desk.parties.models import Buyer, User
+from desk.agent_desk.models import SlaEvent
 from tests import complaint_helpers as h
 from tests.conftest import T0, csrf_token, login
 from tests.support import isolated_client
@@ -35,7 +36,7 @@ PAGES = {
 # --- builders -------------------------------------------------------------------------------
 
 def buyer_login(ref='b-1'):
-    from desk import accounts
+    from desk.parties import accounts
     h.buyer(ref)
     username = f'buyer-{ref}'
     return User.get_or_none(User.username == username) or \
@@ -171,7 +172,7 @@ def queue_cases(app, frozen):
     # 1:10 later the L1 first responses (30 min) are breached too, unless we keep them
     # fresh: breach only late_l2's clock by hand, the sweep for the rest runs at its own time.
     late = reload(made['late_l2'])
-    from desk.queue_models import SlaClock
+    from desk.agent_desk.models import SlaClock
     SlaClock.update(due_at=clock.now() - dt.timedelta(minutes=1)).where(
         (SlaClock.complaint == late.id) & (SlaClock.target == 'first_response')).execute()
     sla.check_due(late.id, clock.now())
@@ -455,7 +456,7 @@ def _history(users):
 
 
 def test_sla_compliance_service(app, users, frozen):
-    from desk import sla_reports
+    from desk.agent_desk import sla_reports
     cs1, cs2, ops1 = _history(users)
     first, last = sla_reports.default_period()
     assert (first, last) == (dt.date(2026, 11, 18), dt.date(2026, 11, 24))
@@ -515,7 +516,7 @@ def test_sla_board_breaches_and_warnings_now(app, users, frozen):
     client = client_for(app, agent)
     post_form(client, '/admin/queue/', f'/admin/queue/claim/{breached.ticket_no}')
     # L2 first response is due at 12:00; at 11:50 the sweep warns, at 12:00:01 it breaches
-    from desk.queue_models import SlaClock
+    from desk.agent_desk.models import SlaClock
     SlaClock.update(due_at=clock.now() + dt.timedelta(minutes=10)).where(
         (SlaClock.complaint == warned.id) & (SlaClock.target == 'first_response')).execute()
     SlaClock.update(due_at=clock.now() - dt.timedelta(minutes=1)).where(

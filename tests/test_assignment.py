@@ -7,10 +7,13 @@ import threading
 
 import pytest
 
-from desk import assignment, clock, complaints, jobs
-from desk.assignment import open_load
-from desk.complaint_models import Category, Complaint, Event
-from desk.models import User
+from desk.agent_desk import assignment
+from desk.core import clock
+from desk.cases import complaints
+from desk import jobs
+from desk.agent_desk.assignment import open_load
+from desk.cases.models import Category, Complaint, Event
+from desk.parties.models import User
 from tests import case_builders as b
 from tests.support import isolated_client
 
@@ -147,7 +150,7 @@ def test_a_waiting_case_is_assigned_when_capacity_frees(app, users, frozen):
 
 def test_waiting_cases_are_handed_out_in_queue_order(app, users, frozen):
     """Overdue first: when one agent comes free, the case that breached gets it."""
-    from desk import deadlines
+    from desk.core import deadlines
     b.set_mode('cs', 'round_robin')
     ann = b.agent(users, 'ann', capacity=1, status='offline')
     calm = b.case('O-1', buyer_ref='b-1')
@@ -347,7 +350,7 @@ def test_one_agent_claiming_two_cases_at_once_stays_within_capacity(app, users, 
 
 def test_a_nul_in_the_reassign_reason_is_422_from_the_service_itself(users, owned):
     """The API refuses NUL in any JSON body; the console form reaches `reassign` directly."""
-    from desk.errors import Invalid
+    from desk.core.errors import Invalid
     complaint, ann, bob = owned
     with pytest.raises(Invalid) as err:
         assignment.reassign(users('supervisor'), complaint, {'to': 'bob', 'reason': '忙不过来\x00'})

@@ -2,8 +2,8 @@
 throttling per account and per address, and how passwords are stored."""
 import pytest
 
-from desk import accounts
-from desk.models import LoginFailure, User
+from desk.parties import accounts
+from desk.parties.models import LoginFailure, User
 from tests.conftest import PASSWORD, csrf_token, login
 from tests.support import isolated_client
 
@@ -31,7 +31,7 @@ def post_login(client, username, password=PASSWORD, **extra):
     ('admin', '/admin/'),
 ])
 def test_login_redirects_each_role_home(en, users, role, home):
-    from desk.models import Buyer, Merchant
+    from desk.parties.models import Buyer, Merchant
     extra = {}
     if role == 'buyer':
         extra['buyer_ref'] = Buyer.create(ref='b-1', display_name='王伟').ref
@@ -272,7 +272,7 @@ def test_purge_forgets_old_failures(app, users, frozen):
 
 
 def test_usernames_with_control_characters_cannot_be_created(app):
-    from desk.errors import Invalid
+    from desk.core.errors import Invalid
     for name in ('bad\x00name', 'tab\tname', 'new\nline'):
         with pytest.raises(Invalid) as err:
             accounts.create_user(name, PASSWORD, 'supervisor')

@@ -9,8 +9,8 @@ import itertools
 
 import pytest
 
-from desk.business_calendar import Calendar
-from desk.queue_models import BusinessHours, Holiday
+from desk.agent_desk.business_calendar import Calendar
+from desk.agent_desk.models import BusinessHours, Holiday
 
 HOUR = 3600
 OFFSET = dt.timedelta(hours=8)  # Asia/Shanghai, no daylight saving

@@ -10,16 +10,18 @@ import datetime as dt
 import pytest
 from peewee import fn
 
-from desk import clock, credit, jobs
-from desk.complaint_models import Event
-from desk.credit_models import BuyerCreditEntry
-from desk.models import Buyer
+from desk.core import clock
+from desk.credit import ledger as credit
+from desk import jobs
+from desk.cases.models import Event
+from desk.credit.models import BuyerCreditEntry
+from desk.parties.models import Buyer
 from tests import case_builders as cb
 from tests import complaint_helpers as h
 from tests.conftest import T0
 from tests.support import isolated_client
 
-from arbitration.models import Violation
+from arbitration.penalties.models import Violation
 
 HOUR = dt.timedelta(hours=1)
 EVIDENCE = dt.timedelta(seconds=172800)
@@ -81,7 +83,7 @@ def ruled(desk, order_no, rule=BUYER_RULE, credit_before=None):
     if credit_before is not None:
         set_credit(credit_before)
     clock.freeze(clock.now() + EVIDENCE + HOUR)
-    from desk import deadlines
+    from desk.core import deadlines
     deadlines.advance_due()
     ok(act(desk, 'first', complaint, 'rule', rule))
     return cb.reload(complaint)
@@ -318,7 +320,7 @@ def test_a_recovery_another_run_wrote_first_is_skipped_not_doubled(desk, monkeyp
 def test_a_nul_in_the_flag_reason_is_422_from_the_service_itself(desk):
     """The API refuses NUL in any JSON body; the console forms reach the service directly.
     The pre-screen refusal parses its reason with the same `credit.supervisor_reason`."""
-    from desk.errors import Invalid
+    from desk.core.errors import Invalid
     complaint = case('O-1')
     with pytest.raises(Invalid) as err:
         credit.flag_malicious(desk['users']['supervisor'], complaint, {'reason': '恶意\x00'})

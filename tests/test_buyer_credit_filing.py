@@ -12,18 +12,20 @@ import re
 
 import pytest
 
-from desk import clock
-from desk.complaint_models import Complaint, Event, Outbox, TicketCounter
-from desk.credit_models import BuyerCreditEntry
-from desk.models import Buyer, WebhookSubscription
-from desk.queue_models import SlaClock
+from desk.core import clock
+from desk.cases.models import Complaint, Event, TicketCounter
+from desk.messaging.models import Outbox
+from desk.credit.models import BuyerCreditEntry
+from desk.parties.models import Buyer
+from desk.messaging.models import WebhookSubscription
+from desk.agent_desk.models import SlaClock
 from tests import case_builders as cb
 from tests import complaint_helpers as h
 from tests.conftest import csrf_token, login
 from tests.evidence_helpers import HTML, png_bytes
 from tests.support import isolated_client, push_order
 
-from arbitration.evidence_models import Blob, Evidence
+from desk.cases.models import Blob, Evidence
 
 MESSAGE = 'Please upload at least one piece of evidence'
 PROOF = [{'kind': 'chat_log', 'text': '商家:卡密已发。买家:提示已被使用。', 'description': '聊天记录'}]
@@ -219,7 +221,7 @@ def test_credit_29_waits_in_screening_with_no_timer_and_no_word_to_the_merchant(
     supervisor = desk['client'].get(f'/api/v1/complaints/{complaint.ticket_no}', headers=desk['supervisor']).get_json()
     assert {'screen_accept', 'screen_reject', 'flag_malicious'} <= set(supervisor['allowed_actions'])
     clock.advance(days=3)  # nothing times out meanwhile
-    from desk import deadlines
+    from desk.core import deadlines
     deadlines.advance_due()
     assert cb.reload(complaint).state == 'screening'
 
@@ -418,7 +420,7 @@ def test_the_phone_filing_form_takes_evidence_for_a_low_credit_buyer(desk, app):
 
 def test_a_failure_inside_the_filing_transaction_leaves_no_row_and_no_file(desk, app, monkeypatch):
     from arbitration import filing_evidence
-    from desk.complaints import file_complaint
+    from desk.cases.complaints import file_complaint
 
     def broken(*args, **kwargs):
         raise RuntimeError('the timeline is down')

@@ -1,7 +1,8 @@
 """`flask desk …` commands through Flask's CLI runner: users, API keys, the demo data."""
 import pytest
 
-from desk.models import ROLES, ApiKey, Buyer, Merchant, Order, User
+from desk.parties.models import ROLES, ApiKey, Buyer, Merchant, User
+from desk.orders.models import Order
 from tests.support import isolated_cli, isolated_client, push_order
 
 
@@ -114,7 +115,7 @@ def test_api_key_for_an_unknown_user(cli):
 
 
 def test_api_key_for_an_inactive_user(cli, users):
-    from desk.accounts import update_user
+    from desk.parties.accounts import update_user
     update_user(users('integration', username='old'), active=False)
     assert_clear_failure(cli('create-api-key', '--user', 'old'), 'not active')
 
@@ -143,7 +144,7 @@ def test_seed_demo(app, cli):
         assert buyer.buyer.orders.count() > 0
 
     # the demo logins work and see data
-    from desk.demo import DEMO_PASSWORD
+    from web.demo import DEMO_PASSWORD
     from tests.conftest import login
     client = isolated_client(app)
     assert login(client, 'admin', DEMO_PASSWORD).headers['Location'] == '/admin/'

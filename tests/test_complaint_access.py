@@ -3,7 +3,7 @@ like a missing one, lists only hold what the caller may see, and the parties nev
 staff's internal notes."""
 import pytest
 
-from desk.complaint_models import Complaint, Event
+from desk.cases.models import Complaint, Event
 from tests import complaint_helpers as h
 
 

@@ -6,9 +6,9 @@ import threading
 
 import pytest
 
-from desk import clock
-from desk.complaint_models import Complaint, Event
-from desk.models import Buyer
+from desk.core import clock
+from desk.cases.models import Complaint, Event
+from desk.parties.models import Buyer
 from tests import complaint_helpers as h
 from tests.conftest import T0
 
@@ -178,7 +178,7 @@ def test_an_unknown_category_is_422(client, buyer_headers, o1, frozen, category)
 
 
 def test_an_inactive_category_is_refused(client, buyer_headers, o1, frozen):
-    from desk.complaint_models import Category
+    from desk.cases.models import Category
     Category.update(active=False).where(Category.code == 'not_as_described').execute()
     response = h.file(client, buyer_headers)
     assert response.status_code == 422
@@ -276,7 +276,7 @@ def test_two_identical_filings_at_once_make_one_complaint(app, buyer_headers, o1
     """Both requests pass the "no open complaint yet" check before either inserts (a barrier
     holds them there); the partial unique index decides. The loser answers 409 with the
     winner's ticket — on SQLite too, never a 500 ("database is locked")."""
-    from desk import complaints
+    from desk.cases import complaints
     real_check = complaints._open_complaint
     barrier = threading.Barrier(2, timeout=20)
     seen = threading.local()
@@ -453,8 +453,8 @@ def test_self_service_inquiry_not_helped_goes_to_an_agent_at_l2(client, buyer_he
 
 def test_a_nul_in_the_facts_or_a_message_is_422_from_the_service_itself(users, o1, frozen):
     """The API refuses NUL in any JSON body; the portal and console forms reach the services."""
-    from desk import complaints
-    from desk.errors import Invalid
+    from desk.cases import complaints
+    from desk.core.errors import Invalid
     buyer = h.buyer_user(users, 'b-1')
     with pytest.raises(Invalid) as err:
         complaints.file_complaint(buyer, h.body('O-1', facts='面值不符\x00'))

@@ -5,7 +5,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from desk.models import ApiKey, Buyer, Merchant, User
+from desk.parties.models import ApiKey, Buyer, Merchant, User
 from tests.conftest import csrf_token, login
 from tests.support import isolated_client, push_order
 
@@ -151,7 +151,7 @@ def test_merchant_console_is_read_only(app, users, two_shops):
         assert response.status_code in (302, 403, 404), path
     token = csrf_token(client, '/merchant/merchant_orders/')
     client.post('/merchant/merchant_orders/delete/', data={'id': own.id, 'csrf_token': token})
-    from desk.models import Order
+    from desk.orders.models import Order
     assert Order.select().count() == 3
 
 
@@ -343,7 +343,7 @@ def test_revoking_an_unknown_key_is_404(app, users):
 
 def test_non_admin_cannot_issue_or_revoke_keys(app, users):
     integration = users('integration', username='marketplace')
-    from desk.accounts import create_api_key
+    from desk.parties.accounts import create_api_key
     key, _secret = create_api_key(integration, 'x')
     client = logged_in(app, users, 'supervisor')
     token = csrf_token(client, '/admin/')

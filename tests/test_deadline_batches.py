@@ -1,6 +1,6 @@
 """Deadlines applied in batches are the same deadlines applied one at a time.
 
-`desk.deadlines` applies a batch deadline (SLA checks, merchant deadlines) to up to `BATCH`
+`desk.core.deadlines` applies a batch deadline (SLA checks, merchant deadlines) to up to `BATCH`
 due rows in one transaction with set-based SQL, and the exact-time job calls the very same
 handler with one id. These tests build two identical sets of cases, apply one set a row at
 a time (`apply_one`, as the exact-time jobs do) and the other in one sweep (`advance_due`),
@@ -16,17 +16,20 @@ import threading
 
 import pytest
 
-from desk import clock, deadlines, webhooks
-from desk.complaint_models import Complaint, Event, InboxMessage, Outbox
-from desk.complaints import file_complaint, withdraw
-from desk.db import connection
-from desk.queue_models import SlaClock, SlaEvent
-from desk.timeline import verify_chain
+from desk.core import clock, deadlines
+from desk.messaging import webhooks
+from desk.cases.models import Complaint, Event
+from desk.messaging.models import InboxMessage, Outbox
+from desk.cases.complaints import file_complaint, withdraw
+from desk.core.db import connection
+from desk.agent_desk.models import SlaClock, SlaEvent
+from desk.cases.timeline import verify_chain
 from tests import complaint_helpers as h
 from tests.conftest import T0
 
 from arbitration import negotiation
-from arbitration.models import Remedy, Violation
+from desk.cases.models import Remedy
+from arbitration.penalties.models import Violation
 
 HOUR = dt.timedelta(hours=1)
 DUE = T0 + 24 * HOUR
@@ -36,7 +39,7 @@ DUE = T0 + 24 * HOUR
 def _no_complaint_spike(app):
     """Dozens of complaints against m-1 would also record complaint_spike violations on filing
     (tests/test_spike.py covers those); these tests compare what the deadlines write."""
-    from arbitration.penalty_models import ViolationRule
+    from arbitration.penalties.models import ViolationRule
     ViolationRule.update(active=False).where(ViolationRule.code == 'complaint_spike').execute()
 
 
@@ -262,7 +265,7 @@ def test_a_failing_batch_falls_back_to_rows_and_the_good_ones_are_applied(app, p
 
     monkeypatch.setitem(deadlines.REGISTRY, 'sla', deadlines.REGISTRY['sla']._replace(handler=handler))
     clock.freeze(T0 + 2 * HOUR)
-    with caplog.at_level('WARNING', logger='desk.deadlines'):
+    with caplog.at_level('WARNING', logger='desk.core.deadlines'):
         deadlines.advance_due()
     assert any('a bad row' in str(r.exc_info[1]) for r in caplog.records if r.exc_info)
     still = [c.id for c in Complaint.select().where(Complaint.id.in_(ids) &

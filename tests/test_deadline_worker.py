@@ -21,9 +21,9 @@ from rq.job import Job
 from rq.registry import FinishedJobRegistry, ScheduledJobRegistry
 from rq.scheduler import RQScheduler
 
-from desk import clock, tasks
-from desk.db import database
-from desk.queue_models import SlaEvent, SlaPolicy
+from desk.core import clock, tasks
+from desk.core.db import database
+from desk.agent_desk.models import SlaEvent, SlaPolicy
 from tests import case_builders as b
 from tests.test_worker_integration import diagnostics, redis_conn, spawn, worker  # noqa: F401  (fixtures)
 
@@ -123,9 +123,9 @@ def test_a_lost_job_is_made_good_by_the_cron_sweep(app, redis_conn, worker, file
     assert not poll(lambda: False, due, redis_conn, worker)       # let the deadline pass
     assert warning(complaint) is None, 'nothing but the sweep is left to apply it'
 
-    monkeypatch.chdir(ROOT)  # as the Procfile runs `rq cron config/cron.py`
+    monkeypatch.chdir(ROOT)  # as the Procfile runs `rq cron web/cron.py`
     cron = CronScheduler(connection=redis_conn)
-    cron.load_config_from_file('config/cron.py')
+    cron.load_config_from_file('web/cron.py')
     enqueued = [job.func_name for job in cron.enqueue_jobs()]
     assert 'desk.jobs.sweep_deadlines' in enqueued
 

@@ -13,11 +13,12 @@ import time
 
 import pytest
 
-from desk import clock, deadlines, jobs
-from desk.complaint_models import Complaint
-from desk.db import atomic, database, is_sqlite
-from desk.errors import Conflict
-from desk.queue_models import SlaEvent
+from desk.core import clock, deadlines
+from desk import jobs
+from desk.cases.models import Complaint
+from desk.core.db import atomic, database, is_sqlite
+from desk.core.errors import Conflict
+from desk.agent_desk.models import SlaEvent
 from tests import case_builders as b
 from tests.conftest import T0
 from tests.support import run_together
@@ -119,7 +120,7 @@ def test_rows_that_stay_due_are_visited_once_per_sweep(probe, frozen, monkeypatc
 def test_a_conflict_is_rolled_back_and_the_row_re_evaluated_next_sweep(probe, frozen, caplog):
     ids = rows_due_at(T0 - 3 * MINUTE, T0 - 2 * MINUTE, T0 - MINUTE)
     probe.yield_once.add(ids[1])
-    with caplog.at_level('ERROR', logger='desk.deadlines'):
+    with caplog.at_level('ERROR', logger='desk.core.deadlines'):
         assert deadlines.advance_due(T0) == 2
     assert not [r for r in caplog.records if r.levelname == 'ERROR'], 'a yield is not an error'
     assert still_due() == [ids[1]]
@@ -132,7 +133,7 @@ def test_a_conflict_is_rolled_back_and_the_row_re_evaluated_next_sweep(probe, fr
 def test_a_failing_handler_is_logged_and_the_sweep_goes_on(probe, frozen, caplog):
     ids = rows_due_at(T0 - 2 * MINUTE, T0 - MINUTE)
     probe.explode.add(ids[0])
-    with caplog.at_level('ERROR', logger='desk.deadlines'):
+    with caplog.at_level('ERROR', logger='desk.core.deadlines'):
         assert deadlines.advance_due(T0) == 1
     assert still_due() == [ids[0]]
     assert any('handler bug' in str(r.exc_info[1]) for r in caplog.records if r.exc_info)

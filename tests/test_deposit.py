@@ -6,13 +6,13 @@ import json
 
 import pytest
 
-from arbitration import deposit, manual_violations, penalty_appeals, standing, violations
-from arbitration.models import Violation
-from arbitration.penalty_models import AppealEvidence, DepositEntry, ViolationAppeal, ViolationComplaint, ViolationRule
-from desk import clock
-from desk.complaint_models import Outbox
-from desk.errors import Conflict, Forbidden, Invalid, NotFound
-from desk.models import Merchant
+from arbitration.penalties import deposit, manual_violations, penalty_appeals, standing, violations
+from arbitration.penalties.models import Violation
+from arbitration.penalties.models import (AppealEvidence, DepositEntry, ViolationAppeal, ViolationComplaint, ViolationRule)
+from desk.core import clock
+from desk.messaging.models import Outbox
+from desk.core.errors import Conflict, Forbidden, Invalid, NotFound
+from desk.parties.models import Merchant
 from tests import case_builders as cb
 from tests import complaint_helpers as h
 
@@ -246,7 +246,7 @@ def test_appeal_needs_a_reason_and_a_merchant(people):
 
 
 def test_appeal_evidence_goes_through_the_upload_checks(people):
-    from desk.errors import Unsupported
+    from desk.core.errors import Unsupported
     v = violations.record_violation(m().id, 'no_response')
     with pytest.raises(Unsupported):
         penalty_appeals.appeal(people['shop1'], v.id, 'x', [('a.html', io.BytesIO(b'<html><script>1</script>'))])

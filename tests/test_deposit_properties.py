@@ -18,12 +18,12 @@ import itertools
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from arbitration import deposit, manual_violations, penalty_appeals, violations
-from arbitration.models import Violation
-from arbitration.penalty_models import DepositEntry
-from desk import clock
-from desk.errors import DomainError
-from desk.models import Merchant, User
+from arbitration.penalties import deposit, manual_violations, penalty_appeals, violations
+from arbitration.penalties.models import Violation
+from arbitration.penalties.models import DepositEntry
+from desk.core import clock
+from desk.core.errors import DomainError
+from desk.parties.models import Merchant, User
 from tests import case_builders as cb
 
 _numbers = itertools.count(1)

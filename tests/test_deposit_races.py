@@ -5,10 +5,10 @@ sum, the cached balance equals the sum of entries, and a retried key credits onc
 Meant for PostgreSQL (the merchant row lock serializes the writers there); on SQLite the
 database write lock does, and the same assertions hold.
 """
-from arbitration import deposit, manual_violations
-from arbitration.penalty_models import DepositEntry
-from desk.db import connection
-from desk.models import Merchant
+from arbitration.penalties import deposit, manual_violations
+from arbitration.penalties.models import DepositEntry
+from desk.core.db import connection
+from desk.parties.models import Merchant
 from tests import complaint_helpers as h
 from tests.support import isolated_client
 from tests.test_negotiation_races import run_together

@@ -8,15 +8,16 @@ import os
 
 import pytest
 
-from desk import clock
-from desk.complaint_models import Complaint, Event, Outbox
-from desk.models import User
+from desk.core import clock
+from desk.cases.models import Complaint, Event
+from desk.messaging.models import Outbox
+from desk.parties.models import User
 from tests import case_builders as cb
 from tests import complaint_helpers as h
 from tests import evidence_helpers as ev
 
 from arbitration import evidence
-from arbitration.evidence_models import Blob, Evidence, EvidenceRequest
+from desk.cases.models import Blob, Evidence, EvidenceRequest
 from arbitration.storage import get_storage
 
 MB = 1024 * 1024
@@ -358,7 +359,7 @@ def test_each_item_writes_a_public_event_without_content(client, parties):
                     'supersedes': None, 'request': None}
     assert 'ABCD' not in event.data and '13812345678' not in event.data and 'chat.txt' not in event.data
     assert Complaint.get_by_id(case.id).timeline_head == event.hash
-    from desk.timeline import verify_chain
+    from desk.cases.timeline import verify_chain
     assert verify_chain(case.id) is None
     parties_view = client.get(f'/api/v1/complaints/{case.ticket_no}/events', headers=parties['merchant'])
     assert 'evidence_added' in [e['kind'] for e in parties_view.get_json()['items']]
@@ -434,9 +435,9 @@ def test_a_failed_database_write_leaves_no_row(app, frozen, monkeypatch):
 
 
 def test_a_nul_in_the_description_or_text_is_422_from_the_service_itself(parties):
-    """Requests with a NUL in a form value are refused before any view (`desk.web`); the
+    """Requests with a NUL in a form value are refused before any view (`web.auth`); the
     service refuses it too, for every other caller."""
-    from desk.errors import Invalid
+    from desk.core.errors import Invalid
     buyer = cb.buyer_login('b-1')
     for description, text, field in (('截图\x00', '聊天记录', 'description'), ('截图', '聊天\x00记录', 'text')):
         with pytest.raises(Invalid) as err:

@@ -20,7 +20,8 @@ from babel.messages.pofile import read_po
 from flask import render_template_string
 from flask.testing import FlaskClient
 
-from desk import accounts, orders
+from desk.parties import accounts
+from desk.orders import orders
 from tests.conftest import login
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -6,9 +6,11 @@ import re
 
 import pytest
 
-from desk import imports, jobs
-from desk.errors import Forbidden, Invalid, TooLarge
-from desk.models import Buyer, ImportRun, Merchant, Order
+from desk.orders import imports
+from desk import jobs
+from desk.core.errors import Forbidden, Invalid, TooLarge
+from desk.parties.models import Buyer, Merchant
+from desk.orders.models import ImportRun, Order
 from tests.conftest import csrf_token, login
 from tests.support import isolated_client
 
@@ -224,7 +226,7 @@ def test_only_admins_may_import(users, role):
 def test_only_admins_may_read_a_run(admin, users):
     run = start(admin, csv_text([row('KM-1')]))
     assert imports.get_import(admin, run.id).id == run.id
-    from desk.errors import NotFound
+    from desk.core.errors import NotFound
     with pytest.raises(NotFound):
         imports.get_import(users('supervisor'), run.id)
     with pytest.raises(NotFound):

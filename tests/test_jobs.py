@@ -13,9 +13,12 @@ from rq import Queue, SimpleWorker
 from rq.cron import CronScheduler
 
 from app import PERIODIC_JOBS
-from desk import clock, imports, jobs, tasks
-from desk.db import atomic
-from desk.models import ImportRun, LoginFailure
+from desk.core import clock, tasks
+from desk.orders import imports
+from desk import jobs
+from desk.core.db import atomic
+from desk.orders.models import ImportRun
+from desk.parties.models import LoginFailure
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -74,7 +77,7 @@ def test_job_from_a_rolled_back_savepoint_does_not_run(app):
 
 
 def test_failing_inline_job_is_logged_and_caller_continues(app, caplog):
-    with caplog.at_level(logging.ERROR, logger='desk.tasks'):
+    with caplog.at_level(logging.ERROR, logger='desk.core.tasks'):
         with atomic():
             tasks.enqueue(explode, 42)
             tasks.enqueue(record, 'after')
@@ -115,8 +118,8 @@ def test_with_redis_a_rollback_enqueues_nothing(app, fake_redis):
 # --- before_commit (work done last inside the transaction) ---
 
 def test_before_commit_runs_last_inside_the_outermost_transaction(app):
-    from desk.db import before_commit
-    from desk.models import Merchant
+    from desk.core.db import before_commit
+    from desk.parties.models import Merchant
     order = []
     with atomic():
         with atomic():
@@ -129,8 +132,8 @@ def test_before_commit_runs_last_inside_the_outermost_transaction(app):
 
 
 def test_before_commit_is_rolled_back_with_the_transaction_and_savepoint(app):
-    from desk.db import before_commit
-    from desk.models import Merchant
+    from desk.core.db import before_commit
+    from desk.parties.models import Merchant
     with pytest.raises(ZeroDivisionError):
         with atomic():
             before_commit(lambda: Merchant.create(ref='m-z', name='z'))
@@ -181,7 +184,7 @@ def test_a_failing_periodic_job_does_not_stop_the_others(app, monkeypatch, caplo
         calls.append('fine')
 
     monkeypatch.setitem(app.extensions, 'desk_periodic', [(broken, 60), (fine, 60)])
-    with caplog.at_level(logging.ERROR, logger='desk.tasks'):
+    with caplog.at_level(logging.ERROR, logger='desk.core.tasks'):
         tasks.run_periodic_once(app, {})
     assert calls == ['fine']
     assert any('broken' in r.getMessage() for r in caplog.records)
@@ -190,9 +193,9 @@ def test_a_failing_periodic_job_does_not_stop_the_others(app, monkeypatch, caplo
 def test_periodic_jobs_run_through_the_ticker_for_real(app, caplog):
     """The app's own PERIODIC_JOBS run cleanly under the ticker (no failure logged)."""
     assert app.extensions['desk_periodic'] == list(PERIODIC_JOBS)
-    with caplog.at_level(logging.ERROR, logger='desk.tasks'):
+    with caplog.at_level(logging.ERROR, logger='desk.core.tasks'):
         tasks.run_periodic_once(app, {})
-    assert [r.getMessage() for r in caplog.records if r.name == 'desk.tasks'] == []
+    assert [r.getMessage() for r in caplog.records if r.name == 'desk.core.tasks'] == []
 
 
 # --- the job functions ---
@@ -222,9 +225,9 @@ def test_a_job_outside_a_request_can_record_translated_errors(app, users):
 # --- rq cron config ---
 
 def load_cron_config(monkeypatch, connection):
-    monkeypatch.chdir(ROOT)  # the Procfile runs `rq cron config/cron.py` from the repo root
+    monkeypatch.chdir(ROOT)  # the Procfile runs `rq cron web/cron.py` from the repo root
     scheduler = CronScheduler(connection=connection)
-    scheduler.load_config_from_file('config/cron.py')
+    scheduler.load_config_from_file('web/cron.py')
     return scheduler
 
 

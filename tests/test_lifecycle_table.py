@@ -1,8 +1,8 @@
 """Walk the lifecycle table through the API: every action, from every state, for every
 relation a user can have to a case.
 
-The expected answer is worked out from `desk.lifecycle.TABLE` alone (not from
-`desk.complaints.check`), so a new row, state or action is covered without touching this
+The expected answer is worked out from `desk.cases.lifecycle.TABLE` alone (not from
+`desk.cases.complaints.check`), so a new row, state or action is covered without touching this
 file, and a service that disagrees with the table fails here:
 
 - a user who may not see the case: 404 (existence is never leaked);
@@ -20,18 +20,19 @@ import datetime as dt
 import pytest
 
 from arbitration.negotiation import propose
-from desk import clock, lifecycle
-from desk.api.openapi import ACTION_BODIES
-from desk.complaint_models import STATES, Complaint
-from desk.complaints import file_complaint, self_service_answer, withdraw
-from desk.db import database
-from desk.lifecycle_doc import COMMAND, PATH, render
-from desk.orders import upsert_order
-from desk.rating_models import Rating, Review
+from desk.core import clock
+from desk.cases import lifecycle
+from web.api.openapi import ACTION_BODIES
+from desk.cases.models import STATES, Complaint
+from desk.cases.complaints import file_complaint, self_service_answer, withdraw
+from desk.core.db import database
+from desk.cases.lifecycle_doc import COMMAND, PATH, render
+from desk.orders.orders import upsert_order
+from desk.satisfaction.models import Rating, Review
 from tests.case_builders import evidence
 from tests.support import isolated_client
 
-from arbitration.evidence_models import EvidenceDeclaration, Ruling
+from desk.cases.models import EvidenceDeclaration, Ruling
 
 #: The personas, with the relations (lifecycle actors) the table gives them on the case;
 #: None: they may not see it at all.
@@ -78,7 +79,7 @@ SATISFIED_GUARDS = {'edit_window': 'cases are filed at the frozen now: the 24 h 
                                    'of the owner with its review open',
                     'not_flagged': 'nobody has flagged a fresh case as malicious'}
 #: Personas who may not see a case in a state: the merchant never sees a complaint held by
-#: the supervisor pre-screen (desk.screening).
+#: the supervisor pre-screen (desk.credit.screening).
 HIDDEN_IN = {'screening': ('merchant',)}
 #: (state, action) rows whose guard contradicts another row's on the same case (ruling needs
 #: the evidence period over, declaring done needs it open): such an action is walked on a case
@@ -330,7 +331,7 @@ def test_built_rows_have_their_guards_met_by_the_walk():
 def test_built_actions_have_a_valid_example_body():
     missing = ({t.action for t in lifecycle.TABLE if t.built and t.action != 'file'}
                - set(ACTION_BODIES) - set(lifecycle.TIMER_ACTIONS))
-    assert not missing, f'add request bodies for {sorted(missing)} to ACTION_BODIES in desk/api/openapi.py'
+    assert not missing, f'add request bodies for {sorted(missing)} to ACTION_BODIES in web/api/openapi.py'
 
 
 def test_a_closed_edit_window_answers_409(world):

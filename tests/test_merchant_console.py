@@ -5,12 +5,12 @@ import re
 
 import pytest
 
-from arbitration.models import Proposal, Remedy
-from desk import clock
-from desk.complaint_models import Complaint
-from desk.complaints import file_complaint, take_action
-from desk.consoles import merchant as merchant_console
-from desk.models import ApiKey
+from desk.cases.models import Proposal, Remedy
+from desk.core import clock
+from desk.cases.models import Complaint
+from desk.cases.complaints import file_complaint, take_action
+from web.consoles import merchant as merchant_console
+from desk.parties.models import ApiKey
 from tests import complaint_helpers as h
 from tests.conftest import csrf_token, login
 from tests.support import isolated_client

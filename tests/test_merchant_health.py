@@ -10,15 +10,16 @@ import pytest
 from flask import render_template_string
 from flask_login import login_user
 
-from arbitration import merchant_health, standing
-from arbitration.evidence_models import Ruling
-from arbitration.health_models import SORT_COLUMNS, MerchantHealth, MerchantHealthDay, MerchantHealthPolicy
-from arbitration.models import Violation
-from arbitration.violations import record_violation
-from desk import clock
-from desk.complaint_models import Complaint
-from desk.errors import NotFound
-from desk.models import Order
+from arbitration.health import merchant_health
+from arbitration.penalties import standing
+from desk.cases.models import Ruling
+from arbitration.health.models import SORT_COLUMNS, MerchantHealth, MerchantHealthDay, MerchantHealthPolicy
+from arbitration.penalties.models import Violation
+from arbitration.penalties.violations import record_violation
+from desk.core import clock
+from desk.cases.models import Complaint
+from desk.core.errors import NotFound
+from desk.orders.models import Order
 from tests import case_builders as cb
 from tests import complaint_helpers as h
 from tests.conftest import T0, login
@@ -196,7 +197,7 @@ def test_sync_standing_copies_points_and_drops_the_badge(app, frozen):
     merchant_id = h.merchant('m-1').id
     assert MerchantHealth.get_by_id(merchant_id).trusted is True
     violation('m-1', 'fake_delivery')
-    from arbitration import standing
+    from arbitration.penalties import standing
     standing.recompute([merchant_id])
     merchant_health.sync_standing([merchant_id])
     row = MerchantHealth.get_by_id(merchant_id)
@@ -312,7 +313,7 @@ def test_the_merchant_page_shows_standing_health_and_trends(world, client, users
     assert 'data-figure="defect_rate">14.29 %' in html
     assert html.count('<svg') == 3
     assert 'id="complaint-spikes"' in html
-    from arbitration import spike
+    from arbitration.penalties import spike
     [spiked] = Violation.select().where(Violation.code == 'complaint_spike')
     tickets = spike.linked_complaints(spiked.id)
     assert len(tickets) == 6 and filed.ticket_no in tickets and ', '.join(tickets) in html
@@ -348,7 +349,7 @@ def test_anonymous_users_are_sent_to_log_in(app, client):
 
 
 def test_policy_edits_are_checked(app):
-    from arbitration.health_views import validate_policy
+    from web.consoles.health import validate_policy
     row = merchant_health.policy()
     validate_policy(row)
     row.trusted_defect_pct = 0

@@ -10,18 +10,20 @@ import random
 
 import pytest
 
-from desk import assignment, clock, deadlines, metrics
-from desk.complaint_models import Complaint, Event
-from desk.queue_models import SlaEvent
-from desk.rating_models import CaseMetric, MetricDay, MetricWeights, Rating
-from desk.times import to_local
+from desk.agent_desk import assignment
+from desk.core import clock, deadlines
+from desk.satisfaction import metrics
+from desk.cases.models import Complaint, Event
+from desk.agent_desk.models import SlaEvent
+from desk.satisfaction.models import CaseMetric, MetricDay, MetricWeights, Rating
+from desk.core.times import to_local
 from tests import case_builders as cb
 from tests.conftest import T0
 from tests.support import isolated_client
 
 from arbitration import negotiation, rulings
-from arbitration.evidence_models import Appeal, Ruling
-from desk import ratings
+from desk.cases.models import Appeal, Ruling
+from desk.satisfaction import ratings
 
 HOUR = dt.timedelta(hours=1)
 EVIDENCE = dt.timedelta(seconds=172800)
@@ -170,7 +172,7 @@ def test_periods_split_by_local_day(team):
 
 def test_an_agreement_rating_goes_to_the_merchant(team):
     from tests import complaint_helpers as h
-    from desk import complaints
+    from desk.cases import complaints
     h.order('O-1', amount_fen=10000)
     buyer = cb.buyer_login('b-1')
     filed = complaints.file_complaint(buyer, h.body('O-1'))
@@ -293,7 +295,8 @@ def _random_history(rng, count, agents, merchant_id, buyer_id, order_ids):
 
 
 def test_rebuild_equals_incremental_on_a_random_history_of_2000_cases(team):
-    from desk.models import Buyer, Merchant, Order
+    from desk.parties.models import Buyer, Merchant
+    from desk.orders.models import Order
     from tests import complaint_helpers as h
     rng = random.Random(20261124)
     h.buyer('b-r')
@@ -322,7 +325,7 @@ def test_rollup_rows_add_up_under_concurrency_and_go_when_back_at_zero(app, froz
     """`_apply_all` is one multi-row upsert: transactions adding to the same rollup rows at
     once all count (PostgreSQL: the unique index and the row lock decide; SQLite: they take
     turns), and a row whose counters all come back to zero is deleted, not left empty."""
-    from desk.db import atomic
+    from desk.core.db import atomic
     from tests.support import run_together
     keys = [metrics._key('agent', 7, 'cs', clock.now()), metrics._key('agent', 8, 'cs', clock.now())]
 

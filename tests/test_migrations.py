@@ -8,10 +8,11 @@ from peewee import CharField, IntegerField, TextField
 from playhouse.reflection import Introspector
 from playhouse.schema_diff import diff_models
 
-from desk.db import database, init_database
-from desk.migrate import migrate, runner
-from desk.models import Merchant, Order
-from desk.schema import ALL_MODELS
+from desk.core.db import database, init_database
+from desk.core.migrate import migrate, runner
+from desk.parties.models import Merchant
+from desk.orders.models import Order
+from app import ALL_MODELS
 
 HISTORY = 'schema_migration'
 
@@ -133,13 +134,13 @@ def test_the_suite_database_is_up_to_date(app):
 
 
 def test_every_model_is_listed_for_the_migrations_check():
-    """A model that is not in desk.schema.ALL_MODELS would escape the schema check."""
+    """A model that is not in app.ALL_MODELS would escape the schema check."""
     import importlib
     import pkgutil
 
     import arbitration
     import desk
-    from desk.models import BaseModel
+    from desk.core.db import BaseModel
     missing = []
     for package in (desk, arbitration):
         for info in pkgutil.iter_modules(package.__path__):
@@ -203,7 +204,7 @@ def test_a_table_without_a_model_is_caught(app):
 
 
 def test_migration_files_are_numbered_without_gaps():
-    from desk.migrate import DIRECTORY
+    from desk.core.migrate import DIRECTORY
     files = sorted(f for f in os.listdir(DIRECTORY) if f.endswith('.py') and f[0].isdigit())
     numbers = [int(f.split('_', 1)[0]) for f in files]
     assert numbers == list(range(1, len(files) + 1))

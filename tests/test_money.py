@@ -1,8 +1,8 @@
 """Money: yuan strings in, integer fen inside, ¥49.90 out."""
 import pytest
 
-from desk.errors import Invalid
-from desk.money import MAX_FEN, format_money, parse_yuan, to_yuan
+from desk.core.errors import Invalid
+from desk.core.money import MAX_FEN, format_money, parse_yuan, to_yuan
 
 
 @pytest.mark.parametrize('raw, fen', [

@@ -1,7 +1,7 @@
 """Negotiation and the 24-hour merchant timer end to end through the API (SPEC §4, §3a).
 
 The clock is frozen at T0 and moved by the tests; timers are applied the way the ticker and
-the cron sweep apply them, with `desk.deadlines.advance_due()`. The merchant acts with a
+the cron sweep apply them, with `desk.core.deadlines.advance_due()`. The merchant acts with a
 merchant staff key, the buyer with a buyer key.
 """
 import datetime as dt
@@ -9,16 +9,18 @@ import random
 
 import pytest
 
-from desk import clock, deadlines
-from desk.complaint_models import Complaint, Event, InboxMessage
-from desk.errors import Invalid
-from desk.queue_models import SlaEvent
+from desk.core import clock, deadlines
+from desk.cases.models import Complaint, Event
+from desk.messaging.models import InboxMessage
+from desk.core.errors import Invalid
+from desk.agent_desk.models import SlaEvent
 from tests import complaint_helpers as h
 from tests.conftest import T0
 from tests.support import isolated_client
 
-from arbitration import remedies
-from arbitration.models import Proposal, Remedy, Violation
+from desk.cases import remedies
+from desk.cases.models import Proposal, Remedy
+from arbitration.penalties.models import Violation
 
 HOUR = dt.timedelta(hours=1)
 DUE = T0 + 24 * HOUR          # the merchant's deadline for a complaint filed at T0

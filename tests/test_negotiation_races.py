@@ -21,16 +21,17 @@ import time
 
 import pytest
 
-from desk import clock, deadlines
-from desk.complaint_models import Complaint
-from desk.complaints import file_complaint
-from desk.db import connection
-from desk.queue_models import SlaEvent
+from desk.core import clock, deadlines
+from desk.cases.models import Complaint
+from desk.cases.complaints import file_complaint
+from desk.core.db import connection
+from desk.agent_desk.models import SlaEvent
 from tests import complaint_helpers as h
 from tests.conftest import T0
 from tests.support import isolated_client
 
-from arbitration.models import Proposal, Violation
+from desk.cases.models import Proposal
+from arbitration.penalties.models import Violation
 
 ROUNDS = 100
 DUE = T0 + dt.timedelta(hours=24)
@@ -42,7 +43,7 @@ HEAD_START = 0.08  # seconds
 def _no_complaint_spike(app):
     """The rounds file many complaints against m-1, which would also record a complaint_spike
     violation on the 5th (tests/test_spike.py); these tests count the no_response ones."""
-    from arbitration.penalty_models import ViolationRule
+    from arbitration.penalties.models import ViolationRule
     ViolationRule.update(active=False).where(ViolationRule.code == 'complaint_spike').execute()
 
 

@@ -19,18 +19,21 @@ from rq.job import Job
 from rq.registry import FinishedJobRegistry, ScheduledJobRegistry
 from rq.scheduler import RQScheduler
 
-from desk import clock, deadlines, outbox, tasks
-from desk.complaint_models import Complaint, InboxMessage, Outbox
-from desk.db import database
-from desk.models import WebhookDelivery
-from desk.queue_models import SlaEvent
+from desk.core import clock, deadlines, tasks
+from desk.messaging import outbox
+from desk.cases.models import Complaint
+from desk.messaging.models import InboxMessage, Outbox
+from desk.core.db import database
+from desk.messaging.models import WebhookDelivery
+from desk.agent_desk.models import SlaEvent
 from tests import complaint_helpers as h
 from tests.support import isolated_client
 from tests.test_negotiation import parties  # noqa: F401  (fixture)
 from tests.test_webhooks import SECRET, Receiver, verify
 from tests.test_worker_integration import diagnostics, redis_conn, rq_command  # noqa: F401  (fixture)
 
-from arbitration.models import Proposal, Remedy, Violation
+from desk.cases.models import Proposal, Remedy
+from arbitration.penalties.models import Violation
 
 pytestmark = pytest.mark.redis
 
@@ -50,7 +53,7 @@ def receiver():
 
 @pytest.fixture
 def worker(settings, redis_url, redis_conn, tmp_path):  # noqa: F811
-    """A real `rq worker --with-scheduler -w desk.worker.DeskWorker` with a 3 s merchant window."""
+    """A real `rq worker --with-scheduler -w web.worker.DeskWorker` with a 3 s merchant window."""
     env = dict(os.environ,
                DESK_ENV='testing', DESK_SECRET_KEY=settings['SECRET_KEY'],
                DESK_DATABASE_URL=settings['DATABASE_URL'], DESK_DATA_DIR=settings['DATA_DIR'],
@@ -58,7 +61,7 @@ def worker(settings, redis_url, redis_conn, tmp_path):  # noqa: F811
                PYTHONUNBUFFERED='1')
     log = open(tmp_path / 'worker.log', 'w+')
     proc = subprocess.Popen(
-        rq_command('worker', '--with-scheduler', '-w', 'desk.worker.DeskWorker', '--url', redis_url,
+        rq_command('worker', '--with-scheduler', '-w', 'web.worker.DeskWorker', '--url', redis_url,
                    '--name', f'desk-negotiation-{os.getpid()}', tasks.QUEUE),
         cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
     proc.log = log
@@ -155,7 +158,7 @@ def test_a_proposal_in_time_is_not_timed_out_by_the_worker(make_app, parties, re
 
 def test_with_redis_down_filing_and_proposing_work_and_the_outbox_catches_up(
         make_app, parties, users, redis_url, redis_conn, receiver, frozen):  # noqa: F811
-    from desk import webhooks
+    from desk.messaging import webhooks
     webhooks.subscribe(users('integration'), receiver.url(), ['*'], secret=SECRET)
     down = isolated_client(make_app(REDIS_URL=DOWN))
 
@@ -210,7 +213,7 @@ def test_with_redis_down_filing_and_proposing_work_and_the_outbox_catches_up(
 def test_with_redis_down_the_real_worker_relays_once_redis_is_back(
         make_app, parties, users, redis_url, redis_conn, receiver, worker):  # noqa: F811
     """The same outage, recovered by the real worker running the relay job the cron enqueues."""
-    from desk import webhooks
+    from desk.messaging import webhooks
     from desk.jobs import relay_outbox
     webhooks.subscribe(users('integration'), receiver.url(), ['*'], secret=SECRET)
     down = isolated_client(make_app(REDIS_URL=DOWN))

@@ -7,10 +7,9 @@ from flask import jsonify
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 from openapi_spec_validator import validate
 
-from desk import lifecycle
-from desk.api import authenticated
-from desk.api.openapi import (ACTION_BODIES, API_PREFIX, CALLABLE_ACTIONS, action_schema_name,
-                              build_document, operation)
+from desk.cases import lifecycle
+from web.api import authenticated
+from web.api.openapi import (ACTION_BODIES, API_PREFIX, CALLABLE_ACTIONS, action_schema_name, build_document, operation)
 
 ERROR_STATUSES = ('400', '401', '403', '404', '409', '413', '415', '422')
 IGNORED_METHODS = {'HEAD', 'OPTIONS'}
@@ -81,7 +80,7 @@ def test_every_api_route_is_documented(app, document):
     assert routes, 'no API routes found'
     assert not routes - documented, (
         f'undocumented API operations {sorted(routes - documented)}: annotate the view with '
-        '@operation(...) from desk/api/openapi.py')
+        '@operation(...) from web/api/openapi.py')
     assert not documented - routes, f'documented but not served: {sorted(documented - routes)}'
 
 
@@ -154,7 +153,7 @@ def test_the_action_enum_and_bodies_come_from_the_lifecycle(document):
     expected = [a for a in lifecycle.ACTIONS if a != 'file' and a not in lifecycle.TIMER_ACTIONS]
     assert list(CALLABLE_ACTIONS) == expected
     assert set(ACTION_BODIES) == set(expected), (
-        'ACTION_BODIES in desk/api/openapi.py must have one entry per callable lifecycle action; '
+        'ACTION_BODIES in web/api/openapi.py must have one entry per callable lifecycle action; '
         f'missing {sorted(set(expected) - set(ACTION_BODIES))}, '
         f'extra {sorted(set(ACTION_BODIES) - set(expected))}')
     path = document['paths']['/complaints/{ticket_no}/actions/{action}']

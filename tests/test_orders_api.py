@@ -4,8 +4,9 @@ import threading
 
 import pytest
 
-from desk.db import database
-from desk.models import Buyer, Merchant, Order
+from desk.core.db import database
+from desk.parties.models import Buyer, Merchant
+from desk.orders.models import Order
 from tests.support import isolated_client, order_body
 
 URL = '/api/v1/orders/'
@@ -244,7 +245,7 @@ def test_a_tampered_key_is_401(api, users, api_key, integration):
 
 
 def test_revoked_key_is_401(api, users):
-    from desk.accounts import create_api_key, revoke_api_key
+    from desk.parties.accounts import create_api_key, revoke_api_key
     admin = users('admin')
     key, secret = create_api_key(users('integration'), 'x')
     headers = {'Authorization': f'Bearer {secret}'}
@@ -254,7 +255,7 @@ def test_revoked_key_is_401(api, users):
 
 
 def test_key_of_a_deactivated_user_is_401(api, users, api_key):
-    from desk.accounts import update_user
+    from desk.parties.accounts import update_user
     user = users('integration')
     headers = api_key(user)
     update_user(user, active=False)
@@ -409,8 +410,8 @@ def test_a_nul_byte_in_the_query_is_a_json_400(api, integration):
 
 def test_a_nul_in_a_text_field_is_422_from_the_service_itself(app):
     """The API refuses NUL in any JSON body; the CSV import reaches `validate_order` directly."""
-    from desk.errors import Invalid
-    from desk.orders import validate_order
+    from desk.core.errors import Invalid
+    from desk.orders.orders import validate_order
     with pytest.raises(Invalid) as err:
         validate_order('KM-1', order_body(product='bad\x00name'))
     assert err.value.status == 422 and set(err.value.fields) == {'product'}

@@ -7,11 +7,13 @@ import threading
 
 import pytest
 
-from desk import clock, outbox
-from desk.complaint_models import Complaint, InboxMessage, Outbox
-from desk.db import connection
-from desk.models import User
-from desk.notifications import render
+from desk.core import clock
+from desk.messaging import outbox
+from desk.cases.models import Complaint
+from desk.messaging.models import InboxMessage, Outbox
+from desk.core.db import connection
+from desk.parties.models import User
+from desk.messaging.notifications import render
 from tests import complaint_helpers as h
 
 
@@ -107,7 +109,7 @@ def test_two_concurrent_relays_deliver_each_row_once(app, people, frozen, caplog
     """Both relays select the same 50 pending rows; the compare-and-set on each row's state
     lets exactly one of them deliver it (on PostgreSQL truly in parallel; SQLite serialises
     the two writers' transactions, which still interleave row by row)."""
-    caplog.set_level(logging.INFO, logger='desk.notifications')
+    caplog.set_level(logging.INFO, logger='desk.messaging.notifications')
     recipients = [people['alice_en'], people['staff_en']]
     ids = [pending_row(recipients).id for _ in range(50)]
     clock.advance(seconds=outbox.RELAY_GRACE_SECONDS + 1)
@@ -183,7 +185,7 @@ def test_a_failed_delivery_stays_pending_and_the_relay_retries_it_later(people, 
 
 
 def test_a_failed_immediate_delivery_counts_the_attempt_and_waits_for_the_relay(people, frozen, flaky_topic):
-    from desk.db import atomic
+    from desk.core.db import atomic
     with atomic():
         row = outbox.emit('test_flaky', {'user': people['alice_en'].id})
     row = Outbox.get_by_id(row.id)  # delivered inline after commit, and it failed
@@ -208,7 +210,7 @@ def test_a_failing_email_does_not_undo_the_delivery(people, frozen, monkeypatch,
     def broken_smtp(to, subject, body):
         raise OSError('SMTP server unreachable')
 
-    monkeypatch.setattr('desk.notifications.send_email', broken_smtp)
+    monkeypatch.setattr('desk.messaging.notifications.send_email', broken_smtp)
     row = pending_row([people['alice_en']])
     assert outbox.deliver(row.id) is True
     assert Outbox.get_by_id(row.id).state == 'sent'
@@ -217,9 +219,9 @@ def test_a_failing_email_does_not_undo_the_delivery(people, frozen, monkeypatch,
 
 
 def test_email_and_sms_are_printed_to_the_log_in_development(client, people, frozen, caplog):
-    caplog.set_level(logging.INFO, logger='desk.notifications')
+    caplog.set_level(logging.INFO, logger='desk.messaging.notifications')
     ticket = h.file_ok(client, people['headers'])['ticket_no']
-    lines = [r.getMessage() for r in caplog.records if r.name == 'desk.notifications']
+    lines = [r.getMessage() for r in caplog.records if r.name == 'desk.messaging.notifications']
     mails = [line for line in lines if line.startswith('e-mail to')]
     assert len(mails) == 1  # only alice_en has an address
     assert mails[0].startswith(f'e-mail to alice@example.com: Complaint {ticket} received')

@@ -8,11 +8,11 @@ import pytest
 from flask import render_template
 from flask_login import login_user
 
-from arbitration import deposit, penalty_appeals, violations
-from arbitration.models import Violation
-from arbitration.penalty_models import StandingLevel, ViolationAppeal, ViolationRule
-from desk import clock
-from desk.models import Merchant
+from arbitration.penalties import deposit, penalty_appeals, violations
+from arbitration.penalties.models import Violation
+from arbitration.penalties.models import StandingLevel, ViolationAppeal, ViolationRule
+from desk.core import clock
+from desk.parties.models import Merchant
 from tests import case_builders as cb
 from tests import complaint_helpers as h
 from tests.conftest import csrf_token, login

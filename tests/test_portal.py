@@ -2,8 +2,9 @@
 edit/withdraw/message, and that a buyer never reaches another buyer's orders or cases."""
 import re
 
-from desk.complaint_models import Complaint, Event, InboxMessage
-from desk.portal_links import make_token
+from desk.cases.models import Complaint, Event
+from desk.messaging.models import InboxMessage
+from web.buyer.links import make_token
 from tests.conftest import PASSWORD, csrf_token, login
 from tests.support import isolated_client, push_order
 

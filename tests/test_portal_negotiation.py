@@ -5,10 +5,10 @@ import re
 
 import pytest
 
-from arbitration.models import Proposal, Remedy
-from desk import clock
-from desk.complaint_models import Complaint
-from desk.complaints import file_complaint, take_action
+from desk.cases.models import Proposal, Remedy
+from desk.core import clock
+from desk.cases.models import Complaint
+from desk.cases.complaints import file_complaint, take_action
 from tests import complaint_helpers as h
 from tests.conftest import csrf_token, login
 from tests.support import isolated_client
@@ -24,7 +24,7 @@ def case(app, users, frozen):
 
 
 def _shop():
-    from desk.models import User
+    from desk.parties.models import User
     return User.get(User.username == 'shop1')
 
 

@@ -8,8 +8,9 @@ import json
 
 import pytest
 
-from desk import assignment, clock, deadlines, queue
-from desk.errors import Forbidden, Invalid
+from desk.agent_desk import assignment, queue
+from desk.core import clock, deadlines
+from desk.core.errors import Forbidden, Invalid
 from tests import case_builders as b
 from tests.conftest import T0
 
@@ -191,7 +192,7 @@ def test_an_agents_own_cases_are_a_queue_too(mixed, users):
 
 
 def test_a_case_leaves_the_queue_when_it_leaves_the_platform(mixed):
-    from desk import complaints
+    from desk.cases import complaints
     complaints.withdraw(b.buyer_login(), mixed['plain'])
     rows, _ = queue.page(queue.base_query('cs'), {})
     assert mixed['plain'].ticket_no not in tickets(rows)

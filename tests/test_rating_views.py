@@ -7,8 +7,10 @@ import io
 
 import pytest
 
-from desk import assignment, clock, ratings
-from desk.rating_models import Rating, Review
+from desk.agent_desk import assignment
+from desk.core import clock
+from desk.satisfaction import ratings
+from desk.satisfaction.models import Rating, Review
 from tests import case_builders as cb
 from tests.conftest import csrf_token, login
 from tests.support import isolated_client
@@ -111,7 +113,7 @@ def test_the_metrics_api_is_for_supervisors_and_the_agent_themself(app, world):
 
 
 def test_the_merchant_sees_satisfaction_on_agreement_cases(app, world):
-    from desk import complaints
+    from desk.cases import complaints
     from tests import complaint_helpers as h
     h.order('O-9', amount_fen=10000)
     buyer = cb.buyer_login('b-1')

@@ -8,15 +8,15 @@ import json
 
 import pytest
 
-from desk import clock, deadlines
-from desk.complaint_models import Complaint, Event
-from desk.rating_models import Rating, Review, RatingFollowup
+from desk.core import clock, deadlines
+from desk.cases.models import Complaint, Event
+from desk.satisfaction.models import Rating, Review, RatingFollowup
 from tests import case_builders as cb
 from tests import complaint_helpers as h
 from tests.conftest import T0, csrf_token, login
 from tests.support import isolated_client
 
-from arbitration.models import Remedy
+from desk.cases.models import Remedy
 
 HOUR = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)
@@ -70,7 +70,7 @@ def agreed(desk, order_no='O-9'):
     """A merchant case the buyer settled by accepting the proposal (no agent)."""
     from arbitration import negotiation
     h.order(order_no, buyer_ref='b-1', merchant_ref='m-1', amount_fen=10000)
-    from desk import complaints
+    from desk.cases import complaints
     filed = complaints.file_complaint(desk['users']['buyer'], h.body(order_no, category='not_as_described'))
     negotiation.propose(desk['users']['merchant'], row(filed), {'type': 'refund', 'amount': '10.00',
                                                                 'message': '退 10 元。'})
@@ -213,7 +213,7 @@ def dissatisfied(desk, order_no='O-1', stars=1, tags=('unfair',)):
 
 def test_a_1_or_2_rating_opens_a_review_tells_the_supervisors_and_fires_the_webhook(desk, monkeypatch):
     published = []
-    import desk.ratings as ratings_module
+    import desk.satisfaction.ratings as ratings_module
     original = ratings_module.publish
     monkeypatch.setattr(ratings_module, 'publish', lambda event, data, *a, **k: (
         published.append((event, data)), original(event, data, *a, **k)))
@@ -435,8 +435,8 @@ def test_listing_resolved_cases_reads_ratings_and_reviews_once_per_page(desk):
 
 def test_a_nul_in_a_comment_review_note_or_reopen_reason_is_422(desk):
     """The API refuses NUL in any JSON body; the portal and console forms reach the services."""
-    from desk import ratings
-    from desk.errors import Invalid
+    from desk.satisfaction import ratings
+    from desk.core.errors import Invalid
     with pytest.raises(Invalid) as err:
         ratings.parse_rating({'stars': 5, 'comment': '很好\x00'})
     assert err.value.status == 422 and set(err.value.fields) == {'comment'}

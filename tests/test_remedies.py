@@ -6,16 +6,18 @@ import json
 
 import pytest
 
-from desk import clock, deadlines, webhooks
-from desk.complaint_models import Event, InboxMessage, Outbox
-from desk.errors import Invalid
-from desk.notifications import render
+from desk.core import clock, deadlines
+from desk.messaging import webhooks
+from desk.cases.models import Event
+from desk.messaging.models import InboxMessage, Outbox
+from desk.core.errors import Invalid
+from desk.messaging.notifications import render
 from tests import complaint_helpers as h
 from tests.test_negotiation import case, error, ok, parties, propose  # noqa: F401  (fixture)
 from tests.test_webhooks import closed_port_url
 
-from arbitration import remedies
-from arbitration.models import Remedy
+from desk.cases import remedies
+from desk.cases.models import Remedy
 
 HOUR = dt.timedelta(hours=1)
 

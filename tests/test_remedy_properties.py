@@ -15,15 +15,18 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from peewee import fn
 
-from arbitration import negotiation, remedies
-from arbitration.evidence_models import Ruling
-from arbitration.models import Remedy
-from desk import assignment, clock, complaints, deadlines
-from desk.complaint_models import STATES
-from desk.credit_models import BuyerCreditEntry
-from desk.errors import DomainError
-from desk.models import Buyer
-from desk.money import to_yuan
+from arbitration import negotiation
+from desk.cases import remedies
+from desk.cases.models import Ruling
+from desk.cases.models import Remedy
+from desk.agent_desk import assignment
+from desk.core import clock, deadlines
+from desk.cases import complaints
+from desk.cases.models import STATES
+from desk.credit.models import BuyerCreditEntry
+from desk.core.errors import DomainError
+from desk.parties.models import Buyer
+from desk.core.money import to_yuan
 from tests import case_builders as cb
 from tests import complaint_helpers as h
 
@@ -158,7 +161,7 @@ def test_no_sequence_over_refunds_or_leaves_two_active_rulings(app, users, froze
                                                               opening_amount, steps):
     actors = _actors(users)
     # each example is a story of its own: earlier examples' buyer-responsibility rulings must
-    # not lower the buyer's credit to where filing needs evidence (desk.credit)
+    # not lower the buyer's credit to where filing needs evidence (desk.credit.ledger)
     BuyerCreditEntry.delete().execute()
     Buyer.update(credit=100).execute()
     n = next(_numbers)
@@ -183,7 +186,7 @@ _ACTORS = {}
 
 def _actors(users):
     """The same people for every example of one test run (the database keeps them)."""
-    from desk.models import User
+    from desk.parties.models import User
     key = id(users)
     if key not in _ACTORS:
         _ACTORS.clear()

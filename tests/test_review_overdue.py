@@ -8,10 +8,11 @@ import json
 
 import pytest
 
-from desk import clock, deadlines
-from desk.complaint_models import Event, InboxMessage
-from desk.rating_models import Review
-from desk.ratings import REVIEW_SLA
+from desk.core import clock, deadlines
+from desk.cases.models import Event
+from desk.messaging.models import InboxMessage
+from desk.satisfaction.models import Review
+from desk.satisfaction.ratings import REVIEW_SLA
 from tests import case_builders as cb
 from tests.test_ratings import act, desk, dissatisfied, ok  # noqa: F401 (the fixture)
 
@@ -35,7 +36,7 @@ def case(desk):  # noqa: F811
 
 
 def _user(username, **fields):
-    from desk import accounts
+    from desk.parties import accounts
     from tests.conftest import PASSWORD
     user = accounts.create_user(username, PASSWORD, 'supervisor')
     for key, value in fields.items():

@@ -2,7 +2,7 @@
 requests and declarations, rulings with their guards, platform resolutions and appeals.
 
 Disputes reach `in_arbitration` the real way (filed, a proposal, escalated, claimed); the
-clock is frozen at T0 and timers are applied with `desk.deadlines.advance_due()`. Evidence
+clock is frozen at T0 and timers are applied with `desk.core.deadlines.advance_due()`. Evidence
 items are written directly (the evidence service is built separately).
 """
 import datetime as dt
@@ -10,18 +10,19 @@ import json
 
 import pytest
 
-from desk import clock, deadlines
-from desk.complaint_models import Complaint, Event
-from desk.queue_models import SlaClock
+from desk.core import clock, deadlines
+from desk.cases.models import Complaint, Event
+from desk.agent_desk.models import SlaClock
 from tests import case_builders as cb
 from tests import complaint_helpers as h
 from tests.conftest import T0
 from tests.support import isolated_client
 
-from arbitration import remedies
-from arbitration.evidence_models import Appeal, EvidenceRequest, Ruling
+from desk.cases import remedies
+from desk.cases.models import Appeal, EvidenceRequest, Ruling
 from arbitration.intervention import on_evidence_submitted
-from arbitration.models import Remedy, Violation
+from desk.cases.models import Remedy
+from arbitration.penalties.models import Violation
 
 HOUR = dt.timedelta(hours=1)
 EVIDENCE = dt.timedelta(seconds=172800)
@@ -375,7 +376,7 @@ def test_appeal_then_a_different_senior_overturns_and_a_second_appeal_is_409(des
     assert {'ruled', 'appealed', 'appeal_ruled'} <= set(kinds(complaint, public_only=True))
     # the merchant is no longer responsible: its violation is revoked
     assert [v.state for v in Violation.select().where(Violation.complaint == complaint.id)] == ['revoked']
-    from arbitration.penalty_models import MerchantStanding
+    from arbitration.penalties.models import MerchantStanding
     assert [v.ended_at for v in Violation.select().where(Violation.complaint == complaint.id)] == [clock.now()]
     assert MerchantStanding.get_by_id(complaint.merchant_id).active_points == 0, 'the standing recomputed'
     # once per case
@@ -449,14 +450,14 @@ def test_an_appeal_is_claimed_by_another_senior_never_the_first_arbiter(desk, us
 
 
 def _key(users, username):
-    from desk import accounts
+    from desk.parties import accounts
     agent = cb.agent(users, username, role='senior_agent')
     _id, secret = accounts.create_api_key(agent, 'test')
     return {'Authorization': f'Bearer {secret}'}
 
 
 def test_automatic_assignment_gives_the_appeal_to_a_senior_other_than_the_first_arbiter(desk):
-    from desk.models import User
+    from desk.parties.models import User
     complaint = ruled(desk)
     cb.dispute('O-2', desk['users']['second'])     # the second senior is busier than the first
     User.update(status='offline').where(User.id == desk['users']['plain'].id).execute()
@@ -492,7 +493,7 @@ def test_when_evidence_may_be_submitted(desk):
 
 def test_a_nul_in_an_evidence_request_note_or_ruling_reasoning_is_422(desk):
     from arbitration import intervention, rulings
-    from desk.errors import Invalid
+    from desk.core.errors import Invalid
     complaint = cb.dispute('O-1', desk['users']['first'])
     past_evidence_period()
     with pytest.raises(Invalid) as err:
@@ -505,7 +506,7 @@ def test_a_nul_in_an_evidence_request_note_or_ruling_reasoning_is_422(desk):
 
 def test_a_nul_in_a_resolution_note_or_an_appeal_reason_is_422(desk):
     from arbitration import rulings
-    from desk.errors import Invalid
+    from desk.core.errors import Invalid
     platform = cb.case('P-1', amount_fen=10000)
     ok(act(desk, 'plain', platform, 'claim'))
     with pytest.raises(Invalid) as err:

@@ -10,10 +10,12 @@ import datetime as dt
 
 import pytest
 
-from desk import assignment, clock, complaints, deadlines, sla
-from desk.complaint_models import FAR_FUTURE, Event
-from desk.db import atomic
-from desk.queue_models import BusinessHours, Holiday, SlaEvent, SlaPolicy
+from desk.agent_desk import assignment, sla
+from desk.core import clock, deadlines
+from desk.cases import complaints
+from desk.cases.models import FAR_FUTURE, Event
+from desk.core.db import atomic
+from desk.agent_desk.models import BusinessHours, Holiday, SlaEvent, SlaPolicy
 from tests import case_builders as b
 from tests.conftest import T0
 

@@ -8,13 +8,14 @@ import threading
 
 import pytest
 
-from arbitration import spike
-from arbitration.evidence_models import Ruling
-from arbitration.models import Violation
-from arbitration.penalty_models import ViolationComplaint, ViolationRule
-from desk import clock, complaints
-from desk.complaint_models import Complaint
-from desk.db import atomic, connection
+from arbitration.penalties import spike
+from desk.cases.models import Ruling
+from arbitration.penalties.models import Violation
+from arbitration.penalties.models import ViolationComplaint, ViolationRule
+from desk.core import clock
+from desk.cases import complaints
+from desk.cases.models import Complaint
+from desk.core.db import atomic, connection
 from tests import case_builders as cb
 from tests import complaint_helpers as h
 from tests.conftest import T0, TEST_DB_URL
@@ -155,7 +156,7 @@ def test_an_inactive_rule_records_no_spike(app, frozen):
 
 
 def test_the_threshold_and_window_come_from_the_policy(app, frozen):
-    from arbitration.health_models import MerchantHealthPolicy
+    from arbitration.health.models import MerchantHealthPolicy
     MerchantHealthPolicy.update(spike_complaints=3, spike_window_days=2).execute()
     file_one()
     clock.advance(days=2)

@@ -8,13 +8,14 @@ import logging
 
 import pytest
 
-from arbitration import standing, violations
-from arbitration.models import Violation
-from arbitration.penalty_models import DepositEntry, MerchantStanding, StandingLevel, ViolationRule
-from desk import clock, deadlines, webhooks
-from desk.complaint_models import InboxMessage, Outbox
-from desk.db import atomic
-from desk.models import User
+from arbitration.penalties import standing, violations
+from arbitration.penalties.models import Violation
+from arbitration.penalties.models import DepositEntry, MerchantStanding, StandingLevel, ViolationRule
+from desk.core import clock, deadlines
+from desk.messaging import webhooks
+from desk.messaging.models import InboxMessage, Outbox
+from desk.core.db import atomic
+from desk.parties.models import User
 from tests import complaint_helpers as h
 from tests.conftest import T0
 
@@ -144,7 +145,7 @@ def test_expiry_on_the_exact_second_through_the_exact_time_job(shop, frozen, mon
     scheduled = []
     monkeypatch.setattr(deadlines, 'schedule_many',
                         lambda name, rows: name == 'standing_due' and scheduled.append(list(rows)))
-    monkeypatch.setattr('desk.tasks.redis_connection', lambda app=None: object())
+    monkeypatch.setattr('desk.core.tasks.redis_connection', lambda app=None: object())
     add(merchant, 20, at=T0 - 10 * DAY)   # expires 10 days before the other
     record(merchant)
     assert (row(merchant).level, row(merchant).active_points) == (2, 32)
@@ -299,7 +300,7 @@ def test_each_change_is_announced_once_and_no_change_not_at_all(shop, frozen):
 
 def test_every_standing_template_renders_in_both_languages(app):
     """The params every standing notice gets fill each template, in Chinese and English."""
-    from desk.notifications import TEMPLATES, render
+    from desk.messaging.notifications import TEMPLATES, render
     params = {'points': 26, 'level': 'no_listing', 'until': '2026-12-01 10:00', 'min_points': 24,
               'balance': '-200.00'}
     names = [name for name in TEMPLATES if name.startswith('standing_')]

@@ -4,11 +4,12 @@ import datetime as dt
 
 import pytest
 
-from arbitration import merchant_health, violations
-from arbitration.models import Violation
-from arbitration.penalty_models import DepositEntry
-from desk import clock
-from desk.db import atomic
+from arbitration.health import merchant_health
+from arbitration.penalties import violations
+from arbitration.penalties.models import Violation
+from arbitration.penalties.models import DepositEntry
+from desk.core import clock
+from desk.core.db import atomic
 from tests import complaint_helpers as h
 from tests.conftest import T0
 from tests.test_openapi import assert_valid
@@ -48,8 +49,8 @@ def test_who_reads_which_standing(client, keys):
 def test_shape_and_schema(client, keys, frozen):
     merchant = h.merchant('m-a')
     h.order('O-1', merchant_ref='m-a')
-    from desk.complaints import file_complaint
-    from desk.models import User
+    from desk.cases.complaints import file_complaint
+    from desk.parties.models import User
     buyer = User.get(User.role == 'buyer')
     complaint = file_complaint(buyer, h.body(order_no='O-1'))
     DepositEntry.create(merchant=merchant.id, kind='top_up', amount_fen=100000, balance_after_fen=100000)  # the fine below leaves 500.00
@@ -113,7 +114,7 @@ def test_reading_takes_a_fixed_number_of_statements(client, keys, frozen):
     for n in range(40):
         Violation.create(merchant=merchant.id, code='manual', points=1, fine_fen=0, reason='r',
                          at=T0, expires_at=T0 + dt.timedelta(days=365), state='active')
-    from arbitration.standing import recompute
+    from arbitration.penalties.standing import recompute
     recompute([merchant.id])
     many = statements()
     # the key, the merchant with its standing, levels, violations, its health row and policy

@@ -10,11 +10,12 @@ import json
 
 import pytest
 
-from arbitration import standing
-from arbitration.models import Violation
-from arbitration.penalty_models import MerchantStanding
-from desk import clock, deadlines, webhooks
-from desk.complaint_models import Outbox
+from arbitration.penalties import standing
+from arbitration.penalties.models import Violation
+from arbitration.penalties.models import MerchantStanding
+from desk.core import clock, deadlines
+from desk.messaging import webhooks
+from desk.messaging.models import Outbox
 from tests import complaint_helpers as h
 from tests.conftest import T0
 from tests.support import run_together

@@ -10,10 +10,10 @@ import pytest
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
-from arbitration import standing
-from arbitration.models import Violation
-from arbitration.penalty_models import MerchantStanding
-from desk import clock, tasks
+from arbitration.penalties import standing
+from arbitration.penalties.models import Violation
+from arbitration.penalties.models import MerchantStanding
+from desk.core import clock, tasks
 from tests import complaint_helpers as h
 from tests.conftest import T0
 from tests.test_worker_integration import redis_conn  # noqa: F401  (fixture)

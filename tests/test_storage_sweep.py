@@ -10,7 +10,7 @@ import os
 import pytest
 
 from arbitration import evidence, storage_sweep
-from arbitration.evidence_models import Blob, Evidence
+from desk.cases.models import Blob, Evidence
 from arbitration.jobs import purge_orphan_files
 from arbitration.storage import WITHDRAWN_PREFIX, LocalStorage
 from arbitration.storage_sweep import Purged, purge_orphans

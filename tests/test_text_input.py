@@ -1,10 +1,10 @@
-"""The one free-text parser (`desk.text_input`): stripping, missing, not text, the length
+"""The one free-text parser (`desk.core.text_input`): stripping, missing, not text, the length
 limit, and the control-character rule every service now shares (NUL never; a single-line
 field no control character at all)."""
 import pytest
 
-from desk.errors import Invalid
-from desk.text_input import clean_text, required_text
+from desk.core.errors import Invalid
+from desk.core.text_input import clean_text, required_text
 
 CONTROL = 'must not contain control characters'
 SINGLE_LINE = 'must not contain control characters or line breaks'

@@ -6,10 +6,10 @@ import threading
 
 import pytest
 
-from desk import clock
-from desk.complaint_models import Complaint, Event
-from desk.db import database
-from desk.timeline import GENESIS, verify_all, verify_chain
+from desk.core import clock
+from desk.cases.models import Complaint, Event
+from desk.core.db import database
+from desk.cases.timeline import GENESIS, verify_all, verify_chain
 from tests import complaint_helpers as h
 
 
@@ -99,7 +99,7 @@ def test_publishing_an_internal_note_is_detected(app, case):
 
 def test_rewriting_one_event_with_a_fresh_hash_breaks_the_next_link(case):
     """Someone who recomputes the altered event's own hash still breaks the chain after it."""
-    from desk import timeline
+    from desk.cases import timeline
     events = chain(case['first'])
     target = events[1]
     data = json.loads(target.data)

@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from desk import webhooks
-from desk.complaints import file_complaint
-from desk.models import WebhookDelivery, WebhookSubscription
+from desk.messaging import webhooks
+from desk.cases.complaints import file_complaint
+from desk.messaging.models import WebhookDelivery, WebhookSubscription
 from tests import complaint_helpers as h
 from tests.conftest import csrf_token, login
 from tests.support import isolated_client
@@ -109,7 +109,7 @@ def test_bad_subscriptions_are_refused_next_to_the_field(app, people):
 
 def _file_one(users, order_no='O-1'):
     """File a complaint (it publishes complaint.filed) for buyer b-1."""
-    from desk.models import User
+    from desk.parties.models import User
     buyer = User.get_or_none(User.role == 'buyer') or h.buyer_user(users, 'b-1')
     h.order(order_no)
     return file_complaint(buyer, h.body(order_no))

@@ -3,7 +3,7 @@
 The receiver is `http.server` in a thread; it records every request and answers with the
 statuses the test scripts (200 when it runs out). Deliveries are attempted inline after the
 commit that created them (no Redis); retries are deadlines, applied by moving the frozen
-clock to `next_attempt_at` and running `desk.deadlines.advance_due()`.
+clock to `next_attempt_at` and running `desk.core.deadlines.advance_due()`.
 """
 import datetime as dt
 import hashlib
@@ -17,13 +17,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from desk import clock, deadlines, webhooks
-from desk.errors import Forbidden, Invalid
-from desk.models import WebhookDelivery
+from desk.core import clock, deadlines
+from desk.messaging import webhooks
+from desk.core.errors import Forbidden, Invalid
+from desk.messaging.models import WebhookDelivery
 from tests import complaint_helpers as h
 from tests.test_negotiation import case, ok, parties, propose  # noqa: F401  (fixture)
 
-from arbitration.models import Remedy
+from desk.cases.models import Remedy
 
 SECRET = 'whsec-test-0123456789abcdef'
 
@@ -148,7 +149,7 @@ def test_a_resent_webhook_carries_the_same_idempotency_key(client, parties, rece
 
 def test_a_failure_is_retried_with_backoff_and_delivered_once(client, parties, receiver, integration,  # noqa: F811
                                                               frozen, caplog):
-    caplog.set_level(logging.INFO, logger='desk.webhooks')
+    caplog.set_level(logging.INFO, logger='desk.messaging.webhooks')
     webhooks.subscribe(integration, receiver.url(), ['complaint.filed'], secret=SECRET)
     receiver.statuses = [500, 200]
     h.file_ok(client, parties['buyer'])
@@ -168,9 +169,9 @@ def test_a_failure_is_retried_with_backoff_and_delivered_once(client, parties, r
     clock.advance(hours=30)
     deadlines.advance_due()
     assert len(receiver.requests) == 2                    # delivered once: nothing more
-    log = [r.getMessage() for r in caplog.records if r.name == 'desk.webhooks']
+    log = [r.getMessage() for r in caplog.records if r.name == 'desk.messaging.webhooks']
     assert [line.rsplit(': ', 1)[-1] for line in log] == ['HTTP 500 (attempt 1)', 'HTTP 200 (attempt 2)']
-    assert [r.levelno for r in caplog.records if r.name == 'desk.webhooks'] == [logging.WARNING, logging.INFO]
+    assert [r.levelno for r in caplog.records if r.name == 'desk.messaging.webhooks'] == [logging.WARNING, logging.INFO]
 
 
 def test_subscriptions_get_only_the_events_they_asked_for(client, parties, receiver, integration,  # noqa: F811
@@ -197,7 +198,7 @@ def test_subscriptions_get_only_the_events_they_asked_for(client, parties, recei
 
 
 def test_without_a_subscription_nothing_is_queued(client, parties, receiver, integration, frozen):  # noqa: F811
-    from desk.complaint_models import Outbox
+    from desk.messaging.models import Outbox
     webhooks.subscribe(integration, receiver.url(), ['remedy.created'])
     h.file_ok(client, parties['buyer'])
     assert Outbox.select().where(Outbox.topic == 'webhook').count() == 0   # nobody wants complaint.filed

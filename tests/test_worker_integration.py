@@ -19,9 +19,11 @@ from rq import Queue
 from rq.cron import get_cron_job_ids
 from rq.job import Job
 
-from desk import clock, imports, tasks
-from desk.db import database
-from desk.models import ImportRun, LoginFailure, Order
+from desk.core import clock, tasks
+from desk.orders import imports
+from desk.core.db import database
+from desk.orders.models import ImportRun, Order
+from desk.parties.models import LoginFailure
 
 pytestmark = pytest.mark.redis
 
@@ -87,7 +89,7 @@ def spawn(settings, redis_url, redis_conn, tmp_path):
 
 @pytest.fixture
 def worker(spawn, redis_url):
-    proc = spawn('worker', 'worker', '--with-scheduler', '-w', 'desk.worker.DeskWorker', '--url', redis_url,
+    proc = spawn('worker', 'worker', '--with-scheduler', '-w', 'web.worker.DeskWorker', '--url', redis_url,
                  '--name', f'desk-test-{os.getpid()}', 'desk')
     return proc
 
@@ -140,7 +142,7 @@ def test_rq_cron_enqueues_the_periodic_job_and_the_worker_runs_it(app, spawn, re
     LoginFailure.create(key='user:old', at=now - dt.timedelta(days=2))
     LoginFailure.create(key='user:recent', at=now - dt.timedelta(minutes=5))
 
-    cron = spawn('cron', 'cron', '--url', redis_url, 'config/cron.py')
+    cron = spawn('cron', 'cron', '--url', redis_url, 'web/cron.py')
 
     wait_until(lambda: LoginFailure.select().count() == 1, redis_conn, worker, cron)
 

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 def expected_signature(secret, timestamp, body):
-    """What desk.webhooks.sign produces, recomputed independently."""
+    """What desk.messaging.webhooks.sign produces, recomputed independently."""
     mac = hmac.new(secret.encode(), timestamp.encode() + b'.' + body, hashlib.sha256)
     return 'sha256=' + mac.hexdigest()
 

@@ -7,11 +7,11 @@ import re
 
 import pytest
 
-from desk import accounts
-from desk.complaint_models import Category, Complaint
-from desk.complaints import file_complaint
-from desk.models import Buyer, User
-from desk.portal_links import make_token
+from desk.parties import accounts
+from desk.cases.models import Category, Complaint
+from desk.cases.complaints import file_complaint
+from desk.parties.models import Buyer, User
+from web.buyer.links import make_token
 from tests.conftest import PASSWORD
 from tests.support import push_order
 

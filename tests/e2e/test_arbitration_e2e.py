@@ -8,10 +8,10 @@ import os
 
 import pytest
 
-from arbitration.evidence_models import Appeal, Evidence, Ruling
-from arbitration.models import Remedy
-from desk.complaint_models import Complaint
-from desk.portal_links import make_token
+from desk.cases.models import Appeal, Evidence, Ruling
+from desk.cases.models import Remedy
+from desk.cases.models import Complaint
+from web.buyer.links import make_token
 from tests import case_builders as cb
 from tests.e2e.conftest import chinese_context, login
 

@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from desk.complaint_models import Complaint
-from desk.portal_links import make_token
+from desk.cases.models import Complaint
+from web.buyer.links import make_token
 from tests.support import push_order
 
 pytestmark = pytest.mark.e2e

@@ -9,11 +9,12 @@ import urllib.request
 
 import pytest
 
-from desk import accounts, webhooks
-from desk.complaint_models import Complaint
-from desk.complaints import file_complaint
-from desk.models import Buyer
-from desk.portal_links import make_token
+from desk.parties import accounts
+from desk.messaging import webhooks
+from desk.cases.models import Complaint
+from desk.cases.complaints import file_complaint
+from desk.parties.models import Buyer
+from web.buyer.links import make_token
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import wait_for
 from tests.support import push_order

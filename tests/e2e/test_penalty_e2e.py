@@ -8,12 +8,13 @@ import re
 
 import pytest
 
-from arbitration import deposit, violations
-from desk import accounts, webhooks
-from desk.complaint_models import Complaint
-from desk.complaints import file_complaint
-from desk.db import atomic
-from desk.models import Buyer, Merchant
+from arbitration.penalties import deposit, violations
+from desk.parties import accounts
+from desk.messaging import webhooks
+from desk.cases.models import Complaint
+from desk.cases.complaints import file_complaint
+from desk.core.db import atomic
+from desk.parties.models import Buyer, Merchant
 from tests.e2e.conftest import chinese_context, login, wait_for
 from tests.evidence_helpers import png_bytes
 from tests.support import push_order

@@ -6,10 +6,10 @@ import os
 
 import pytest
 
-from desk import assignment
-from desk.complaint_models import Complaint
-from desk.portal_links import make_token
-from desk.rating_models import Rating, Review
+from desk.agent_desk import assignment
+from desk.cases.models import Complaint
+from web.buyer.links import make_token
+from desk.satisfaction.models import Rating, Review
 from tests import case_builders as cb
 from tests.e2e.conftest import chinese_context, login
 

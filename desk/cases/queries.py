@@ -1,0 +1,144 @@
+"""Reading complaints: the API representation and filtered lists with cursor pagination.
+
+Lists are ordered newest first by id and paged with an opaque cursor (the last id seen), so
+a page never shifts when new complaints arrive and deep pages cost the same as the first
+(no OFFSET).
+"""
+import base64
+import json
+import re
+
+from flask_babel import gettext as _
+from peewee import JOIN
+
+from desk.cases.access import visible_complaints
+from desk.cases.models import STATES, TIERS, Complaint
+from desk.cases.complaints import allowed_actions, promised_by
+from desk.core.errors import Invalid
+from desk.parties.models import Buyer, Merchant, User
+from desk.orders.models import Order
+from desk.core.money import to_yuan
+from desk.core.times import parse_datetime, to_iso
+
+PAGE_MAX = 100
+#: Functions (complaint, user) -> {key: value} that fill in what other packages own
+#: (remedies, proposals, rulings); registered by those packages.
+REPRESENTATION_EXTENSIONS = []
+#: Functions (complaints) -> None called once per listed page, before the rows are
+#: represented, so an extension loads what it needs for the whole page in one query instead
+#: of one query per row (registered next to the extension).
+REPRESENTATION_PREFETCH = []
+_CURSOR = re.compile(r'c([1-9][0-9]{0,18})')  # ASCII digits only (int() also reads '１２')
+MAX_ID = 2 ** 63 - 1
+DEADLINE_COLUMNS = {
+    'merchant_due': 'merchant_due_at', 'buyer_due': 'buyer_due_at',
+    'evidence_due': 'evidence_due_at', 'first_response_due': 'first_response_due_at',
+    'resolution_due': 'resolution_due_at', 'rating_due': 'rating_due_at',
+    'appeal_due': 'appeal_due_at', 'edit_until': 'edit_until',
+}
+
+
+def complaint_to_dict(complaint, user, now=None):
+    owner = complaint.owner.username if complaint.owner_id else None
+    external = [code for code, flag in (('12315', complaint.external_12315),
+                                        ('heimao', complaint.external_heimao)) if flag]
+    deadlines = {name: to_iso(getattr(complaint, column)) for name, column in DEADLINE_COLUMNS.items()
+                 if getattr(complaint, column) is not None}
+    return {
+        'ticket_no': complaint.ticket_no,
+        'order_no': complaint.order.order_no,
+        'category': complaint.category,
+        'tier': complaint.tier,
+        'department': complaint.department,
+        'state': complaint.state,
+        'owner': owner,
+        'facts': complaint.facts,
+        'scenario': json.loads(complaint.scenario or '{}'),
+        'demand': {'type': complaint.demand_type,
+                   'amount': to_yuan(complaint.demand_fen) if complaint.demand_fen is not None else None},
+        'basis': complaint.basis,
+        'channel': complaint.channel,
+        'external': external,
+        'priority': complaint.priority,
+        'deadlines': deadlines,
+        'promised_by': to_iso(promised_by(complaint)),
+        'ruling': None,
+        'remedies': [],
+        'proposals': [],
+        'allowed_actions': allowed_actions(complaint, user, now),
+        'created_at': to_iso(complaint.created_at),
+        'updated_at': to_iso(complaint.updated_at),
+    } | {key: value for extend in REPRESENTATION_EXTENSIONS for key, value in extend(complaint, user).items()}
+
+
+def encode_cursor(last_id):
+    return base64.urlsafe_b64encode(f'c{last_id}'.encode()).decode().rstrip('=')
+
+
+def decode_cursor(cursor):
+    try:
+        text = base64.urlsafe_b64decode(cursor + '=' * (-len(cursor) % 4)).decode()
+        match = _CURSOR.fullmatch(text)
+        if not match or int(match.group(1)) > MAX_ID:  # beyond 64 bits the driver overflows
+            raise ValueError
+        return int(match.group(1))
+    except (ValueError, UnicodeDecodeError):
+        raise Invalid(_('The cursor is not one this API gave out.'), fields={'cursor': _('invalid')}) from None
+
+
+def list_complaints(user, args):
+    """(complaints, next_cursor) visible to `user`, filtered by the query `args`."""
+    fields = {}
+    query = visible_complaints(user)
+    state = args.get('state')
+    if state:
+        if state not in STATES:
+            fields['state'] = _('one of %(c)s', c=', '.join(STATES))
+        query = query.where(Complaint.state == state)
+    tier = args.get('tier')
+    if tier:
+        if tier not in TIERS:
+            fields['tier'] = _('one of %(c)s', c=', '.join(TIERS))
+        query = query.where(Complaint.tier == tier)
+    if args.get('category'):
+        query = query.where(Complaint.category == args['category'])
+    if args.get('merchant'):
+        merchant = Merchant.get_or_none(Merchant.ref == args['merchant'])
+        query = query.where(Complaint.merchant == (merchant.id if merchant else -1))
+    if args.get('buyer'):
+        buyer = Buyer.get_or_none(Buyer.ref == args['buyer'])
+        query = query.where(Complaint.buyer == (buyer.id if buyer else -1))
+    for name, op in (('created_from', '>='), ('created_to', '<')):
+        if args.get(name):
+            try:
+                when = parse_datetime(args[name], name)
+            except Invalid as err:
+                fields.update(err.fields)
+                continue
+            query = query.where(Complaint.created_at >= when if op == '>=' else Complaint.created_at < when)
+    try:
+        limit = int(args.get('limit', 50))
+        if not 1 <= limit <= PAGE_MAX:
+            raise ValueError
+    except ValueError:
+        fields['limit'] = _('a whole number from 1 to %(n)d', n=PAGE_MAX)
+        limit = 50
+    if args.get('cursor'):
+        query = query.where(Complaint.id < decode_cursor(args['cursor']))
+    if fields:
+        raise Invalid(_('The filters are invalid.'), fields=fields)
+    owner = User.alias()
+    rows = list(query
+                # only what the representation reads: whole joined rows cost more to build
+                # than the query takes (the ids too, or peewee sets order_id/owner_id to None)
+                .select_extend(Order.id, Order.order_no, owner.id, owner.username)
+                .join(Order, on=(Complaint.order == Order.id))
+                .switch(Complaint)
+                .join(owner, JOIN.LEFT_OUTER, on=(Complaint.owner == owner.id))
+                .order_by(Complaint.id.desc())
+                .limit(limit + 1))
+    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+    rows = rows[:limit]
+    for prefetch in REPRESENTATION_PREFETCH:
+        prefetch(rows)
+    return rows, next_cursor
