@@ -1,63 +1,40 @@
 """Arbiter Desk (仲裁台): the application factory. `python app.py` serves it.
 
-This is the composition root: it reads the settings, binds the database, and registers
-every blueprint, console, job and command of `desk` and `arbitration`.
+This is the composition root, and the one file that shows what the application is made of:
+the settings, the database, the three floors — `desk` (the platform), `arbitration` (the
+dispute side) and `web` (every adapter) — each wired by its own `init_app`, the periodic jobs
+and the tables. Nothing imports this module but the entry points (`web.worker`, `web.cron`,
+gunicorn, the tests).
 """
 import os
 
 from flask import Flask
 
-from config import load_config
-from desk.parties import accounts
-from desk import jobs
-from desk.messaging import notifications, webhooks
-from desk.core import tasks  # noqa: F401  (register handlers)
-from web.api import remedies as arbitration_api, evidence as evidence_api
-from arbitration import negotiation  # noqa: F401  (actions, timers, routes)
-from web.consoles import penalties as penalty_views
-from web.api import violations as violation_api  # noqa: F401  (penalty appeals, manual violations, deposit ledger: routes, views)
-from arbitration import intervention, rulings
-from web.consoles import workspace  # noqa: F401  (evidence period, rulings, appeals)
-from desk.satisfaction import metrics, ratings
-from web.api import ratings as rating_api
-from web.consoles import ratings as rating_views  # noqa: F401  (rate, review, reopen, timers, rollups; routes, views)
-from desk.credit import ledger as credit, screening
-from web.consoles import screening as screening_views  # noqa: F401  (buyer credit: flag_malicious; the pre-screen actions and queue)
+import arbitration
+import desk
+import web
+from arbitration import jobs as arbitration_jobs
 from arbitration.penalties import standing
-from web.api import standing as standing_api  # noqa: F401  (standing timer, GET /api/v1/merchants/<ref>/standing)
-from web.consoles import health as health_views
-from arbitration.penalties import spike  # noqa: F401  (complaint spike on filing; merchant health views)
-from arbitration.jobs import purge_orphan_files, refresh_merchant_health
-from desk.core.db import BaseModel, database, default_sqlite_url, init_database
+from config import load_config
+from desk import jobs as desk_jobs
+from desk.core import tasks
+from desk.core.db import database, default_sqlite_url, init_database
+from desk.parties import accounts
 
-from desk.parties import models as parties_models
-from desk.orders import models as orders_models
-from desk.cases import models as cases_models
-from desk.messaging import models as messaging_models
-from desk.agent_desk import models as agent_desk_models
-from desk.satisfaction import models as satisfaction_models
-from desk.credit import models as credit_models
-from arbitration.penalties import models as penalties_models
-from arbitration.health import models as health_models
-
-ALL_MODELS = [m for module in (parties_models, orders_models, cases_models, messaging_models,
-                               agent_desk_models, satisfaction_models, credit_models,
-                               penalties_models, health_models)
-              for m in vars(module).values()
-              if isinstance(m, type) and issubclass(m, BaseModel) and m is not BaseModel
-              and m.__module__ == module.__name__]
+#: Every table, in dependency order: what the migrations must build (a test compares).
+ALL_MODELS = list(desk.MODELS + arbitration.MODELS)
 
 #: Periodic work ticked by the development thread, or by `rq cron web/cron.py`:
 #: (job function, interval in seconds).
 PERIODIC_JOBS = [
-    (jobs.purge_login_failures, 3600),
-    (jobs.relay_outbox, 60),
-    (jobs.sweep_deadlines, 60),
-    (jobs.assign_waiting, 60),
-    (jobs.recover_buyer_credit, 86400),
+    (desk_jobs.purge_login_failures, 3600),
+    (desk_jobs.relay_outbox, 60),
+    (desk_jobs.sweep_deadlines, 60),
+    (desk_jobs.assign_waiting, 60),
+    (desk_jobs.recover_buyer_credit, 86400),
     (standing.schedule_upcoming_job, 3600),
-    (refresh_merchant_health, 86400),
-    (purge_orphan_files, 86400),
+    (arbitration_jobs.refresh_merchant_health, 86400),
+    (arbitration_jobs.purge_orphan_files, 86400),
 ]
 
 
@@ -91,30 +68,10 @@ def create_app(overrides=None):
         if not database.is_closed() and not database.in_transaction():
             database.close()
 
-    tasks.init_tasks(app, PERIODIC_JOBS)
-
-    from web.i18n import init_i18n
-    init_i18n(app)
-
-    from web import auth as web
-    web.init_web(app)
-
-    from web.api import init_api
-    init_api(app)
-
-    from web.consoles import init_consoles
-    init_consoles(app)
-
-    from web import evidence as evidence_views
-    evidence_views.init_app(app)
-    from web import arbitration_panel as party_views
-    party_views.init_app(app)
-    penalty_views.init_app(app)
-    from web.buyer import rating as rating_portal
-    rating_portal.init_app(app)
-
-    from web.cli import desk_cli
-    app.cli.add_command(desk_cli)
+    tasks.init_app(app, PERIODIC_JOBS)
+    desk.init_app(app)
+    arbitration.init_app(app)
+    web.init_app(app)
     return app
 
 

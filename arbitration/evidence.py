@@ -18,29 +18,27 @@ import re
 import unicodedata
 
 import filetype
-from flask import current_app
+from flask import current_app, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from peewee import JOIN
 
-from desk.core import clock
-from desk.cases.access import can_see, relations
-from desk.cases.models import Complaint
-from desk.cases.complaints import buyer_users, merchant_users
-from desk.core.db import atomic, is_sqlite
-from desk.core.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, Unsupported
-from desk.core.times import format_local
-from desk.core.labels import state_label
-from desk.core.masking import mask_text
-from desk.messaging.notifications import TEMPLATES, notify
-from desk.core.tasks import enqueue
-from desk.core.text_input import clean_text
-from desk.cases.timeline import record
-from desk.core.times import to_iso
-
-from desk.cases.models import EVIDENCE_KINDS, Blob, Evidence, EvidenceRequest
 from arbitration.intervention import on_evidence_submitted
 from arbitration.storage import get_storage
+from desk.cases import lifecycle
+from desk.cases.access import buyer_users, can_see, is_staff_view, merchant_users, relations
+from desk.cases.models import EVIDENCE_KINDS, Blob, Complaint, Evidence, EvidenceRequest
+from desk.cases.timeline import record
+from desk.core import clock
+from desk.core.db import atomic, is_sqlite
+from desk.core.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, Unsupported
+from desk.core.labels import state_label
+from desk.core.masking import mask_text
+from desk.core.tasks import enqueue
+from desk.core.text_input import clean_text
+from desk.core.times import format_local, to_iso
+from desk.messaging import notifications
+from desk.messaging.notifications import notify
 
 #: What a file may be, by the type sniffed from its content.
 ALLOWED_TYPES = ('image/jpeg', 'image/png', 'image/gif', 'image/webp', 'video/mp4', 'video/webm',
@@ -51,8 +49,7 @@ INLINE_TYPES = ('application/pdf', 'text/plain')
 THUMBNAIL_TYPES = ('image/jpeg', 'image/png', 'image/gif', 'image/webp')
 #: States a party may add evidence in without an evidence period (the case is open and
 #: nobody has ruled yet).
-OPEN_STATES = ('negotiating', 'awaiting_buyer', 'pending_agent', 'in_progress')
-CLOSED_STATES = ('closed', 'withdrawn')
+OPEN_STATES = (lifecycle.NEGOTIATING, lifecycle.AWAITING_BUYER, lifecycle.PENDING_AGENT, lifecycle.IN_PROGRESS)
 DESCRIPTION_MAX = 1000
 TEXT_MAX = 100000            # characters of pasted text
 FILENAME_MAX = 255
@@ -63,14 +60,14 @@ _MARKUP = re.compile(rb'<\s*(?:svg|!doctype\s+html|html|head|body|script|iframe|
                      rb'\?xml|xml|meta|link|style|form|img|a\s)', re.I)
 _SVG = re.compile(rb'<\s*svg', re.I)
 
-TEMPLATES.update({
+NOTICES = {
     'evidence_added_buyer': (_l('New evidence on %(ticket)s'),
                              _l('The buyer added evidence to the complaint.')),
     'evidence_added_merchant': (_l('New evidence on %(ticket)s'),
                                 _l('The merchant added evidence to the complaint.')),
     'evidence_added_staff': (_l('New evidence on %(ticket)s'),
                              _l('The platform added evidence to the complaint.')),
-})
+}
 
 KIND_LABELS = {
     'order_screenshot': _l('Order screenshot'), 'payment_proof': _l('Payment proof'),
@@ -127,7 +124,7 @@ def can_submit(complaint, party, now, request=None):
     EvidenceRequest the item answers, if any.
     """
     state = complaint.state
-    if state in CLOSED_STATES:
+    if lifecycle.is_terminal(state):
         return False, _('The complaint is %(s)s; no more evidence can be added.', s=state_label(state))
     if request is not None:
         if request.complaint_id != complaint.id or request.party != party:
@@ -136,9 +133,9 @@ def can_submit(complaint, party, now, request=None):
             return False, _('That evidence request was closed at %(t)s.', t=format_local(request.closed_at))
         if now >= request.due_at:
             return False, _('The deadline of that evidence request was %(t)s.', t=format_local(request.due_at))
-    if party == 'staff' or state in OPEN_STATES or state == 'appealed':
+    if party == 'staff' or state in OPEN_STATES or state == lifecycle.APPEALED:
         return True, None
-    if state == 'in_arbitration':
+    if state == lifecycle.IN_ARBITRATION:
         due = complaint.evidence_due_at
         if (due is not None and now < due) or request is not None or open_request(complaint, party, now):
             return True, None
@@ -146,7 +143,7 @@ def can_submit(complaint, party, now, request=None):
             return False, _('The evidence period ended at %(t)s; evidence can only be added when the '
                             'agent requests it.', t=format_local(due))
         return False, _('The evidence period is over; evidence can only be added when the agent requests it.')
-    if state == 'resolved':
+    if state == lifecycle.RESOLVED:
         due = complaint.appeal_due_at
         if due is not None and now < due:
             return True, None
@@ -333,8 +330,7 @@ def submit_file(complaint, actor, kind, description, filename, stream, supersede
                       blob=(digest, size, mime), filename=name, mime=mime, size=size, sha256=digest,
                       text=None)
     if mime in THUMBNAIL_TYPES:
-        from arbitration.jobs import make_thumbnail
-        enqueue(make_thumbnail, digest)
+        enqueue('arbitration.jobs.make_thumbnail', digest)
     return item
 
 
@@ -373,15 +369,15 @@ def _check_window(complaint, party, now, request_id):
     if not ok:
         raise Conflict(reason, deadline=to_iso(_deadline_of(complaint)))
     period_open = complaint.evidence_due_at is not None and now < complaint.evidence_due_at
-    if request is None and complaint.state == 'in_arbitration' and not period_open and party != 'staff':
+    if request is None and complaint.state == lifecycle.IN_ARBITRATION and not period_open and party != 'staff':
         request = open_request(complaint, party, now)  # after the period: the open request carries it
     return request
 
 
 def _deadline_of(complaint):
-    if complaint.state == 'in_arbitration':
+    if complaint.state == lifecycle.IN_ARBITRATION:
         return complaint.evidence_due_at
-    if complaint.state == 'resolved':
+    if complaint.state == lifecycle.RESOLVED:
         return complaint.appeal_due_at
     return None
 
@@ -489,7 +485,6 @@ def thumbnail_of(item):
 
 def display_text(item, actor):
     """Pasted text as shown: phone numbers and card codes masked (staff see it whole)."""
-    from desk.cases.access import is_staff_view
     if item.text is None:
         return None
     return item.text if is_staff_view(actor) else mask_text(item.text)
@@ -506,7 +501,6 @@ def download_name(item):
 
 
 def item_to_dict(item, actor, ticket_no=None):
-    from flask import url_for
     thumb = getattr(item, 'thumbnail_sha256', None)
     return {
         'id': item.id,
@@ -527,3 +521,6 @@ def item_to_dict(item, actor, ticket_no=None):
         'thumbnail_url': url_for('evidence.thumbnail', evidence_id=item.id) if thumb else None,
     }
 
+
+def init_app(app):
+    notifications.TEMPLATES.update(NOTICES)

@@ -16,13 +16,12 @@ import hashlib
 
 from flask_babel import gettext as _
 
+from arbitration import evidence
+from arbitration.storage import get_storage
+from desk.cases.models import Blob, Evidence
+from desk.cases.timeline import record
 from desk.core.errors import Invalid, Unsupported
 from desk.core.tasks import enqueue
-from desk.cases.timeline import record
-
-from arbitration import evidence
-from desk.cases.models import Blob, Evidence
-from arbitration.storage import get_storage
 
 #: How many items a filing may carry (more can be added to the case afterwards).
 MAX_ITEMS = 10
@@ -131,6 +130,5 @@ def store(complaint, actor, items, now):
         if 'writer' in item:
             item['writer'].commit()  # last: a failure here rolls the filing back
             if item['mime'] in evidence.THUMBNAIL_TYPES:
-                from arbitration.jobs import make_thumbnail
-                enqueue(make_thumbnail, item['sha256'])
+                enqueue('arbitration.jobs.make_thumbnail', item['sha256'])
     return written

@@ -15,20 +15,19 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from desk.agent_desk import assignment, sla
+from desk.cases import lifecycle, transitions
+from desk.cases.access import buyer_users, merchant_users, relations
+from desk.cases.models import Complaint, EvidenceDeclaration, EvidenceRequest
+from desk.cases.timeline import record
+from desk.cases.transitions import check, transition
 from desk.core import clock, deadlines
-from desk.agent_desk import sla
-from desk.agent_desk.assignment import ARBITRATION_STARTS
-from desk.cases.access import relations
-from desk.cases.models import Complaint
-from desk.cases.complaints import ACTIONS, GUARDS, _save, buyer_users, check, merchant_users
 from desk.core.db import atomic
 from desk.core.errors import Invalid
-from desk.core.times import format_local
-from desk.messaging.notifications import TEMPLATES, notify
 from desk.core.text_input import required_text
-from desk.cases.timeline import record
-
-from desk.cases.models import EvidenceDeclaration, EvidenceRequest
+from desk.core.times import format_local, parse_datetime
+from desk.messaging import notifications
+from desk.messaging.notifications import notify
 
 PARTIES = ('buyer', 'merchant')
 NOTE_MAX = 1000
@@ -36,7 +35,7 @@ REQUEST_MIN_SECONDS = 3600            # an evidence request gives at least an ho
 REQUEST_MAX_SECONDS = 14 * 86400      # and at most two weeks
 REQUEST_DEFAULT_SECONDS = 24 * 3600
 
-TEMPLATES.update({
+NOTICES = {
     'evidence_period_opened': (_l('%(ticket)s: submit your evidence by %(due)s'),
                                _l('The platform is arbitrating the case. Upload your evidence before '
                                   '%(due)s, then tell us you are done.')),
@@ -55,7 +54,7 @@ TEMPLATES.update({
                                   _l('New evidence answers your request; the case is waiting on you again.')),
     'evidence_request_expired': (_l('%(ticket)s: an evidence request expired'),
                                  _l('The %(party)s did not answer the evidence request in time.')),
-})
+}
 
 
 def party_label(party):
@@ -64,7 +63,7 @@ def party_label(party):
 
 def evidence_round(complaint):
     """1 during the first arbitration, 2 on appeal."""
-    return 2 if complaint.state == 'appealed' else 1
+    return 2 if complaint.state == lifecycle.APPEALED else 1
 
 
 def evidence_open(complaint, now):
@@ -94,7 +93,7 @@ def _party_of(complaint, user):
 
 def _guard_not_declared(complaint, user, now):
     party = _party_of(complaint, user)
-    if complaint.state == 'in_arbitration' and not evidence_open(complaint, now):
+    if complaint.state == lifecycle.IN_ARBITRATION and not evidence_open(complaint, now):
         return _('The evidence period is over.')
     if party in declared_parties(complaint):
         return _('You have already declared that all your evidence is submitted.')
@@ -109,9 +108,6 @@ def _guard_both_declared(complaint, user, now):
         return _('The evidence period can be closed early only when both parties are done; '
                  'not yet declared: %(who)s.', who=', '.join(party_label(p) for p in missing))
     return None
-
-
-GUARDS.update({'not_declared': _guard_not_declared, 'both_declared': _guard_both_declared})
 
 
 # --- the evidence period ----------------------------------------------------------------
@@ -139,7 +135,7 @@ def _evidence_due(complaint_id, now):
     complaint = Complaint.get_by_id(complaint_id)
     Complaint.update(evidence_due_at=None).where(Complaint.id == complaint_id).execute()
     complaint.evidence_due_at = None
-    if complaint.state != 'in_arbitration':
+    if complaint.state != lifecycle.IN_ARBITRATION:
         return
     _resume_if_not_waiting(complaint, now)
     record(complaint, None, 'evidence_period_over', {'reason': 'deadline'})
@@ -187,10 +183,6 @@ def _request_due(request_id, now):
            {'ticket': complaint.ticket_no, 'party': party_label(request.party)}, complaint)
 
 
-deadlines.register('evidence_due', Complaint, Complaint.evidence_due_at, _evidence_due)
-deadlines.register('evidence_request_due', EvidenceRequest, EvidenceRequest.expire_at, _request_due)
-
-
 def on_evidence_submitted(complaint, party, now=None):
     """A party submitted evidence: its unanswered open requests are answered, and when it
     was the buyer and nothing else waits for them, the SLA clocks resume. A request stays
@@ -221,7 +213,6 @@ def on_evidence_submitted(complaint, party, now=None):
 
 def _request_due_at(data, now):
     """The request's own deadline from `due_in_seconds`, `due_in_hours` or `due_at`."""
-    from desk.core.times import parse_datetime
     if data.get('due_at') not in (None, ''):
         due = parse_datetime(str(data['due_at']), 'due_at')
         seconds = (due - now).total_seconds()
@@ -257,7 +248,7 @@ def request_evidence(actor, complaint, data):
     note = required_text(data, 'note', NOTE_MAX)
     due = _request_due_at(data, now)
     with atomic():
-        _save(complaint, complaint.version)
+        transition(complaint, 'request_evidence')
         req = EvidenceRequest.create(complaint=complaint.id, party=party, note=note, due_at=due,
                                      expire_at=due, created_by=actor.id, created_at=now)
         deadlines.schedule('evidence_request_due', req.id, due)
@@ -279,7 +270,7 @@ def evidence_done(actor, complaint, data=None):
     party = _party_of(complaint, actor)
     round_ = evidence_round(complaint)
     with atomic():
-        _save(complaint, complaint.version)
+        transition(complaint, 'evidence_done')
         EvidenceDeclaration.create(complaint=complaint.id, party=party, round=round_, at=now)
         record(complaint, actor, 'evidence_done', {'party': party, 'round': round_}, actor_role=party)
         both = declared_parties(complaint, round_) >= set(PARTIES)
@@ -295,7 +286,7 @@ def close_evidence(actor, complaint, data=None):
     now = clock.now()
     check(complaint, actor, 'close_evidence', now)
     with atomic():
-        _save(complaint, complaint.version, evidence_due_at=None)
+        transition(complaint, 'close_evidence', evidence_due_at=None)
         _close_requests(complaint, now, 'period_closed')
         record(complaint, actor, 'evidence_period_over', {'reason': 'closed_early'})
         sla.resume(complaint, now)  # nothing is awaited from the parties any more
@@ -304,9 +295,14 @@ def close_evidence(actor, complaint, data=None):
     return complaint
 
 
-ARBITRATION_STARTS.append(open_evidence_period)
-ACTIONS.update({'request_evidence': request_evidence, 'evidence_done': evidence_done,
-                'close_evidence': close_evidence})
+def init_app(app):
+    notifications.TEMPLATES.update(NOTICES)
+    transitions.GUARDS.update({'not_declared': _guard_not_declared, 'both_declared': _guard_both_declared})
+    transitions.ACTIONS.update({'request_evidence': request_evidence, 'evidence_done': evidence_done,
+                                'close_evidence': close_evidence})
+    assignment.on_arbitration(open_evidence_period)
+    deadlines.register('evidence_due', Complaint, Complaint.evidence_due_at, _evidence_due)
+    deadlines.register('evidence_request_due', EvidenceRequest, EvidenceRequest.expire_at, _request_due)
 
 
 def close_for_ruling(complaint, now):

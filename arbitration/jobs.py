@@ -5,10 +5,13 @@ Each takes ids (here: a blob's SHA-256), never model objects, and is idempotent.
 import io
 import logging
 
-from desk.core.tasks import job
+from PIL import Image, ImageOps
 
-from desk.cases.models import Blob
+from arbitration import storage_sweep
+from arbitration.health import merchant_health
 from arbitration.storage import get_storage
+from desk.cases.models import Blob
+from desk.core.tasks import job
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +21,6 @@ THUMBNAIL_PX = 320
 def render_thumbnail(data):
     """(bytes, mime) of a thumbnail at most 320 px on each side, EXIF and every other
     metadata dropped (the pixels are re-encoded; the orientation is applied first)."""
-    from PIL import Image, ImageOps
     with Image.open(io.BytesIO(data)) as image:
         image.seek(0)  # the first frame of an animation
         image = ImageOps.exif_transpose(image)
@@ -62,7 +64,6 @@ def make_thumbnail(sha256):
 def refresh_merchant_health(merchant_ids=None):
     """Recompute the health figures (and today's snapshot) of `merchant_ids`, or of every
     merchant: daily by `rq cron`, and on demand from the backoffice."""
-    from arbitration.health import merchant_health
     return merchant_health.refresh(merchant_ids)
 
 
@@ -70,5 +71,4 @@ def refresh_merchant_health(merchant_ids=None):
 def purge_orphan_files():
     """Daily: delete evidence files no row refers to (a failed upload's) and stray temporary
     files, once older than `DESK_ORPHAN_GRACE_SECONDS` (`storage_sweep.purge_orphans`)."""
-    from arbitration import storage_sweep
     return tuple(storage_sweep.purge_orphans())

@@ -16,22 +16,22 @@ import datetime as dt
 from flask import current_app
 from flask_babel import gettext as _
 
-from desk.core import clock, deadlines
-from desk.cases.models import Complaint
-from desk.cases.complaints import (ACTIONS, GUARDS, NEGOTIATION_STARTS, _save, _save_many, buyer_users, buyer_users_many, check, merchant_users, merchant_users_many, platform_takes, platform_takes_many)
-from desk.core.db import among, atomic, database
-from desk.core.errors import Invalid
-from desk.core.times import format_local
-from desk.core.money import parse_yuan, to_yuan
-from desk.orders.models import Order
-from desk.messaging.notifications import notify, notify_many
-from desk.core.text_input import required_text
-from desk.cases.timeline import record, record_many, run_listeners
-from desk.messaging.webhooks import publish, publish_many
-
-from desk.cases import remedies
 from arbitration.penalties import violations
-from desk.cases.models import MAX_PROPOSALS, PROPOSAL_KINDS, Proposal
+from desk.cases import complaints, lifecycle, remedies, transitions
+from desk.cases.access import buyer_users, buyer_users_many, merchant_users, merchant_users_many
+from desk.cases.complaints import platform_takes, platform_takes_many
+from desk.cases.models import MAX_PROPOSALS, PROPOSAL_KINDS, Complaint, Proposal
+from desk.cases.timeline import record, record_many, run_listeners
+from desk.cases.transitions import check, transition, transition_many
+from desk.core import clock, deadlines
+from desk.core.db import among, atomic, database
+from desk.core.errors import Conflict, Invalid
+from desk.core.money import parse_yuan, to_yuan
+from desk.core.text_input import required_text
+from desk.core.times import format_local
+from desk.messaging.notifications import notify, notify_many
+from desk.messaging.webhooks import publish, publish_many
+from desk.orders.models import Order
 
 REMINDERS_BEFORE = (dt.timedelta(hours=12), dt.timedelta(hours=2))
 URGE_COOLDOWN = dt.timedelta(hours=4)
@@ -50,7 +50,7 @@ def _guard_merchant_window(complaint, user, now):
 
 def _guard_after_answer(complaint, user, now):
     ran_out = complaint.merchant_due_at is not None and now >= complaint.merchant_due_at
-    if complaint.state == 'negotiating' and not complaint.merchant_answered_at and not ran_out:
+    if complaint.state == lifecycle.NEGOTIATING and not complaint.merchant_answered_at and not ran_out:
         return _('The platform can step in once the merchant has answered or the time has run out (%(t)s).',
                  t=format_local(complaint.merchant_due_at))
     return None
@@ -60,10 +60,6 @@ def _guard_urge_cooldown(complaint, user, now):
     if complaint.last_urged_at and now < complaint.last_urged_at + URGE_COOLDOWN:
         return _('You can urge again from %(t)s.', t=format_local(complaint.last_urged_at + URGE_COOLDOWN))
     return None
-
-
-GUARDS.update({'merchant_window': _guard_merchant_window, 'after_answer': _guard_after_answer,
-               'urge_cooldown': _guard_urge_cooldown})
 
 
 # --- timers -------------------------------------------------------------------------------
@@ -80,7 +76,7 @@ def start_merchant_window(complaint, now):
 
 def _merchant_remind(complaint_id, now):
     complaint = Complaint.get_by_id(complaint_id)
-    if complaint.state != 'negotiating' or complaint.merchant_due_at is None:
+    if complaint.state != lifecycle.NEGOTIATING or complaint.merchant_due_at is None:
         Complaint.update(merchant_remind_at=None).where(Complaint.id == complaint_id).execute()
         return
     left = complaint.merchant_due_at - now
@@ -109,7 +105,7 @@ def _merchant_due_many(complaint_ids, now):
 
     Lock, read, decide, write once: the rows are locked before this runs; events, clocks and
     SLA events are inserted first and every complaint column they move (timeline head, queue
-    columns) goes into the one compare-and-set UPDATE of the transition (`_save_many`).
+    columns) goes into the one compare-and-set UPDATE of the transition (`transition_many`).
     """
     rows = list(Complaint
                 .select(Complaint.id, Complaint.ticket_no, Complaint.state, Complaint.version,
@@ -119,32 +115,34 @@ def _merchant_due_many(complaint_ids, now):
                         Complaint.sla_check_at)
                 .where(among(Complaint.id, complaint_ids))
                 .order_by(Complaint.id))
-    stale = [c.id for c in rows if c.state != 'negotiating']
+    stale = [c.id for c in rows if c.state != lifecycle.NEGOTIATING]
     if stale:  # answered or escalated meanwhile: the deadline is left over, clear it
         (Complaint
          .update(merchant_due_at=None, merchant_remind_at=None)
-         .where(Complaint.id.in_(stale) & (Complaint.state != 'negotiating'))
+         .where(Complaint.id.in_(stale) & (Complaint.state != lifecycle.NEGOTIATING))
          .execute())
-    due = [c for c in rows if c.state == 'negotiating' and c.merchant_due_at is not None
+    due = [c for c in rows if c.state == lifecycle.NEGOTIATING and c.merchant_due_at is not None
            and c.merchant_due_at <= now]
     if not due:
         return 0
     refund = _auto_refunds(due)
     rating_due = now + dt.timedelta(seconds=current_app.config['RATING_SECONDS'])
-    columns = {}
+    columns, targets = {}, {}
     for c in due:
         columns[c.id] = {'merchant_due_at': None, 'merchant_remind_at': None}
         if c.id in refund:
-            columns[c.id].update(state='resolved', resolved_at=now, rating_due_at=rating_due)
+            targets[c.id] = lifecycle.RESOLVED
+            columns[c.id].update(resolved_at=now, rating_due_at=rating_due)
         else:
-            columns[c.id].update(state='pending_agent')
+            targets[c.id] = lifecycle.PENDING_AGENT
     taken = [c for c in due if c.id not in refund]
     events = record_many([(c, None, 'merchant_timeout',
                            {'outcome': 'auto_refund' if c.id in refund else 'platform'}, True, None)
                           for c in due], columns=columns)
     platform_takes_many(taken, now, columns=columns)
     param = database.obj.param
-    _save_many(due, columns, (f'"state" = {param} AND "merchant_due_at" <= {param}', ['negotiating', now]))
+    transition_many(due, 'merchant_timeout', targets, columns,
+                    (f'"state" = {param} AND "merchant_due_at" <= {param}', [lifecycle.NEGOTIATING, now]))
     run_listeners(due, events)
     for complaint in due:  # the remedy path is per case (what is left to refund, per order)
         if complaint.id in refund:
@@ -184,15 +182,10 @@ def _auto_refunds(due):
 def _buyer_due(complaint_id, now):
     """The buyer did not answer the proposal within 72 hours: it counts as accepted."""
     complaint = Complaint.get_by_id(complaint_id)
-    if complaint.state != 'awaiting_buyer' or complaint.buyer_due_at is None or complaint.buyer_due_at > now:
+    if complaint.state != lifecycle.AWAITING_BUYER or complaint.buyer_due_at is None or complaint.buyer_due_at > now:
         return
     proposal = _pending_proposal(complaint)
     _accept(complaint, proposal, None, now, by_timeout=True)
-
-
-deadlines.register('merchant_due', Complaint, Complaint.merchant_due_at, _merchant_due_many, batch=True)
-deadlines.register('merchant_remind', Complaint, Complaint.merchant_remind_at, _merchant_remind)
-deadlines.register('buyer_due', Complaint, Complaint.buyer_due_at, _buyer_due)
 
 
 # --- actions ------------------------------------------------------------------------------
@@ -229,9 +222,9 @@ def propose(actor, complaint, data):
                           fields={'amount': _('at most %(a)s', a=to_yuan(order.amount_fen))})
     with atomic():
         due = now + dt.timedelta(seconds=current_app.config['BUYER_RESPONSE_SECONDS'])
-        _save(complaint, complaint.version, state='awaiting_buyer', merchant_due_at=None,
-              merchant_remind_at=None, buyer_due_at=due, proposal_count=complaint.proposal_count + 1,
-              merchant_answered_at=complaint.merchant_answered_at or now)
+        transition(complaint, 'propose', lifecycle.AWAITING_BUYER, merchant_due_at=None,
+                   merchant_remind_at=None, buyer_due_at=due, proposal_count=complaint.proposal_count + 1,
+                   merchant_answered_at=complaint.merchant_answered_at or now)
         proposal = Proposal.create(complaint=complaint.id, seq=complaint.proposal_count, kind=kind,
                                    amount_fen=amount, message=message, created_by=actor.id, created_at=now)
         deadlines.schedule('buyer_due', complaint.id, due)
@@ -246,8 +239,8 @@ def propose(actor, complaint, data):
 
 
 def _accept(complaint, proposal, actor, now, by_timeout=False):
-    _save(complaint, complaint.version, state='resolved', resolved_at=now, buyer_due_at=None,
-          rating_due_at=now + dt.timedelta(seconds=current_app.config['RATING_SECONDS']))
+    transition(complaint, 'buyer_timeout' if by_timeout else 'accept', lifecycle.RESOLVED,
+               resolved_at=now, buyer_due_at=None, rating_due_at=now + dt.timedelta(seconds=current_app.config['RATING_SECONDS']))
     Proposal.update(state='accepted', answered_at=now, accepted_by_timeout=by_timeout).where(
         Proposal.id == proposal.id).execute()
     record(complaint, actor, 'buyer_timeout' if by_timeout else 'accepted',
@@ -256,7 +249,7 @@ def _accept(complaint, proposal, actor, now, by_timeout=False):
         remedies.create(complaint, proposal.kind, proposal.amount_fen,
                         'timeout' if by_timeout else 'agreement', actor)
     notify('proposal_accepted', merchant_users(complaint), {'ticket': complaint.ticket_no}, complaint)
-    publish('complaint.state_changed', {'ticket_no': complaint.ticket_no, 'state': 'resolved',
+    publish('complaint.state_changed', {'ticket_no': complaint.ticket_no, 'state': complaint.state,
                                         'reason': 'buyer_timeout' if by_timeout else 'accepted'}, complaint)
 
 
@@ -265,7 +258,6 @@ def accept(actor, complaint, data=None):
     check(complaint, actor, 'accept', now)
     proposal = _pending_proposal(complaint)
     if proposal is None:
-        from desk.core.errors import Conflict
         raise Conflict(_('There is no proposal to accept.'))
     with atomic():
         _accept(complaint, proposal, actor, now)
@@ -282,10 +274,10 @@ def reject(actor, complaint, data):
         Proposal.update(state='rejected', answered_at=now, buyer_reason=reason).where(
             Proposal.id == proposal.id).execute()
         if complaint.proposal_count >= MAX_PROPOSALS:
-            _save(complaint, complaint.version, state='pending_agent', buyer_due_at=None)
+            transition(complaint, 'reject', lifecycle.PENDING_AGENT, buyer_due_at=None)
             platform_takes(complaint, now)
         else:
-            _save(complaint, complaint.version, state='negotiating', buyer_due_at=None)
+            transition(complaint, 'reject', lifecycle.NEGOTIATING, buyer_due_at=None)
             start_merchant_window(complaint, now)
         record(complaint, actor, 'rejected', {'proposal': proposal.seq, 'reason': reason}, actor_role='buyer')
         notify('proposal_rejected', merchant_users(complaint),
@@ -299,13 +291,13 @@ def escalate(actor, complaint, data):
     check(complaint, actor, 'escalate', now)
     reason = required_text(data, 'reason', REASON_MAX, missing=_('Give a reason.'))
     # Past the deadline before the timer was applied: the merchant was silent all the same.
-    silent = complaint.state == 'negotiating' and complaint.merchant_answered_at is None
+    silent = complaint.state == lifecycle.NEGOTIATING and complaint.merchant_answered_at is None
     with atomic():
         pending = _pending_proposal(complaint)
         if pending is not None:
             Proposal.update(state='superseded', answered_at=now).where(Proposal.id == pending.id).execute()
-        _save(complaint, complaint.version, state='pending_agent', merchant_due_at=None,
-              merchant_remind_at=None, buyer_due_at=None)
+        transition(complaint, 'escalate', lifecycle.PENDING_AGENT, merchant_due_at=None,
+                   merchant_remind_at=None, buyer_due_at=None)
         platform_takes(complaint, now)
         record(complaint, actor, 'escalated', {'reason': reason})
         if silent:
@@ -321,13 +313,19 @@ def urge(actor, complaint, data=None):
     now = clock.now()
     check(complaint, actor, 'urge', now)
     with atomic():
-        _save(complaint, complaint.version, urge_count=complaint.urge_count + 1, last_urged_at=now)
+        transition(complaint, 'urge', urge_count=complaint.urge_count + 1, last_urged_at=now)
         record(complaint, actor, 'urged', {'count': complaint.urge_count}, actor_role='buyer')
-        recipients = merchant_users(complaint) if complaint.state == 'negotiating' else [complaint.owner_id]
+        recipients = merchant_users(complaint) if complaint.state == lifecycle.NEGOTIATING else [complaint.owner_id]
         notify('complaint_urged', recipients, {'ticket': complaint.ticket_no}, complaint)
     return complaint
 
 
-NEGOTIATION_STARTS.append(start_merchant_window)
-ACTIONS.update({'propose': propose, 'accept': accept, 'reject': reject, 'escalate': escalate,
-                'urge': urge})
+def init_app(app):
+    transitions.GUARDS.update({'merchant_window': _guard_merchant_window, 'after_answer': _guard_after_answer,
+                               'urge_cooldown': _guard_urge_cooldown})
+    transitions.ACTIONS.update({'propose': propose, 'accept': accept, 'reject': reject, 'escalate': escalate,
+                                'urge': urge})
+    complaints.on_negotiation(start_merchant_window)
+    deadlines.register('merchant_due', Complaint, Complaint.merchant_due_at, _merchant_due_many, batch=True)
+    deadlines.register('merchant_remind', Complaint, Complaint.merchant_remind_at, _merchant_remind)
+    deadlines.register('buyer_due', Complaint, Complaint.buyer_due_at, _buyer_due)

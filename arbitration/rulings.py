@@ -19,30 +19,30 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from peewee import IntegrityError
 
-from desk.core import clock
-from desk.credit import ledger as credit
-from desk.agent_desk import sla
-from desk.agent_desk.assignment import EXCLUDED_FROM
-from desk.cases.access import relations
-from desk.cases.models import RuleClause
-from desk.cases.complaints import (ACTIONS, GUARDS, PROOF_AMOUNT_FEN, _save, buyer_users, check, ensure_unchanged, merchant_users)
-from desk.core.db import atomic
-from desk.core.tasks import enqueue
-from desk.core.errors import Conflict, Forbidden, Invalid
-from desk.core.times import format_local
-from desk.orders.models import Order
-from desk.parties.models import User
-from desk.core.money import parse_yuan, to_yuan
-from desk.messaging.notifications import TEMPLATES, notify
-from desk.core.text_input import clean_text
-from desk.cases.timeline import record
-from desk.core.times import to_iso
-from desk.messaging.webhooks import publish
-
-from desk.cases import remedies
-from desk.cases.models import RESPONSIBILITIES, RULING_OUTCOMES, RULING_REMEDIES, Appeal, Evidence, Ruling
 from arbitration.intervention import PARTIES, close_for_ruling, evidence_open
 from arbitration.penalties.models import Violation
+from arbitration.penalties.standing import recompute
+from arbitration.penalties.violations import record_violation
+from desk.agent_desk import assignment, sla
+from desk.cases import lifecycle, remedies, transitions
+from desk.cases.access import buyer_users, merchant_users, relations
+from desk.cases.complaints import PROOF_AMOUNT_FEN
+from desk.cases.models import RESPONSIBILITIES, RULING_OUTCOMES, RULING_REMEDIES, Appeal, Evidence, RuleClause, Ruling
+from desk.cases.timeline import record
+from desk.cases.transitions import check, ensure_unchanged, transition
+from desk.core import clock
+from desk.core.db import atomic
+from desk.core.errors import Conflict, Forbidden, Invalid
+from desk.core.money import parse_yuan, to_yuan
+from desk.core.tasks import enqueue
+from desk.core.text_input import clean_text
+from desk.core.times import format_local, to_iso
+from desk.credit import ledger as credit
+from desk.messaging import notifications
+from desk.messaging.notifications import notify
+from desk.messaging.webhooks import publish
+from desk.orders.models import Order
+from desk.parties.models import User
 
 REASONING_MAX = 5000
 NOTE_MAX = 2000
@@ -50,7 +50,7 @@ NOTE_MAX = 2000
 VIOLATION_BY_CATEGORY = {'fake_delivery': 'fake_delivery', 'not_as_described': 'not_as_described'}
 DEFAULT_VIOLATION = 'arbitration_lost'
 
-TEMPLATES.update({
+NOTICES = {
     'ruling_made': (_l('%(ticket)s has been ruled'),
                     _l('The platform ruled: %(outcome)s. Read the reasoning on the case page; '
                        'you may appeal with new evidence until %(appeal_due)s.')),
@@ -59,7 +59,7 @@ TEMPLATES.update({
     'case_resolved': (_l('%(ticket)s is resolved'), _l('The platform resolved your complaint: %(note)s')),
     'appeal_filed': (_l('%(ticket)s was appealed'),
                      _l('The %(party)s appealed the ruling; a senior agent will decide.')),
-})
+}
 
 
 def outcome_label(outcome):
@@ -138,15 +138,10 @@ def _guard_appeal_window(complaint, user, now):
 
 def _first_arbiter(complaint):
     """Who may not take an appealed case: the agent of the ruling under appeal."""
-    if complaint.state != 'appealed':
+    if complaint.state != lifecycle.APPEALED:
         return set()
     first = active_ruling(complaint)
     return {first.agent_id} if first is not None and first.agent_id else set()
-
-
-EXCLUDED_FROM.append(_first_arbiter)
-GUARDS.update({'ruling_ready': _guard_ruling_ready, 'not_first_arbiter': _guard_not_first_arbiter,
-               'appeal_window': _guard_appeal_window})
 
 
 # --- validation ---------------------------------------------------------------------------
@@ -262,8 +257,8 @@ def _first_ruling(actor, complaint, data, now):
     fields = parse_ruling(complaint, data, remedies.refundable(complaint.order))
     with atomic():
         # the compare-and-set first: a concurrent ruling waits here, then finds the version moved
-        _save(complaint, complaint.version, state='resolved', resolved_at=now, evidence_due_at=None,
-              **_windows(now))
+        transition(complaint, 'rule', lifecycle.RESOLVED, resolved_at=now, evidence_due_at=None,
+                   **_windows(now))
         # a case reopened after a supervisor review is ruled again: the next round replaces the last
         previous = active_ruling(complaint)
         if previous is not None:
@@ -275,7 +270,6 @@ def _first_ruling(actor, complaint, data, now):
         record(complaint, actor, 'ruled', _event_data(ruling, fields, {'agent': actor.display_name}))
         _execute(complaint, ruling.remedy, ruling.refund_fen, ruling.coupon_fen, actor)
         if ruling.responsibility == 'merchant':
-            from arbitration.penalties.violations import record_violation
             record_violation(complaint.merchant_id, _violation_code(complaint), complaint, now=now)
         credit.on_ruling(complaint, ruling, now)  # −10 for the buyer held responsible (once per case)
         _announce(complaint, ruling, 'ruling_made')
@@ -339,8 +333,8 @@ def _appeal_ruling(actor, complaint, data, now):
         raise
     appeal = Appeal.get_or_none(Appeal.complaint == complaint.id)
     with atomic():
-        _save(complaint, complaint.version, state='resolved', resolved_at=now, owner=actor.id,
-              **_windows(now, appeal=False))
+        transition(complaint, 'rule', lifecycle.RESOLVED, resolved_at=now, owner=actor.id,
+                   **_windows(now, appeal=False))
         changed = first is not None and first.outcome != fields['outcome']
         if first is not None:
             Ruling.update(active=False, overturned=changed).where(Ruling.id == first.id).execute()
@@ -387,7 +381,6 @@ def _adjust_violation(complaint, first, new, now):
     was = first is not None and first.responsibility == 'merchant'
     now_merchant = new.responsibility == 'merchant'
     if now_merchant and not was:
-        from arbitration.penalties.violations import record_violation
         record_violation(complaint.merchant_id, code, complaint, now=now)
     elif was and not now_merchant:
         (Violation
@@ -395,7 +388,6 @@ def _adjust_violation(complaint, first, new, now):
                  reason=_('revoked: the appeal ruling no longer holds the merchant responsible'))
          .where((Violation.complaint == complaint.id) & (Violation.code == code) & (Violation.state == 'active'))
          .execute())
-        from arbitration.penalties.standing import recompute
         recompute([complaint.merchant_id], now)
 
 
@@ -403,7 +395,7 @@ def rule(actor, complaint, data):
     """The owner rules an arbitration case; on appeal, a senior agent decides it again."""
     now = clock.now()
     check(complaint, actor, 'rule', now)
-    if complaint.state == 'appealed':
+    if complaint.state == lifecycle.APPEALED:
         return _appeal_ruling(actor, complaint, data or {}, now)
     return _first_ruling(actor, complaint, data or {}, now)
 
@@ -422,15 +414,14 @@ def resolve(actor, complaint, data):
     if fields:
         raise Invalid(_('The resolution has invalid fields.'), fields=fields)
     with atomic():
-        _save(complaint, complaint.version, state='resolved', resolved_at=now,
-              **_windows(now, appeal=False))
+        transition(complaint, 'resolve', lifecycle.RESOLVED, resolved_at=now, **_windows(now, appeal=False))
         sla.achieve(complaint, 'resolution', now)
         record(complaint, actor, 'resolved', {'remedy': kind, 'refund_fen': refund_fen,
                                               'coupon_fen': coupon_fen, 'note': note})
         _execute(complaint, kind, refund_fen, coupon_fen, actor, 'resolution')
         notify('case_resolved', buyer_users(complaint), {'ticket': complaint.ticket_no, 'note': note},
                complaint, link=f'/buyer/complaints/{complaint.ticket_no}', sms=True)
-        publish('complaint.state_changed', {'ticket_no': complaint.ticket_no, 'state': 'resolved',
+        publish('complaint.state_changed', {'ticket_no': complaint.ticket_no, 'state': complaint.state,
                                             'reason': 'resolved'}, complaint)
     return complaint
 
@@ -457,8 +448,8 @@ def appeal(actor, complaint, data):
         raise Conflict(_('An appeal needs new evidence: submit at least one new evidence item '
                          'after the ruling of %(t)s, then appeal.', t=format_local(ruling.created_at)))
     with atomic():
-        _save(complaint, complaint.version, state='appealed', owner=None, appeal_due_at=None,
-              rating_due_at=None)
+        transition(complaint, 'appeal', lifecycle.APPEALED, owner=None, appeal_due_at=None,
+                   rating_due_at=None)
         try:
             with atomic():
                 Appeal.create(complaint=complaint.id, ruling=ruling.id, party=party, reason=reason,
@@ -474,11 +465,15 @@ def appeal(actor, complaint, data):
         notify('appeal_filed', other + seniors,
                {'ticket': complaint.ticket_no, 'party': _('buyer') if party == 'buyer' else _('merchant')},
                complaint)
-        publish('complaint.state_changed', {'ticket_no': complaint.ticket_no, 'state': 'appealed',
+        publish('complaint.state_changed', {'ticket_no': complaint.ticket_no, 'state': complaint.state,
                                             'reason': 'appeal'}, complaint)
-        from desk.jobs import assign_case
-        enqueue(assign_case, complaint.id)  # to a senior who did not rule, where assignment is automatic
+        enqueue('desk.jobs.assign_case', complaint.id)  # to a senior who did not rule, where assignment is automatic
     return complaint
 
 
-ACTIONS.update({'rule': rule, 'resolve': resolve, 'appeal': appeal})
+def init_app(app):
+    notifications.TEMPLATES.update(NOTICES)
+    transitions.GUARDS.update({'ruling_ready': _guard_ruling_ready, 'not_first_arbiter': _guard_not_first_arbiter,
+                               'appeal_window': _guard_appeal_window})
+    transitions.ACTIONS.update({'rule': rule, 'resolve': resolve, 'appeal': appeal})
+    assignment.exclude(_first_arbiter)

@@ -23,11 +23,10 @@ from typing import NamedTuple
 
 from flask import current_app
 
+from arbitration.storage import get_storage
+from desk.cases.models import Blob
 from desk.core import clock
 from desk.core.db import among
-
-from desk.cases.models import Blob
-from arbitration.storage import get_storage
 
 log = logging.getLogger(__name__)
 

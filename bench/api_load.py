@@ -54,14 +54,15 @@ def parse_args(argv=None):
 def prepare(url, wanted):
     """(integration API key, [fresh order dicts]); also applies due deadlines once so the
     server's ticker does not start on a backlog in the middle of a phase."""
-    from app import create_app
-    from desk.parties import accounts
-    from desk.core import clock, deadlines
-    from desk.cases.models import Complaint
-    from desk.core.db import connection
-    from desk.parties.models import Buyer, User
-    from desk.orders.models import Order
     from peewee import SQL, fn
+
+    from app import create_app
+    from desk.cases.models import Complaint
+    from desk.core import clock, deadlines
+    from desk.core.db import connection
+    from desk.orders.models import Order
+    from desk.parties import accounts
+    from desk.parties.models import Buyer, User
     app = create_app({'DATABASE_URL': url})
     with app.app_context(), connection():
         user = User.get_or_none(User.username == INTEGRATION)

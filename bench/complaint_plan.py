@@ -16,13 +16,25 @@ import json
 from types import SimpleNamespace
 from typing import NamedTuple
 
-from complaint_texts import (AGENT_MESSAGES, BUYER_MESSAGES, CARD_ERRORS, CLOSERS, FACTS,
-                             INTERNAL_NOTES, KB_ARTICLES, MERCHANT_MESSAGES, OPENERS,
-                             PROPOSAL_NOTES, RESOLUTION_NOTES, RULING_REASONS, WITHDRAW_REASONS)
+from complaint_texts import (
+    AGENT_MESSAGES,
+    BUYER_MESSAGES,
+    CARD_ERRORS,
+    CLOSERS,
+    FACTS,
+    INTERNAL_NOTES,
+    KB_ARTICLES,
+    MERCHANT_MESSAGES,
+    OPENERS,
+    PROPOSAL_NOTES,
+    RESOLUTION_NOTES,
+    RULING_REASONS,
+    WITHDRAW_REASONS,
+)
 
-from desk.cases.models import FAR_FUTURE
-from desk.cases.complaints import EXTERNAL_PRIORITY, LARGE_AMOUNT_FEN, PROOF_AMOUNT_FEN
 from desk.agent_desk.sla import WARN_BEFORE, queue_rank
+from desk.cases.complaints import EXTERNAL_PRIORITY, LARGE_AMOUNT_FEN, PROOF_AMOUNT_FEN
+from desk.cases.models import FAR_FUTURE
 
 MINUTE = dt.timedelta(minutes=1)
 HOUR = dt.timedelta(hours=1)

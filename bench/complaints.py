@@ -35,20 +35,19 @@ from complaint_plan import COMPLAINT_COLUMNS, SCENARIOS, Agent, OrderRow, Planne
 from generate import peak_rss_mb  # noqa: E402
 
 from app import create_app  # noqa: E402
-from desk.cases.models import Proposal, Remedy
 from arbitration.penalties.models import Violation  # noqa: E402
-from desk.parties import accounts
-from desk.core import clock  # noqa: E402
 from desk.agent_desk.business_calendar import Calendar  # noqa: E402
-from desk.cases.models import Category, Complaint, Event, RuleClause, TicketCounter  # noqa: E402
-from desk.core.db import database, is_sqlite  # noqa: E402
-from desk.core.migrate import migrate  # noqa: E402
-from desk.parties.models import DEPARTMENTS, User
-from desk.orders.models import Order  # noqa: E402
 from desk.agent_desk.models import SlaClock, SlaEvent, SlaPolicy  # noqa: E402
 from desk.agent_desk.sla import DEFAULT_POLICIES  # noqa: E402
+from desk.cases.models import Category, Complaint, Event, Proposal, Remedy, RuleClause, TicketCounter  # noqa: E402
 from desk.cases.timeline import GENESIS, _digest, verify_chain  # noqa: E402
+from desk.core import clock  # noqa: E402
+from desk.core.db import database, is_sqlite  # noqa: E402
+from desk.core.migrate import migrate  # noqa: E402
 from desk.core.times import zone  # noqa: E402
+from desk.orders.models import Order  # noqa: E402
+from desk.parties import accounts
+from desk.parties.models import DEPARTMENTS, User
 
 #: Parameters per INSERT statement: under SQLite's limit of 32766.
 PARAMS_PER_STATEMENT = 30000

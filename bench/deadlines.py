@@ -101,6 +101,7 @@ def in_set(model_field, state):
 
 def setup(args):
     import complaints as generator
+
     from desk.core import clock, deadlines
     from desk.core.db import database
     from desk.core.migrate import migrate
@@ -132,11 +133,11 @@ def rearm(state, move_to=None):
     checks due at `armed_at`; what earlier runs recorded about them is removed. With
     `move_to`, the clocks move by (move_to - armed_at) and the set is due at `move_to` from
     then on (saved in the state file)."""
-    from desk.satisfaction import metrics
-    from desk.cases.models import Complaint
-    from desk.messaging.models import InboxMessage, Outbox
-    from desk.core.db import database
     from desk.agent_desk.models import SlaClock, SlaEvent
+    from desk.cases.models import Complaint
+    from desk.core.db import database
+    from desk.messaging.models import InboxMessage, Outbox
+    from desk.satisfaction import metrics
     with database.atomic():
         InboxMessage.delete().where(in_set(InboxMessage.complaint, state)).execute()
         Outbox.delete().where(in_set(Outbox.complaint, state)).execute()
@@ -179,8 +180,8 @@ def save_state(state):
 
 def cleanup(args):
     from desk.cases.models import Complaint
-    from desk.messaging.models import InboxMessage, Outbox
     from desk.core.db import database
+    from desk.messaging.models import InboxMessage, Outbox
     state = load_state()
     app = make_app(args, redis=False)
     with app.app_context(), database.connection_context():
@@ -209,9 +210,10 @@ def check_redis_unused(url):
 # --- sweep timings -------------------------------------------------------------------------
 
 def _sweep_worker(args, armed_at, go, results, profile):
+    from statements import Statements
+
     from desk.core import deadlines
     from desk.core.db import connection
-    from statements import Statements
     app = make_app(args)
     with app.app_context(), connection():
         if getattr(args, "sweep_batch", None):
@@ -235,10 +237,11 @@ def _sweep_worker(args, armed_at, go, results, profile):
 
 
 def sweep(args):
+    from peewee import fn
+
+    from desk.agent_desk.models import SlaEvent
     from desk.cases.models import Complaint
     from desk.core.db import database
-    from desk.agent_desk.models import SlaEvent
-    from peewee import fn
     state = load_state()
     if not args.inline:
         check_redis_unused(args.redis_url)
@@ -309,11 +312,12 @@ def idle(args):
 # --- exact-time lateness on real workers ----------------------------------------------------
 
 def lateness(args):
-    from desk.core import clock, deadlines
-    from desk.cases.models import Complaint
-    from desk.core.db import database
-    from desk.agent_desk.models import SlaClock, SlaEvent
     from rq.job import Job
+
+    from desk.agent_desk.models import SlaClock, SlaEvent
+    from desk.cases.models import Complaint
+    from desk.core import clock, deadlines
+    from desk.core.db import database
     state = load_state()
     check_redis_unused(args.redis_url)
     app = make_app(args)
@@ -435,12 +439,13 @@ def merchant(args):
     minute, time `advance_due` in `processes` processes until every one is pending_agent
     with its no_response violation, then delete the set (each run starts from scratch)."""
     import complaints as generator
-    from arbitration.penalties.models import Violation
-    from desk.core import clock, deadlines
-    from desk.cases.models import Complaint
-    from desk.messaging.models import InboxMessage, Outbox
-    from desk.core.db import database, is_sqlite
     from peewee import fn
+
+    from arbitration.penalties.models import Violation
+    from desk.cases.models import Complaint
+    from desk.core import clock, deadlines
+    from desk.core.db import database, is_sqlite
+    from desk.messaging.models import InboxMessage, Outbox
     if not args.inline:
         check_redis_unused(args.redis_url)
     app = make_app(args, redis=False)

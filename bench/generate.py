@@ -26,12 +26,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from app import create_app  # noqa: E402
 from desk.core import clock  # noqa: E402
 from desk.core.db import database  # noqa: E402
-from web.demo import GIVEN, MERCHANTS, PAYMENTS, PRODUCTS, PROVINCES, SURNAMES  # noqa: E402
 from desk.core.masking import card_digest  # noqa: E402
 from desk.core.migrate import migrate  # noqa: E402
-from desk.parties.models import Buyer, Merchant
-from desk.orders.models import Order  # noqa: E402
 from desk.core.money import parse_yuan  # noqa: E402
+from desk.orders.models import Order  # noqa: E402
+from desk.parties.models import Buyer, Merchant
+from web.demo import GIVEN, MERCHANTS, PAYMENTS, PRODUCTS, PROVINCES, SURNAMES  # noqa: E402
 
 #: Rows per INSERT statement: keeps SQLite under its 32766-parameter limit.
 ROWS_PER_STATEMENT = 1000

@@ -151,9 +151,9 @@ def main(argv=None):
     from app import create_app
     app = create_app({'ENV': 'testing', 'SECRET_KEY': 'bench-metrics', 'DATABASE_URL': args.database_url,
                       'REDIS_URL': None})
-    from desk.satisfaction import metrics
     from desk.core.db import database
     from desk.parties.models import User
+    from desk.satisfaction import metrics
     from desk.satisfaction.models import MetricDay, MetricWeights, Rating, Review
     from tests.support import isolated_client
     tz = app.config['TIMEZONE']

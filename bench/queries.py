@@ -20,12 +20,13 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from peewee import fn  # noqa: E402
+
 from app import create_app  # noqa: E402
-from desk.parties import accounts  # noqa: E402
 from desk.cases.models import Complaint  # noqa: E402
 from desk.core.db import database, is_sqlite  # noqa: E402
+from desk.parties import accounts  # noqa: E402
 from desk.parties.models import Merchant, User  # noqa: E402
-from peewee import fn  # noqa: E402
 
 TARGET_MS = 30
 SUPERVISOR = 'bench-supervisor-01'

@@ -197,14 +197,14 @@ def main(argv=None):
     app = create_app({'DATABASE_URL': pooled, 'ENV': 'production', 'SECRET_KEY': secrets.token_hex(32),
                       'REDIS_URL': redis_url})
     app.extensions['desk_ticker'] = 'off while measuring'  # no sweep in the middle of a timing
-    from desk.parties import accounts
-    from desk.core import clock
-    from desk.messaging import webhooks
-    from desk.core.db import connection, database
-    from desk.core.migrate import migrate
-    from desk.parties.models import User
     from arbitration.penalties import standing
     from arbitration.penalties.models import MerchantStanding
+    from desk.core import clock
+    from desk.core.db import connection, database
+    from desk.core.migrate import migrate
+    from desk.messaging import webhooks
+    from desk.parties import accounts
+    from desk.parties.models import User
     from tests.support import isolated_client
     try:
         with app.app_context(), connection():

@@ -84,12 +84,12 @@ def app_phase(client, url, headers, bodies):
 
 def setup(database_url, data_dir):
     from app import create_app
-    from desk.parties import accounts
     from desk.cases import complaints
-    from desk.core.migrate import migrate
-    from desk.parties.models import Buyer, Merchant
-    from desk.orders.models import Order
     from desk.core import clock
+    from desk.core.migrate import migrate
+    from desk.orders.models import Order
+    from desk.parties import accounts
+    from desk.parties.models import Buyer, Merchant
     app = create_app({'ENV': 'testing', 'SECRET_KEY': 'bench-secret-key-bench-secret-key',
                       'DATABASE_URL': database_url, 'DATA_DIR': data_dir, 'REDIS_URL': None})
     context = app.app_context()
@@ -119,6 +119,7 @@ def main(argv=None):
     app, ticket_no, headers = setup(database_url, data_dir)
     from werkzeug.datastructures import FileStorage
     from werkzeug.test import encode_multipart
+
     from tests.support import isolated_client
     client = isolated_client(app)
     url = f'/api/v1/complaints/{ticket_no}/evidence'

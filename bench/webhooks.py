@@ -130,12 +130,13 @@ def sample_payload(n):
 
 
 def desk(args, url, secret, count, workers):
-    from app import create_app
-    from desk.messaging import webhooks
-    from desk.core.db import atomic, connection
-    from desk.parties.models import User
-    from desk.messaging.models import WebhookDelivery, WebhookSubscription
     from redis import Redis
+
+    from app import create_app
+    from desk.core.db import atomic, connection
+    from desk.messaging import webhooks
+    from desk.messaging.models import WebhookDelivery, WebhookSubscription
+    from desk.parties.models import User
     redis = Redis.from_url(args.redis_url)
     if redis.dbsize():
         sys.exit(f'{args.redis_url} holds {redis.dbsize()} keys: choose a Redis database nobody else uses')

@@ -55,8 +55,8 @@ def main(argv=None):
     args = parse_args(argv)
     url = args.database_url or 'sqlite:///' + os.path.join(tempfile.mkdtemp(prefix='bench-ws-'), 'ws.sqlite3')
     from app import create_app
-    from desk.parties import accounts
     from desk.core.migrate import migrate
+    from desk.parties import accounts
     app = create_app({'ENV': 'testing', 'SECRET_KEY': 'bench-workspace', 'DATABASE_URL': url,
                       'REDIS_URL': None})
     from tests import case_builders as cb

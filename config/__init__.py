@@ -5,6 +5,7 @@ Every value is type-checked here so that a typo in the environment stops start-u
 message naming the variable, instead of failing later in a request.
 """
 import os
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from config.defaults import DEVELOPMENT_SECRET_KEY, SETTINGS
 
@@ -64,7 +65,6 @@ def load_config(overrides=None, environ=None):
 
 
 def _check_timezone(name):
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):

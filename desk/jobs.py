@@ -3,12 +3,13 @@
 Each takes ids (never model objects) and is idempotent: running it twice has the effect of
 running it once. The work itself lives in the service modules; these are thin entry points.
 """
-from desk.parties import accounts
 from desk.agent_desk import assignment
 from desk.core import deadlines
-from desk.orders import imports
-from desk.messaging import outbox
 from desk.core.tasks import job
+from desk.credit import ledger as credit
+from desk.messaging import outbox
+from desk.orders import imports
+from desk.parties import accounts
 
 
 @job
@@ -75,7 +76,6 @@ def deliver_outbox_batch(outbox_ids):
 @job
 def recover_buyer_credit():
     """Daily: +5 credit for each buyer whose last calendar month was clean (once per month)."""
-    from desk.credit import ledger as credit
     return credit.recover()
 
 

@@ -6,12 +6,12 @@ Fixtures stay in conftest.py; these are plain functions the test modules import.
 """
 import json
 
-from desk.parties import accounts
+from desk.agent_desk.models import DepartmentSetting, SlaClock, SlaEvent
 from desk.cases import complaints
 from desk.cases.models import Complaint
 from desk.messaging.models import InboxMessage, Outbox
+from desk.parties import accounts
 from desk.parties.models import User
-from desk.agent_desk.models import DepartmentSetting, SlaClock, SlaEvent
 from tests import complaint_helpers as h
 from tests.conftest import PASSWORD
 
@@ -94,8 +94,8 @@ def evidence(complaint, party, kind='other', at=None, text='聊天记录:商家�
     service is built separately); `at` defaults to now."""
     import hashlib
 
-    from desk.core import clock
     from desk.cases.models import Evidence
+    from desk.core import clock
     data = text.encode()
     return Evidence.create(complaint=complaint.id if hasattr(complaint, 'id') else complaint,
                            party=party, kind=kind, text=text, mime='text/plain', size=len(data),
@@ -135,10 +135,10 @@ def heavy(complaint, items=200, events=1000):
     import hashlib
     import json as _json
 
-    from desk.core import clock
-    from desk.cases.models import Complaint as _Complaint, Event
+    from desk.cases.models import Blob, Event, Evidence
+    from desk.cases.models import Complaint as _Complaint
     from desk.cases.timeline import _digest
-    from desk.cases.models import Blob, Evidence
+    from desk.core import clock
     now = clock.now()
     mimes = ('image/png', 'image/jpeg', 'video/mp4', 'application/pdf', None)
     blobs, rows = {}, []

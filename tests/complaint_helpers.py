@@ -5,8 +5,8 @@ Fixtures stay in conftest.py; these are plain functions the complaint test modul
 import datetime as dt
 
 from desk.core import clock
-from desk.parties.models import Buyer, Merchant
 from desk.orders.models import Order
+from desk.parties.models import Buyer, Merchant
 
 #: A complete scenario for every default category that needs one (SPEC §3).
 SCENARIOS = {

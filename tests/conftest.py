@@ -13,11 +13,10 @@ import shutil
 
 import pytest
 
-from app import create_app
-from desk.parties import accounts
+from app import ALL_MODELS, create_app
 from desk.core import clock
-from desk.core.db import database, is_sqlite
-from app import ALL_MODELS
+from desk.core.db import database
+from desk.parties import accounts
 
 TEST_DB_URL = os.environ.get('DESK_TEST_DATABASE_URL')
 TEST_REDIS_URL = os.environ.get('DESK_TEST_REDIS_URL')
@@ -82,6 +81,7 @@ def _reference_rows():
     """{table: rows} the migrations seed (categories, clauses, SLA policies …), restored
     after each wipe: every migration that seeds data names it in a module-level SEEDS."""
     from playhouse.migrations import Migration
+
     from desk.core.migrate import DIRECTORY
     seeds = {}
     for migration in Migration.load_directory(DIRECTORY):

@@ -6,9 +6,9 @@ Fixtures stay in conftest.py; these are plain functions the test modules import.
 import datetime as dt
 import io
 
-from desk.core import clock
 from desk.cases import complaints
 from desk.cases.models import Complaint
+from desk.core import clock
 from tests import case_builders as cb
 from tests import complaint_helpers as h
 

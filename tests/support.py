@@ -70,8 +70,8 @@ def order_body(buyer='b-1', merchant='m-1', **fields):
 
 def push_order(order_no, buyer='b-1', merchant='m-1', **fields):
     """Create an order through the same service the integration uses; returns the Order."""
-    from desk.parties.models import User
     from desk.orders.orders import upsert_order
+    from desk.parties.models import User
     integration = User.get_or_none(User.username == '_integration')
     if integration is None:
         from desk.parties.accounts import create_user

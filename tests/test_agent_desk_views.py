@@ -11,12 +11,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from desk.core import clock
 from desk.agent_desk import sla
-from desk.cases.models import Complaint, Event
-from desk.cases.complaints import file_complaint
-from desk.parties.models import Buyer, User
 from desk.agent_desk.models import SlaEvent
+from desk.cases.complaints import file_complaint
+from desk.cases.models import Complaint, Event
+from desk.core import clock
+from desk.parties.models import Buyer, User
 from tests import complaint_helpers as h
 from tests.conftest import T0, csrf_token, login
 from tests.support import isolated_client

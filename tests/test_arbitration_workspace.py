@@ -5,14 +5,13 @@ import re
 
 import pytest
 
+from desk.cases.models import Ruling
 from desk.core import clock
 from desk.core.db import database
 from tests import case_builders as cb
 from tests.conftest import T0, csrf_token
 from tests.test_agent_desk_views import client_for, text
 from tests.test_rulings import EVIDENCE, HOUR
-
-from desk.cases.models import Ruling
 
 
 @pytest.fixture

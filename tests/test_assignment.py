@@ -7,12 +7,12 @@ import threading
 
 import pytest
 
-from desk.agent_desk import assignment
-from desk.core import clock
-from desk.cases import complaints
 from desk import jobs
+from desk.agent_desk import assignment
 from desk.agent_desk.assignment import open_load
+from desk.cases import complaints
 from desk.cases.models import Category, Complaint, Event
+from desk.core import clock
 from desk.parties.models import User
 from tests import case_builders as b
 from tests.support import isolated_client

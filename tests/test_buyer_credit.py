@@ -10,18 +10,17 @@ import datetime as dt
 import pytest
 from peewee import fn
 
-from desk.core import clock
-from desk.credit import ledger as credit
+from arbitration.penalties.models import Violation
 from desk import jobs
 from desk.cases.models import Event
+from desk.core import clock
+from desk.credit import ledger as credit
 from desk.credit.models import BuyerCreditEntry
 from desk.parties.models import Buyer
 from tests import case_builders as cb
 from tests import complaint_helpers as h
 from tests.conftest import T0
 from tests.support import isolated_client
-
-from arbitration.penalties.models import Violation
 
 HOUR = dt.timedelta(hours=1)
 EVIDENCE = dt.timedelta(seconds=172800)

@@ -12,20 +12,17 @@ import re
 
 import pytest
 
-from desk.core import clock
-from desk.cases.models import Complaint, Event, TicketCounter
-from desk.messaging.models import Outbox
-from desk.credit.models import BuyerCreditEntry
-from desk.parties.models import Buyer
-from desk.messaging.models import WebhookSubscription
 from desk.agent_desk.models import SlaClock
+from desk.cases.models import Blob, Complaint, Event, Evidence, TicketCounter
+from desk.core import clock
+from desk.credit.models import BuyerCreditEntry
+from desk.messaging.models import Outbox, WebhookSubscription
+from desk.parties.models import Buyer
 from tests import case_builders as cb
 from tests import complaint_helpers as h
 from tests.conftest import csrf_token, login
 from tests.evidence_helpers import HTML, png_bytes
 from tests.support import isolated_client, push_order
-
-from desk.cases.models import Blob, Evidence
 
 MESSAGE = 'Please upload at least one piece of evidence'
 PROOF = [{'kind': 'chat_log', 'text': '商家:卡密已发。买家:提示已被使用。', 'description': '聊天记录'}]

@@ -1,8 +1,8 @@
 """`flask desk …` commands through Flask's CLI runner: users, API keys, the demo data."""
 import pytest
 
-from desk.parties.models import ROLES, ApiKey, Buyer, Merchant, User
 from desk.orders.models import Order
+from desk.parties.models import ROLES, ApiKey, Buyer, Merchant, User
 from tests.support import isolated_cli, isolated_client, push_order
 
 
@@ -144,8 +144,8 @@ def test_seed_demo(app, cli):
         assert buyer.buyer.orders.count() > 0
 
     # the demo logins work and see data
-    from web.demo import DEMO_PASSWORD
     from tests.conftest import login
+    from web.demo import DEMO_PASSWORD
     client = isolated_client(app)
     assert login(client, 'admin', DEMO_PASSWORD).headers['Location'] == '/admin/'
     shop = User.get(User.role == 'merchant_staff')

@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from desk.core import clock
 from desk.cases.models import Complaint, Event
+from desk.core import clock
 from desk.parties.models import Buyer
 from tests import complaint_helpers as h
 from tests.conftest import T0

@@ -4,9 +4,9 @@ import base64
 
 import pytest
 
-from desk.core import clock
 from desk.cases.models import Complaint
 from desk.cases.queries import encode_cursor
+from desk.core import clock
 from tests import complaint_helpers as h
 
 

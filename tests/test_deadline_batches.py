@@ -16,20 +16,18 @@ import threading
 
 import pytest
 
-from desk.core import clock, deadlines
-from desk.messaging import webhooks
-from desk.cases.models import Complaint, Event
-from desk.messaging.models import InboxMessage, Outbox
-from desk.cases.complaints import file_complaint, withdraw
-from desk.core.db import connection
+from arbitration import negotiation
+from arbitration.penalties.models import Violation
 from desk.agent_desk.models import SlaClock, SlaEvent
+from desk.cases.complaints import file_complaint, withdraw
+from desk.cases.models import Complaint, Event, Remedy
 from desk.cases.timeline import verify_chain
+from desk.core import clock, deadlines
+from desk.core.db import connection
+from desk.messaging import webhooks
+from desk.messaging.models import InboxMessage, Outbox
 from tests import complaint_helpers as h
 from tests.conftest import T0
-
-from arbitration import negotiation
-from desk.cases.models import Remedy
-from arbitration.penalties.models import Violation
 
 HOUR = dt.timedelta(hours=1)
 DUE = T0 + 24 * HOUR

@@ -21,9 +21,9 @@ from rq.job import Job
 from rq.registry import FinishedJobRegistry, ScheduledJobRegistry
 from rq.scheduler import RQScheduler
 
+from desk.agent_desk.models import SlaEvent, SlaPolicy
 from desk.core import clock, tasks
 from desk.core.db import database
-from desk.agent_desk.models import SlaEvent, SlaPolicy
 from tests import case_builders as b
 from tests.test_worker_integration import diagnostics, redis_conn, spawn, worker  # noqa: F401  (fixtures)
 

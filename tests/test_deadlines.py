@@ -13,12 +13,12 @@ import time
 
 import pytest
 
-from desk.core import clock, deadlines
 from desk import jobs
+from desk.agent_desk.models import SlaEvent
 from desk.cases.models import Complaint
+from desk.core import clock, deadlines
 from desk.core.db import atomic, database, is_sqlite
 from desk.core.errors import Conflict
-from desk.agent_desk.models import SlaEvent
 from tests import case_builders as b
 from tests.conftest import T0
 from tests.support import run_together

@@ -7,11 +7,17 @@ import json
 import pytest
 
 from arbitration.penalties import deposit, manual_violations, penalty_appeals, standing, violations
-from arbitration.penalties.models import Violation
-from arbitration.penalties.models import (AppealEvidence, DepositEntry, ViolationAppeal, ViolationComplaint, ViolationRule)
+from arbitration.penalties.models import (
+    AppealEvidence,
+    DepositEntry,
+    Violation,
+    ViolationAppeal,
+    ViolationComplaint,
+    ViolationRule,
+)
 from desk.core import clock
-from desk.messaging.models import Outbox
 from desk.core.errors import Conflict, Forbidden, Invalid, NotFound
+from desk.messaging.models import Outbox
 from desk.parties.models import Merchant
 from tests import case_builders as cb
 from tests import complaint_helpers as h

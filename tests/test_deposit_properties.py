@@ -19,8 +19,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from arbitration.penalties import deposit, manual_violations, penalty_appeals, violations
-from arbitration.penalties.models import Violation
-from arbitration.penalties.models import DepositEntry
+from arbitration.penalties.models import DepositEntry, Violation
 from desk.core import clock
 from desk.core.errors import DomainError
 from desk.parties.models import Merchant, User

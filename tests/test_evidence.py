@@ -8,17 +8,15 @@ import os
 
 import pytest
 
+from arbitration import evidence
+from arbitration.storage import get_storage
+from desk.cases.models import Blob, Complaint, Event, Evidence, EvidenceRequest
 from desk.core import clock
-from desk.cases.models import Complaint, Event
 from desk.messaging.models import Outbox
 from desk.parties.models import User
 from tests import case_builders as cb
 from tests import complaint_helpers as h
 from tests import evidence_helpers as ev
-
-from arbitration import evidence
-from desk.cases.models import Blob, Evidence, EvidenceRequest
-from arbitration.storage import get_storage
 
 MB = 1024 * 1024
 

@@ -4,13 +4,12 @@ listed, and the case's timeline stays one intact chain. Meant for PostgreSQL (pa
 transactions); on SQLite the writers are serialised and the same assertions hold."""
 import threading
 
+from desk.cases.models import Blob, Evidence
 from desk.cases.timeline import verify_chain
 from tests import case_builders as cb
 from tests import complaint_helpers as h
 from tests import evidence_helpers as ev
 from tests.support import isolated_client
-
-from desk.cases.models import Blob, Evidence
 
 ROUNDS = 10
 

@@ -7,17 +7,16 @@ import re
 import pytest
 from PIL import Image
 
+from arbitration import evidence
+from arbitration.jobs import make_thumbnail, render_thumbnail
+from arbitration.storage import get_storage
+from desk.cases.models import Blob, Evidence
 from desk.core import clock
 from tests import case_builders as cb
 from tests import complaint_helpers as h
 from tests import evidence_helpers as ev
 from tests.conftest import login
 from tests.support import isolated_client
-
-from arbitration import evidence
-from desk.cases.models import Blob, Evidence
-from arbitration.jobs import make_thumbnail, render_thumbnail
-from arbitration.storage import get_storage
 
 
 @pytest.fixture
@@ -263,6 +262,7 @@ def test_transparent_images_keep_alpha_in_a_png_thumbnail():
 def test_with_redis_the_thumbnail_is_made_by_a_worker(app, people, monkeypatch):
     import fakeredis
     from rq import Queue, SimpleWorker
+
     from desk.core import tasks
     connection = fakeredis.FakeStrictRedis()
     monkeypatch.setitem(app.extensions, 'desk_redis', connection)

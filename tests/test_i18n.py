@@ -18,10 +18,9 @@ from babel.messages.frontend import parse_keywords, parse_mapping_cfg
 from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
 from flask import render_template_string
-from flask.testing import FlaskClient
 
-from desk.parties import accounts
 from desk.orders import orders
+from desk.parties import accounts
 from tests.conftest import login
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -6,11 +6,11 @@ import re
 
 import pytest
 
-from desk.orders import imports
 from desk import jobs
 from desk.core.errors import Forbidden, Invalid, TooLarge
-from desk.parties.models import Buyer, Merchant
+from desk.orders import imports
 from desk.orders.models import ImportRun, Order
+from desk.parties.models import Buyer, Merchant
 from tests.conftest import csrf_token, login
 from tests.support import isolated_client
 

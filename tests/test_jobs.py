@@ -13,10 +13,10 @@ from rq import Queue, SimpleWorker
 from rq.cron import CronScheduler
 
 from app import PERIODIC_JOBS
-from desk.core import clock, tasks
-from desk.orders import imports
 from desk import jobs
+from desk.core import clock, tasks
 from desk.core.db import atomic
+from desk.orders import imports
 from desk.orders.models import ImportRun
 from desk.parties.models import LoginFailure
 
@@ -34,6 +34,11 @@ def explode(*args):
     raise RuntimeError('job exploded')
 
 
+#: Jobs are enqueued by their dotted name (`desk.core.tasks.enqueue`).
+RECORD = f'{__name__}.record'
+EXPLODE = f'{__name__}.explode'
+
+
 @pytest.fixture(autouse=True)
 def _clear_calls():
     calls.clear()
@@ -45,20 +50,20 @@ def _clear_calls():
 
 def test_inline_job_runs_after_commit_not_before(app):
     with atomic():
-        tasks.enqueue(record, 7)
+        tasks.enqueue(RECORD, 7)
         assert calls == [], 'a job must not run before its transaction commits'
     assert calls == [(7,)]
 
 
 def test_inline_job_outside_a_transaction_runs_at_once(app):
-    tasks.enqueue(record, 'now')
+    tasks.enqueue(RECORD, 'now')
     assert calls == [('now',)]
 
 
 def test_rolled_back_transaction_runs_no_job(app):
     with pytest.raises(ZeroDivisionError):
         with atomic():
-            tasks.enqueue(record, 1)
+            tasks.enqueue(RECORD, 1)
             1 / 0
     assert calls == []
     with atomic():  # nothing left over fires with the next commit
@@ -68,10 +73,10 @@ def test_rolled_back_transaction_runs_no_job(app):
 
 def test_job_from_a_rolled_back_savepoint_does_not_run(app):
     with atomic():
-        tasks.enqueue(record, 'outer')
+        tasks.enqueue(RECORD, 'outer')
         with pytest.raises(ZeroDivisionError):
             with atomic():
-                tasks.enqueue(record, 'inner')
+                tasks.enqueue(RECORD, 'inner')
                 1 / 0
     assert calls == [('outer',)]
 
@@ -79,8 +84,8 @@ def test_job_from_a_rolled_back_savepoint_does_not_run(app):
 def test_failing_inline_job_is_logged_and_caller_continues(app, caplog):
     with caplog.at_level(logging.ERROR, logger='desk.core.tasks'):
         with atomic():
-            tasks.enqueue(explode, 42)
-            tasks.enqueue(record, 'after')
+            tasks.enqueue(EXPLODE, 42)
+            tasks.enqueue(RECORD, 'after')
     assert calls == [('after',)]
     failure = next(r for r in caplog.records if 'explode' in r.getMessage())
     assert '42' in failure.getMessage()
@@ -99,7 +104,7 @@ def fake_redis(app, monkeypatch):
 def test_with_redis_the_job_is_enqueued_after_commit(app, fake_redis):
     rq_queue = Queue(tasks.QUEUE, connection=fake_redis)
     with atomic():
-        tasks.enqueue(record, 5, job_id='record-5')
+        tasks.enqueue(RECORD, 5, job_id='record-5')
         assert rq_queue.count == 0
     assert rq_queue.job_ids == ['record-5']
     assert calls == [], 'with Redis the web process only enqueues'
@@ -110,7 +115,7 @@ def test_with_redis_the_job_is_enqueued_after_commit(app, fake_redis):
 def test_with_redis_a_rollback_enqueues_nothing(app, fake_redis):
     with pytest.raises(ZeroDivisionError):
         with atomic():
-            tasks.enqueue(record, 5)
+            tasks.enqueue(RECORD, 5)
             1 / 0
     assert Queue(tasks.QUEUE, connection=fake_redis).count == 0
 

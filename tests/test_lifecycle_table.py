@@ -2,7 +2,7 @@
 relation a user can have to a case.
 
 The expected answer is worked out from `desk.cases.lifecycle.TABLE` alone (not from
-`desk.cases.complaints.check`), so a new row, state or action is covered without touching this
+`desk.cases.transitions.check`), so a new row, state or action is covered without touching this
 file, and a service that disagrees with the table fails here:
 
 - a user who may not see the case: 404 (existence is never leaked);
@@ -20,19 +20,18 @@ import datetime as dt
 import pytest
 
 from arbitration.negotiation import propose
-from desk.core import clock
 from desk.cases import lifecycle
-from web.api.openapi import ACTION_BODIES
-from desk.cases.models import STATES, Complaint
 from desk.cases.complaints import file_complaint, self_service_answer, withdraw
-from desk.core.db import database
+from desk.cases.lifecycle import STATES
 from desk.cases.lifecycle_doc import COMMAND, PATH, render
+from desk.cases.models import Complaint, EvidenceDeclaration, Ruling
+from desk.core import clock
+from desk.core.db import database
 from desk.orders.orders import upsert_order
 from desk.satisfaction.models import Rating, Review
 from tests.case_builders import evidence
 from tests.support import isolated_client
-
-from desk.cases.models import EvidenceDeclaration, Ruling
+from web.api.openapi import ACTION_BODIES
 
 #: The personas, with the relations (lifecycle actors) the table gives them on the case;
 #: None: they may not see it at all.

@@ -5,15 +5,15 @@ import re
 
 import pytest
 
-from desk.cases.models import Proposal, Remedy
+from desk.cases.complaints import file_complaint
+from desk.cases.models import Complaint, Proposal, Remedy
+from desk.cases.transitions import take_action
 from desk.core import clock
-from desk.cases.models import Complaint
-from desk.cases.complaints import file_complaint, take_action
-from web.consoles import merchant as merchant_console
 from desk.parties.models import ApiKey
 from tests import complaint_helpers as h
 from tests.conftest import csrf_token, login
 from tests.support import isolated_client
+from web.consoles import merchant as merchant_console
 
 
 @pytest.fixture

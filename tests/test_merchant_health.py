@@ -11,13 +11,12 @@ from flask import render_template_string
 from flask_login import login_user
 
 from arbitration.health import merchant_health
-from arbitration.penalties import standing
-from desk.cases.models import Ruling
 from arbitration.health.models import SORT_COLUMNS, MerchantHealth, MerchantHealthDay, MerchantHealthPolicy
+from arbitration.penalties import standing
 from arbitration.penalties.models import Violation
 from arbitration.penalties.violations import record_violation
+from desk.cases.models import Complaint, Ruling
 from desk.core import clock
-from desk.cases.models import Complaint
 from desk.core.errors import NotFound
 from desk.orders.models import Order
 from tests import case_builders as cb
@@ -350,7 +349,7 @@ def test_anonymous_users_are_sent_to_log_in(app, client):
 
 def test_policy_edits_are_checked(app):
     from web.consoles.health import validate_policy
-    row = merchant_health.policy()
+    row = MerchantHealthPolicy.current()
     validate_policy(row)
     row.trusted_defect_pct = 0
     with pytest.raises(ValueError):
@@ -389,7 +388,7 @@ def test_trusted_badge_shows_in_the_partial(app, frozen):
 
 def test_admins_edit_the_policy_and_nonsense_is_refused(app, client, users):
     from tests.conftest import csrf_token
-    row = merchant_health.policy()
+    row = MerchantHealthPolicy.current()
     url = f'/admin/health-policy/edit/?id={row.id}'
     login(client, users('supervisor').username)
     assert client.get(url).status_code == 403

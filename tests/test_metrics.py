@@ -5,25 +5,20 @@ rollup rebuilt from scratch (on a seeded random history of 2,000 cases, and on c
 through the services).
 """
 import datetime as dt
-import json
 import random
 
 import pytest
 
+from arbitration import negotiation, rulings
 from desk.agent_desk import assignment
-from desk.core import clock, deadlines
-from desk.satisfaction import metrics
-from desk.cases.models import Complaint, Event
 from desk.agent_desk.models import SlaEvent
-from desk.satisfaction.models import CaseMetric, MetricDay, MetricWeights, Rating
+from desk.cases.models import Appeal, Complaint, Event, Ruling
+from desk.core import clock, deadlines
 from desk.core.times import to_local
+from desk.satisfaction import metrics, ratings
+from desk.satisfaction.models import CaseMetric, MetricDay, MetricWeights, Rating
 from tests import case_builders as cb
 from tests.conftest import T0
-from tests.support import isolated_client
-
-from arbitration import negotiation, rulings
-from desk.cases.models import Appeal, Ruling
-from desk.satisfaction import ratings
 
 HOUR = dt.timedelta(hours=1)
 EVIDENCE = dt.timedelta(seconds=172800)
@@ -171,8 +166,8 @@ def test_periods_split_by_local_day(team):
 
 
 def test_an_agreement_rating_goes_to_the_merchant(team):
-    from tests import complaint_helpers as h
     from desk.cases import complaints
+    from tests import complaint_helpers as h
     h.order('O-1', amount_fen=10000)
     buyer = cb.buyer_login('b-1')
     filed = complaints.file_complaint(buyer, h.body('O-1'))
@@ -295,8 +290,8 @@ def _random_history(rng, count, agents, merchant_id, buyer_id, order_ids):
 
 
 def test_rebuild_equals_incremental_on_a_random_history_of_2000_cases(team):
-    from desk.parties.models import Buyer, Merchant
     from desk.orders.models import Order
+    from desk.parties.models import Buyer, Merchant
     from tests import complaint_helpers as h
     rng = random.Random(20261124)
     h.buyer('b-r')

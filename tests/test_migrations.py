@@ -8,11 +8,11 @@ from peewee import CharField, IntegerField, TextField
 from playhouse.reflection import Introspector
 from playhouse.schema_diff import diff_models
 
+from app import ALL_MODELS
 from desk.core.db import database, init_database
 from desk.core.migrate import migrate, runner
-from desk.parties.models import Merchant
 from desk.orders.models import Order
-from app import ALL_MODELS
+from desk.parties.models import Merchant
 
 HISTORY = 'schema_migration'
 

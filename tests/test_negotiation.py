@@ -9,18 +9,16 @@ import random
 
 import pytest
 
-from desk.core import clock, deadlines
-from desk.cases.models import Complaint, Event
-from desk.messaging.models import InboxMessage
-from desk.core.errors import Invalid
+from arbitration.penalties.models import Violation
 from desk.agent_desk.models import SlaEvent
+from desk.cases import remedies
+from desk.cases.models import Complaint, Event, Proposal, Remedy
+from desk.core import clock, deadlines
+from desk.core.errors import Invalid
+from desk.messaging.models import InboxMessage
 from tests import complaint_helpers as h
 from tests.conftest import T0
 from tests.support import isolated_client
-
-from desk.cases import remedies
-from desk.cases.models import Proposal, Remedy
-from arbitration.penalties.models import Violation
 
 HOUR = dt.timedelta(hours=1)
 DUE = T0 + 24 * HOUR          # the merchant's deadline for a complaint filed at T0

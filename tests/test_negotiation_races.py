@@ -21,17 +21,15 @@ import time
 
 import pytest
 
-from desk.core import clock, deadlines
-from desk.cases.models import Complaint
-from desk.cases.complaints import file_complaint
-from desk.core.db import connection
+from arbitration.penalties.models import Violation
 from desk.agent_desk.models import SlaEvent
+from desk.cases.complaints import file_complaint
+from desk.cases.models import Complaint, Proposal
+from desk.core import clock, deadlines
+from desk.core.db import connection
 from tests import complaint_helpers as h
 from tests.conftest import T0
 from tests.support import isolated_client
-
-from desk.cases.models import Proposal
-from arbitration.penalties.models import Violation
 
 ROUNDS = 100
 DUE = T0 + dt.timedelta(hours=24)

@@ -19,21 +19,18 @@ from rq.job import Job
 from rq.registry import FinishedJobRegistry, ScheduledJobRegistry
 from rq.scheduler import RQScheduler
 
-from desk.core import clock, deadlines, tasks
-from desk.messaging import outbox
-from desk.cases.models import Complaint
-from desk.messaging.models import InboxMessage, Outbox
-from desk.core.db import database
-from desk.messaging.models import WebhookDelivery
+from arbitration.penalties.models import Violation
 from desk.agent_desk.models import SlaEvent
+from desk.cases.models import Complaint, Proposal, Remedy
+from desk.core import clock, deadlines, tasks
+from desk.core.db import database
+from desk.messaging import outbox
+from desk.messaging.models import InboxMessage, Outbox, WebhookDelivery
 from tests import complaint_helpers as h
 from tests.support import isolated_client
 from tests.test_negotiation import parties  # noqa: F401  (fixture)
 from tests.test_webhooks import SECRET, Receiver, verify
 from tests.test_worker_integration import diagnostics, redis_conn, rq_command  # noqa: F401  (fixture)
-
-from desk.cases.models import Proposal, Remedy
-from arbitration.penalties.models import Violation
 
 pytestmark = pytest.mark.redis
 
@@ -213,8 +210,8 @@ def test_with_redis_down_filing_and_proposing_work_and_the_outbox_catches_up(
 def test_with_redis_down_the_real_worker_relays_once_redis_is_back(
         make_app, parties, users, redis_url, redis_conn, receiver, worker):  # noqa: F811
     """The same outage, recovered by the real worker running the relay job the cron enqueues."""
-    from desk.messaging import webhooks
     from desk.jobs import relay_outbox
+    from desk.messaging import webhooks
     webhooks.subscribe(users('integration'), receiver.url(), ['*'], secret=SECRET)
     down = isolated_client(make_app(REDIS_URL=DOWN))
     filed = down.post('/api/v1/complaints', json=h.body(), headers=parties['buyer'])

@@ -9,7 +9,7 @@ from openapi_spec_validator import validate
 
 from desk.cases import lifecycle
 from web.api import authenticated
-from web.api.openapi import (ACTION_BODIES, API_PREFIX, CALLABLE_ACTIONS, action_schema_name, build_document, operation)
+from web.api.openapi import ACTION_BODIES, API_PREFIX, CALLABLE_ACTIONS, action_schema_name, build_document, operation
 
 ERROR_STATUSES = ('400', '401', '403', '404', '409', '413', '415', '422')
 IGNORED_METHODS = {'HEAD', 'OPTIONS'}

@@ -5,8 +5,8 @@ import threading
 import pytest
 
 from desk.core.db import database
-from desk.parties.models import Buyer, Merchant
 from desk.orders.models import Order
+from desk.parties.models import Buyer, Merchant
 from tests.support import isolated_client, order_body
 
 URL = '/api/v1/orders/'

@@ -7,13 +7,13 @@ import threading
 
 import pytest
 
-from desk.core import clock
-from desk.messaging import outbox
 from desk.cases.models import Complaint
-from desk.messaging.models import InboxMessage, Outbox
+from desk.core import clock
 from desk.core.db import connection
-from desk.parties.models import User
+from desk.messaging import outbox
+from desk.messaging.models import InboxMessage, Outbox
 from desk.messaging.notifications import render
+from desk.parties.models import User
 from tests import complaint_helpers as h
 
 

@@ -2,15 +2,14 @@
 "all my evidence is in" button, the ruling with its reasoning, and the appeal form."""
 import re
 
+from arbitration.intervention import request_evidence
+from arbitration.rulings import rule
+from desk.cases.models import Appeal, EvidenceDeclaration
 from desk.core import clock
 from tests import case_builders as cb
 from tests.conftest import T0, csrf_token
 from tests.test_agent_desk_views import client_for, text
 from tests.test_rulings import EVIDENCE, HOUR, RULE, desk  # noqa: F401 (fixture)
-
-from desk.cases.models import Appeal, EvidenceDeclaration
-from arbitration.intervention import request_evidence
-from arbitration.rulings import rule
 
 
 def test_the_buyer_sees_the_deadline_and_declares_done(app, desk):  # noqa: F811

@@ -9,8 +9,7 @@ from flask import render_template
 from flask_login import login_user
 
 from arbitration.penalties import deposit, penalty_appeals, violations
-from arbitration.penalties.models import Violation
-from arbitration.penalties.models import StandingLevel, ViolationAppeal, ViolationRule
+from arbitration.penalties.models import StandingLevel, Violation, ViolationAppeal, ViolationRule
 from desk.core import clock
 from desk.parties.models import Merchant
 from tests import case_builders as cb

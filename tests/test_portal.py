@@ -4,9 +4,9 @@ import re
 
 from desk.cases.models import Complaint, Event
 from desk.messaging.models import InboxMessage
-from web.buyer.links import make_token
 from tests.conftest import PASSWORD, csrf_token, login
 from tests.support import isolated_client, push_order
+from web.buyer.links import make_token
 
 
 def _file(client, order_no='O-1', **fields):

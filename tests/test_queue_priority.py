@@ -1,8 +1,8 @@
 """SPEC §3: a complaint also filed externally (12315, 黑猫投诉) gets priority in the queue —
 after overdue cases, before the rest, whatever its tier or due time."""
-from desk.core import clock, deadlines
 from desk.agent_desk import queue
 from desk.cases.complaints import mark_external
+from desk.core import clock, deadlines
 from tests import case_builders as b
 
 

@@ -7,15 +7,14 @@ import io
 
 import pytest
 
+from arbitration import negotiation, rulings
 from desk.agent_desk import assignment
 from desk.core import clock
 from desk.satisfaction import ratings
-from desk.satisfaction.models import Rating, Review
+from desk.satisfaction.models import Review
 from tests import case_builders as cb
 from tests.conftest import csrf_token, login
 from tests.support import isolated_client
-
-from arbitration import negotiation, rulings
 
 HOUR = dt.timedelta(hours=1)
 RESOLVE = {'remedy': {'type': 'none'}, 'note': '已解释原因。'}

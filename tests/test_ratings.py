@@ -8,15 +8,13 @@ import json
 
 import pytest
 
+from desk.cases.models import Complaint, Event, Remedy
 from desk.core import clock, deadlines
-from desk.cases.models import Complaint, Event
-from desk.satisfaction.models import Rating, Review, RatingFollowup
+from desk.satisfaction.models import Rating, RatingFollowup, Review
 from tests import case_builders as cb
 from tests import complaint_helpers as h
-from tests.conftest import T0, csrf_token, login
+from tests.conftest import csrf_token, login
 from tests.support import isolated_client
-
-from desk.cases.models import Remedy
 
 HOUR = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)
@@ -435,8 +433,8 @@ def test_listing_resolved_cases_reads_ratings_and_reviews_once_per_page(desk):
 
 def test_a_nul_in_a_comment_review_note_or_reopen_reason_is_422(desk):
     """The API refuses NUL in any JSON body; the portal and console forms reach the services."""
-    from desk.satisfaction import ratings
     from desk.core.errors import Invalid
+    from desk.satisfaction import ratings
     with pytest.raises(Invalid) as err:
         ratings.parse_rating({'stars': 5, 'comment': '很好\x00'})
     assert err.value.status == 422 and set(err.value.fields) == {'comment'}

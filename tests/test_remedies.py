@@ -6,18 +6,16 @@ import json
 
 import pytest
 
+from desk.cases import remedies
+from desk.cases.models import Event, Remedy
 from desk.core import clock, deadlines
-from desk.messaging import webhooks
-from desk.cases.models import Event
-from desk.messaging.models import InboxMessage, Outbox
 from desk.core.errors import Invalid
+from desk.messaging import webhooks
+from desk.messaging.models import InboxMessage, Outbox
 from desk.messaging.notifications import render
 from tests import complaint_helpers as h
 from tests.test_negotiation import case, error, ok, parties, propose  # noqa: F401  (fixture)
 from tests.test_webhooks import closed_port_url
-
-from desk.cases import remedies
-from desk.cases.models import Remedy
 
 HOUR = dt.timedelta(hours=1)
 

@@ -16,17 +16,15 @@ from hypothesis import strategies as st
 from peewee import fn
 
 from arbitration import negotiation
-from desk.cases import remedies
-from desk.cases.models import Ruling
-from desk.cases.models import Remedy
 from desk.agent_desk import assignment
+from desk.cases import complaints, remedies, transitions
+from desk.cases.lifecycle import STATES
+from desk.cases.models import Remedy, Ruling
 from desk.core import clock, deadlines
-from desk.cases import complaints
-from desk.cases.models import STATES
-from desk.credit.models import BuyerCreditEntry
 from desk.core.errors import DomainError
-from desk.parties.models import Buyer
 from desk.core.money import to_yuan
+from desk.credit.models import BuyerCreditEntry
+from desk.parties.models import Buyer
 from tests import case_builders as cb
 from tests import complaint_helpers as h
 
@@ -110,15 +108,15 @@ def _play(step, actors, complaint):
         'propose': lambda: negotiation.propose(actors['merchant'], complaint, {
             'type': step[1], 'amount': step[2] if step[1] in ('refund', 'compensation') else None,
             'message': '方案'}),
-        'accept': lambda: complaints.take_action(actors['buyer'], complaint, 'accept', {}),
-        'reject': lambda: complaints.take_action(actors['buyer'], complaint, 'reject', {'reason': '不同意'}),
-        'escalate': lambda: complaints.take_action(actors[step[1]], complaint, 'escalate', {'reason': '请平台介入'}),
+        'accept': lambda: transitions.take_action(actors['buyer'], complaint, 'accept', {}),
+        'reject': lambda: transitions.take_action(actors['buyer'], complaint, 'reject', {'reason': '不同意'}),
+        'escalate': lambda: transitions.take_action(actors[step[1]], complaint, 'escalate', {'reason': '请平台介入'}),
         'claim': lambda: assignment.claim(actors[step[1]], complaint),
-        'done': lambda: complaints.take_action(actors[step[1]], complaint, 'evidence_done', {}),
-        'close': lambda: complaints.take_action(complaint.owner or actors['first'], complaint, 'close_evidence', {}),
-        'rule': lambda: complaints.take_action(actors[step[1]], complaint, 'rule', {
+        'done': lambda: transitions.take_action(actors[step[1]], complaint, 'evidence_done', {}),
+        'close': lambda: transitions.take_action(complaint.owner or actors['first'], complaint, 'close_evidence', {}),
+        'rule': lambda: transitions.take_action(actors[step[1]], complaint, 'rule', {
             'outcome': step[2][0], 'responsibility': step[2][1], 'remedy': step[3], 'reasoning': '依据证据裁定'}),
-        'appeal': lambda: complaints.take_action(actors[step[1]], complaint, 'appeal', {'reason': '不服裁定'}),
+        'appeal': lambda: transitions.take_action(actors[step[1]], complaint, 'appeal', {'reason': '不服裁定'}),
     }
     try:
         calls[kind]()

@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from desk.core import clock, deadlines
 from desk.cases.models import Event
+from desk.core import clock, deadlines
 from desk.messaging.models import InboxMessage
 from desk.satisfaction.models import Review
 from desk.satisfaction.ratings import REVIEW_SLA

@@ -10,19 +10,16 @@ import json
 
 import pytest
 
-from desk.core import clock, deadlines
-from desk.cases.models import Complaint, Event
+from arbitration.intervention import on_evidence_submitted
+from arbitration.penalties.models import Violation
 from desk.agent_desk.models import SlaClock
+from desk.cases import remedies
+from desk.cases.models import Appeal, Complaint, Event, EvidenceRequest, Remedy, Ruling
+from desk.core import clock, deadlines
 from tests import case_builders as cb
 from tests import complaint_helpers as h
 from tests.conftest import T0
 from tests.support import isolated_client
-
-from desk.cases import remedies
-from desk.cases.models import Appeal, EvidenceRequest, Ruling
-from arbitration.intervention import on_evidence_submitted
-from desk.cases.models import Remedy
-from arbitration.penalties.models import Violation
 
 HOUR = dt.timedelta(hours=1)
 EVIDENCE = dt.timedelta(seconds=172800)

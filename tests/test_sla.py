@@ -11,11 +11,11 @@ import datetime as dt
 import pytest
 
 from desk.agent_desk import assignment, sla
-from desk.core import clock, deadlines
+from desk.agent_desk.models import BusinessHours, Holiday, SlaEvent, SlaPolicy
 from desk.cases import complaints
 from desk.cases.models import FAR_FUTURE, Event
+from desk.core import clock, deadlines
 from desk.core.db import atomic
-from desk.agent_desk.models import BusinessHours, Holiday, SlaEvent, SlaPolicy
 from tests import case_builders as b
 from tests.conftest import T0
 

@@ -9,12 +9,10 @@ import threading
 import pytest
 
 from arbitration.penalties import spike
-from desk.cases.models import Ruling
-from arbitration.penalties.models import Violation
-from arbitration.penalties.models import ViolationComplaint, ViolationRule
-from desk.core import clock
+from arbitration.penalties.models import Violation, ViolationComplaint, ViolationRule
 from desk.cases import complaints
-from desk.cases.models import Complaint
+from desk.cases.models import Complaint, Ruling
+from desk.core import clock
 from desk.core.db import atomic, connection
 from tests import case_builders as cb
 from tests import complaint_helpers as h

@@ -8,13 +8,13 @@ import logging
 
 import pytest
 
+from arbitration.health import standing_report
 from arbitration.penalties import standing, violations
-from arbitration.penalties.models import Violation
-from arbitration.penalties.models import DepositEntry, MerchantStanding, StandingLevel, ViolationRule
+from arbitration.penalties.models import DepositEntry, MerchantStanding, StandingLevel, Violation, ViolationRule
 from desk.core import clock, deadlines
+from desk.core.db import atomic
 from desk.messaging import webhooks
 from desk.messaging.models import InboxMessage, Outbox
-from desk.core.db import atomic
 from desk.parties.models import User
 from tests import complaint_helpers as h
 from tests.conftest import T0
@@ -80,7 +80,7 @@ def count_queries():
 
 
 def current(merchant):
-    return standing.standing_for(_integration(), merchant.ref)
+    return standing_report.standing_for(_integration(), merchant.ref)
 
 
 def _integration():

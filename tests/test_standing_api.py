@@ -6,8 +6,7 @@ import pytest
 
 from arbitration.health import merchant_health
 from arbitration.penalties import violations
-from arbitration.penalties.models import Violation
-from arbitration.penalties.models import DepositEntry
+from arbitration.penalties.models import DepositEntry, Violation
 from desk.core import clock
 from desk.core.db import atomic
 from tests import complaint_helpers as h

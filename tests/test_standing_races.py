@@ -11,8 +11,7 @@ import json
 import pytest
 
 from arbitration.penalties import standing
-from arbitration.penalties.models import Violation
-from arbitration.penalties.models import MerchantStanding
+from arbitration.penalties.models import MerchantStanding, Violation
 from desk.core import clock, deadlines
 from desk.messaging import webhooks
 from desk.messaging.models import Outbox

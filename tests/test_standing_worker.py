@@ -11,8 +11,7 @@ from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
 from arbitration.penalties import standing
-from arbitration.penalties.models import Violation
-from arbitration.penalties.models import MerchantStanding
+from arbitration.penalties.models import MerchantStanding, Violation
 from desk.core import clock, tasks
 from tests import complaint_helpers as h
 from tests.conftest import T0

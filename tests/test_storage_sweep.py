@@ -10,11 +10,11 @@ import os
 import pytest
 
 from arbitration import evidence, storage_sweep
-from desk.cases.models import Blob, Evidence
 from arbitration.jobs import purge_orphan_files
 from arbitration.storage import WITHDRAWN_PREFIX, LocalStorage
 from arbitration.storage_sweep import Purged, purge_orphans
 from config import load_config
+from desk.cases.models import Blob, Evidence
 from tests import case_builders as cb
 from tests import evidence_helpers as ev
 from tests.support import isolated_cli

@@ -6,10 +6,10 @@ import threading
 
 import pytest
 
-from desk.core import clock
 from desk.cases.models import Complaint, Event
-from desk.core.db import database
 from desk.cases.timeline import GENESIS, verify_all, verify_chain
+from desk.core import clock
+from desk.core.db import database
 from tests import complaint_helpers as h
 
 

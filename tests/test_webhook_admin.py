@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from desk.messaging import webhooks
 from desk.cases.complaints import file_complaint
+from desk.messaging import webhooks
 from desk.messaging.models import WebhookDelivery, WebhookSubscription
 from tests import complaint_helpers as h
 from tests.conftest import csrf_token, login

@@ -17,14 +17,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from desk.cases.models import Remedy
 from desk.core import clock, deadlines
-from desk.messaging import webhooks
 from desk.core.errors import Forbidden, Invalid
+from desk.messaging import webhooks
 from desk.messaging.models import WebhookDelivery
 from tests import complaint_helpers as h
 from tests.test_negotiation import case, ok, parties, propose  # noqa: F401  (fixture)
-
-from desk.cases.models import Remedy
 
 SECRET = 'whsec-test-0123456789abcdef'
 

@@ -20,8 +20,8 @@ from rq.cron import get_cron_job_ids
 from rq.job import Job
 
 from desk.core import clock, tasks
-from desk.orders import imports
 from desk.core.db import database
+from desk.orders import imports
 from desk.orders.models import ImportRun, Order
 from desk.parties.models import LoginFailure
 

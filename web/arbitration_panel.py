@@ -10,15 +10,14 @@ from flask import Blueprint, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from desk.core import clock
-from desk.cases.access import get_visible, relations
-from desk.cases.complaints import allowed_actions, take_action
-from desk.core.errors import DomainError
-from web.auth import is_safe_next, roles_required
-
-from desk.cases.models import Appeal, EvidenceDeclaration, EvidenceRequest, Ruling
 from arbitration.intervention import evidence_open, evidence_round
 from arbitration.rulings import outcome_label, remedy_label, responsibility_label
+from desk.cases.access import get_visible, relations
+from desk.cases.models import Appeal, EvidenceDeclaration, EvidenceRequest, Ruling
+from desk.cases.transitions import allowed_actions, take_action
+from desk.core import clock
+from desk.core.errors import DomainError
+from web.auth import is_safe_next, roles_required
 from web.consoles.workspace import clause_title
 
 bp = Blueprint('arbitration_party', __name__, url_prefix='/arbitration')

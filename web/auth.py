@@ -5,8 +5,7 @@ import json
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request,
-                   session, url_for)
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
@@ -15,9 +14,9 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from desk.parties import accounts
 from desk.core import tasks
 from desk.core.errors import DomainError
+from desk.parties import accounts
 from desk.parties.models import STAFF_ROLES, User
 
 login_manager = LoginManager()
@@ -123,7 +122,7 @@ def _has_nul(values):
     return any('\x00' in key or '\x00' in value for key, value in values.items(multi=True))
 
 
-def init_web(app):
+def init_app(app):
     @app.before_request
     def _refuse_nul():
         """No query or form value is ever allowed a NUL byte (PostgreSQL cannot even store
@@ -139,10 +138,6 @@ def init_web(app):
     csrf.init_app(app)
     app.register_blueprint(bp)
 
-    from web import inbox
-    from web.buyer import portal
-    app.register_blueprint(portal.bp)
-    inbox.init_inbox(app)
     app.jinja_env.filters['fromjson'] = json.loads
 
     @app.before_request

@@ -5,9 +5,9 @@ import sys
 import click
 from flask.cli import AppGroup
 
-from desk.parties import accounts
 from desk.core.db import connection
 from desk.core.errors import DomainError
+from desk.parties import accounts
 from desk.parties.models import DEPARTMENTS, ROLES, User
 
 desk_cli = AppGroup('desk', help='Arbiter Desk administration.')

@@ -7,12 +7,12 @@ stay reproducible.
 import datetime as dt
 import random
 
-from desk.parties import accounts
 from desk.core import clock
 from desk.core.db import atomic
-from desk.parties.models import User
-from desk.orders.orders import upsert_order
 from desk.core.times import to_iso
+from desk.orders.orders import upsert_order
+from desk.parties import accounts
+from desk.parties.models import User
 
 DEMO_PASSWORD = 'demo-pass-2026'
 

@@ -8,20 +8,19 @@ cleaned name (RFC 5987 for Chinese), with `X-Content-Type-Options: nosniff` and
 `Content-Security-Policy: sandbox`; `?inline=1` shows images, videos, PDF and plain text in
 the page instead.
 """
-from flask import (Blueprint, Response, current_app, flash, redirect, request, url_for)
+from flask import Blueprint, Response, current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wsgi import wrap_file
 
+from arbitration import evidence
+from arbitration.storage import get_storage
 from desk.cases.access import get_visible
+from desk.cases.models import EVIDENCE_KINDS
 from desk.core.errors import DomainError, NotFound
 from desk.core.masking import mask_text
 from web.auth import is_safe_next
-
-from arbitration import evidence
-from desk.cases.models import EVIDENCE_KINDS
-from arbitration.storage import get_storage
 
 bp = Blueprint('evidence', __name__, url_prefix='/evidence')
 

@@ -8,9 +8,9 @@ and gettext falls back from it to `zh`, where WTForms' and our own catalogues li
 from flask import current_app, has_request_context, request, session
 from flask_babel import Babel
 
-from desk.core.times import format_local
 from desk.core.labels import init_labels
 from desk.core.money import format_money
+from desk.core.times import format_local
 
 LANGUAGES = {'zh': 'zh_Hans_CN', 'en': 'en'}
 
@@ -37,7 +37,7 @@ def select_timezone():
     return current_app.config['TIMEZONE']
 
 
-def init_i18n(app):
+def init_app(app):
     Babel(app, locale_selector=select_locale, timezone_selector=select_timezone)
     app.jinja_env.filters['money'] = format_money
     app.jinja_env.filters['localtime'] = format_local

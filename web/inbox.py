@@ -29,7 +29,7 @@ def read_all():
     return redirect(url_for('inbox.index'))
 
 
-def init_inbox(app):
+def init_app(app):
     app.register_blueprint(bp)
 
     @app.context_processor

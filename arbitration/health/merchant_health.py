@@ -35,19 +35,17 @@ from flask import current_app, has_app_context
 from flask_babel import gettext as _
 from peewee import Tuple, fn
 
+from arbitration.health.models import MerchantHealth, MerchantHealthDay, MerchantHealthPolicy
+from arbitration.penalties import spike, standing
+from arbitration.penalties.models import MerchantStanding, Violation
+from desk.cases import lifecycle
+from desk.cases.models import Complaint, Ruling
 from desk.core import clock
-from desk.cases.models import Complaint
 from desk.core.db import among, atomic, database, update_each
 from desk.core.errors import NotFound
-from desk.parties.models import STAFF_ROLES, Merchant
-from desk.orders.models import Order
 from desk.core.times import to_iso, to_local
-
-from arbitration.penalties import spike, standing
-from desk.cases.models import Ruling
-from arbitration.health.models import MerchantHealth, MerchantHealthDay, MerchantHealthPolicy
-from arbitration.penalties.models import Violation
-from arbitration.penalties.models import MerchantStanding
+from desk.orders.models import Order
+from desk.parties.models import STAFF_ROLES, Merchant
 
 #: Violations that make a defect: the merchant let the 24 h pass, or lost the case.
 DEFECT_CODES = ('no_response', 'arbitration_lost', 'not_as_described', 'fake_delivery')
@@ -61,14 +59,6 @@ _ROW_FIELDS = ('computed_at', 'window_days', 'orders', 'complaints', 'complaint_
                'loss_rate', 'defects', 'defect_rate', 'healthy', 'trusted', 'level', 'active_points')
 _DAY_FIELDS = ('orders', 'complaints', 'complaint_rate', 'answered_rate', 'median_response_seconds',
                'loss_rate', 'defect_rate')
-
-
-def policy():
-    """The thresholds: the policy row, or its defaults when the table is empty."""
-    row = MerchantHealthPolicy.select().order_by(MerchantHealthPolicy.id).first()
-    return row or MerchantHealthPolicy(window_days=60, healthy_defect_pct=Decimal('1'),
-                                       trusted_defect_pct=Decimal('0.5'), trusted_max_points=0,
-                                       trusted_min_orders=1, spike_complaints=5, spike_window_days=30)
 
 
 def _response_seconds():
@@ -97,7 +87,7 @@ def compute(merchant_ids=None, now=None, rules=None):
     every merchant). A handful of grouped queries over the window, whatever the number of
     merchants; nothing is written."""
     now = now or clock.now()
-    rules = rules or policy()
+    rules = rules or MerchantHealthPolicy.current()
     start = now - dt.timedelta(days=rules.window_days)
     if merchant_ids is None:
         ids = [m for (m,) in Merchant.select(Merchant.id).order_by(Merchant.id).tuples()]
@@ -129,7 +119,7 @@ def compute(merchant_ids=None, now=None, rules=None):
             answerable[merchant_id] += 1
             in_time[merchant_id] += answered <= due
             waits[merchant_id].append((answered - filed).total_seconds())
-        elif due <= now and not (state == 'withdrawn' and closed is not None and closed < due):
+        elif due <= now and not (state == lifecycle.WITHDRAWN and closed is not None and closed < due):
             answerable[merchant_id] += 1
 
     rulings, lost = Counter(), Counter()
@@ -219,7 +209,7 @@ def refresh(merchant_ids=None, now=None):
     job, a button's run and a first read of one merchant can overlap without a duplicate key;
     running it twice writes the same rows."""
     now = now or clock.now()
-    rules = policy()
+    rules = MerchantHealthPolicy.current()
     figures = compute(merchant_ids, now, rules)
     day = to_local(now).date()
     ids = sorted(figures)
@@ -271,7 +261,7 @@ def sync_standing(merchant_ids, now=None):
             .where(among(MerchantHealth.merchant, ids))}
     if not rows:
         return 0
-    rules = policy()
+    rules = MerchantHealthPolicy.current()
     levels = _standing(sorted(rows), sorted(rows), now)
     changes = {}
     for merchant_id, row in rows.items():
@@ -283,7 +273,6 @@ def sync_standing(merchant_ids, now=None):
     return len(rows)
 
 
-standing.LISTENERS.append(sync_standing)
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -299,7 +288,7 @@ def health_row(merchant_id, now=None):
 
 def figures_for(merchant_id, now=None):
     """The merchant's health as a JSON-ready dict (the standing API embeds it as `health`)."""
-    return as_dict(health_row(merchant_id, now), policy())
+    return as_dict(health_row(merchant_id, now), MerchantHealthPolicy.current())
 
 
 def _round(value, digits=4):
@@ -412,3 +401,7 @@ def list_page(sort='defect_rate', descending=True, after=None, level=None, trust
         value = getattr(last, sort)
         cursor = (1, None, last.merchant_id) if value is None else (0, value, last.merchant_id)
     return rows, cursor
+
+
+def init_app(app):
+    standing.add_listener(sync_standing)

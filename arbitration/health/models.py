@@ -7,11 +7,20 @@ demand); pages and the standing API only read these rows. Every figure the backo
 sorts by has an index (figure, merchant) so a page of 50 out of 100,000 merchants is an index
 range scan (keyset pagination, see `web.consoles.health`).
 """
-from peewee import (AutoField, BooleanField, DateField, DateTimeField, DecimalField, DoubleField,
-                    ForeignKeyField, IntegerField)
+from decimal import Decimal
+
+from peewee import (
+    AutoField,
+    BooleanField,
+    DateField,
+    DateTimeField,
+    DecimalField,
+    DoubleField,
+    ForeignKeyField,
+    IntegerField,
+)
 
 from desk.core import clock
-from desk.cases.models import Complaint
 from desk.core.db import BaseModel
 from desk.parties.models import Merchant
 
@@ -86,9 +95,12 @@ class MerchantHealthPolicy(BaseModel):
     spike_window_days = IntegerField(default=30)
     updated_at = DateTimeField(default=clock.now)
 
+    @classmethod
+    def current(cls):
+        """The thresholds in force: the policy row, or its defaults when the table is empty."""
+        row = cls.select().order_by(cls.id).first()
+        return row or cls(window_days=60, healthy_defect_pct=Decimal('1'), trusted_defect_pct=Decimal('0.5'),
+                          trusted_max_points=0, trusted_min_orders=1, spike_complaints=5, spike_window_days=30)
 
-# The spike check and a merchant's health read its complaints by filing time; the index lives
-# with the tables that need it (declared here so the schema check sees model and database agree).
-Complaint.add_index(Complaint.index(Complaint.merchant, Complaint.created_at))
 
-HEALTH_MODELS = [MerchantHealth, MerchantHealthDay, MerchantHealthPolicy]
+MODELS = [MerchantHealth, MerchantHealthDay, MerchantHealthPolicy]

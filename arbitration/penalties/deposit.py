@@ -24,15 +24,15 @@ import re
 from flask_babel import gettext as _
 from peewee import Case, IntegrityError, fn
 
+from arbitration.penalties import standing
+from arbitration.penalties.models import DepositEntry
 from desk.core import clock
 from desk.core.db import among, atomic, insert_rows, is_sqlite
 from desk.core.errors import Conflict, Forbidden, Invalid
-from desk.parties.models import Merchant
 from desk.core.money import MAX_FEN, to_yuan
 from desk.core.text_input import clean_text
 from desk.core.times import to_iso
-
-from arbitration.penalties.models import DepositEntry
+from desk.parties.models import Merchant
 
 #: Who may credit a deposit: staff with the money role, and the marketplace integration.
 TOP_UP_ROLES = ('admin', 'supervisor', 'integration')
@@ -174,7 +174,6 @@ def top_up(actor, merchant, amount_fen, note='', idempotency_key=None, now=None)
     With an `idempotency_key`, a retry returns the first entry (`created` False) and credits
     nothing; the same key for a different merchant or amount is a 409. A top-up that brings
     the balance back to zero or more lifts a deposit hold (through `standing.recompute`)."""
-    from arbitration.penalties import standing
     note = _check_top_up(actor, amount_fen, note, idempotency_key)
     now = now or clock.now()
     try:

@@ -10,18 +10,16 @@ import datetime as dt
 
 from flask_babel import gettext as _
 
-from desk.core import clock
+from arbitration.penalties import deposit, standing
+from arbitration.penalties.models import Violation, ViolationComplaint, ViolationRule
+from arbitration.penalties.penalty_appeals import SUPERVISORS
+from arbitration.penalties.violations import VALID_DAYS
 from desk.cases.models import Complaint
+from desk.core import clock
 from desk.core.db import atomic
 from desk.core.errors import Conflict, Forbidden, Invalid
 from desk.core.money import MAX_FEN
 from desk.core.text_input import clean_text
-
-from arbitration.penalties import deposit
-from arbitration.penalties.models import Violation
-from arbitration.penalties.penalty_appeals import SUPERVISORS
-from arbitration.penalties.models import ViolationComplaint, ViolationRule
-from arbitration.penalties.violations import VALID_DAYS
 
 REASON_MAX = 2000
 MAX_POINTS = 100
@@ -43,7 +41,6 @@ def record_manual(actor, merchant, points, fine_fen, reason, ticket_no=None, now
     403 for anyone but a supervisor (or an admin); 422 without a reason, for negative or
     non-integer points or fine, for neither points nor a fine, or for a ticket that is not a
     complaint against this merchant; 409 when an admin switched the `manual` rule off."""
-    from arbitration.penalties import standing
     if actor is None or actor.role not in SUPERVISORS:
         raise Forbidden(_('Only a supervisor records manual violations.'))
     now = now or clock.now()

@@ -4,15 +4,12 @@ violation to its complaints, each merchant's standing, the deposit ledger and pe
 `Violation` is the one record of a merchant's violation (the negotiation and ruling code record
 it); the other tables build points, levels, fines and appeals on it.
 """
-from peewee import (AutoField, BooleanField, CharField, DateTimeField, ForeignKeyField,
-                    IntegerField, TextField)
+from peewee import AutoField, BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
 
+from desk.cases.models import Blob, Complaint
 from desk.core import clock
-from desk.cases.models import Complaint
 from desk.core.db import BaseModel
 from desk.parties.models import Merchant, User
-
-from desk.cases.models import Blob
 
 VIOLATION_STATES = ('active', 'expired', 'revoked')
 APPEAL_STATES = ('open', 'upheld', 'revoked')
@@ -149,5 +146,5 @@ class AppealEvidence(BaseModel):
     created_at = DateTimeField(default=clock.now)
 
 
-PENALTY_MODELS = [ViolationRule, StandingLevel, ViolationComplaint, MerchantStanding,
-                  DepositEntry, ViolationAppeal, AppealEvidence]
+MODELS = [Violation, ViolationRule, StandingLevel, ViolationComplaint, MerchantStanding,
+          DepositEntry, ViolationAppeal, AppealEvidence]

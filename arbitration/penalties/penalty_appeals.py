@@ -17,19 +17,20 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from peewee import IntegrityError
 
+from arbitration.evidence import store_upload
+from arbitration.penalties import deposit, standing
+from arbitration.penalties.models import AppealEvidence, Violation, ViolationAppeal
+from desk.cases.models import Blob
 from desk.core import clock
-from desk.parties.accounts import supervisor_ids
 from desk.core.db import atomic, is_sqlite
 from desk.core.errors import Conflict, Forbidden, Invalid, NotFound
-from desk.core.times import format_local
-from desk.parties.models import User
-from desk.messaging.notifications import TEMPLATES, notify
+from desk.core.money import format_money
 from desk.core.text_input import clean_text
-
-from arbitration.penalties import deposit
-from desk.cases.models import Blob
-from arbitration.penalties.models import Violation
-from arbitration.penalties.models import AppealEvidence, ViolationAppeal
+from desk.core.times import format_local
+from desk.messaging import notifications
+from desk.messaging.notifications import notify
+from desk.parties.accounts import supervisor_ids
+from desk.parties.models import User
 
 APPEAL_WINDOW = dt.timedelta(days=7)
 REASON_MAX = 2000
@@ -41,7 +42,7 @@ SUPERVISORS = ('supervisor', 'admin')
 STANDING_LINK = '/merchant/standing'
 QUEUE_LINK = '/admin/violation-appeals/'
 
-TEMPLATES.update({
+NOTICES = {
     'violation_appeal_filed': (_l('Penalty appeal from %(merchant)s'),
                                _l('%(merchant)s appealed violation %(violation)s (%(code)s, %(points)s points). '
                                   'Decide it in the appeal queue.')),
@@ -50,7 +51,7 @@ TEMPLATES.update({
     'violation_appeal_revoked': (_l('Violation %(violation)s was revoked'),
                                  _l('Your appeal was accepted: the %(points)s points no longer count and '
                                     'a fine of %(fine)s is refunded to your deposit. The supervisor wrote: %(note)s')),
-})
+}
 
 
 def appeal_deadline(violation):
@@ -108,7 +109,6 @@ def appeal(actor, violation_id, reason, files=(), now=None):
 
 
 def _store(name, stream):
-    from arbitration.evidence import store_upload
     return store_upload(name, stream, field='files')
 
 
@@ -182,7 +182,6 @@ def decide(actor, appeal_id, decision, note, now=None):
 def revoke(violation, actor, now):
     """End `violation` as revoked, refund its fine and recompute the standing (inside the
     caller's transaction); the refund entry or None."""
-    from arbitration.penalties import standing
     (Violation
      .update(state='revoked', ended_at=now)
      .where(Violation.id == violation.id)
@@ -193,5 +192,8 @@ def revoke(violation, actor, now):
 
 
 def _yuan(fen):
-    from desk.core.money import format_money
     return format_money(fen)
+
+
+def init_app(app):
+    notifications.TEMPLATES.update(NOTICES)

@@ -28,15 +28,13 @@ import datetime as dt
 
 from peewee import JOIN, SQL, fn
 
-from desk.cases import timeline
-from desk.cases.models import Complaint
+from arbitration.health.models import MerchantHealthPolicy
+from arbitration.penalties.models import Violation, ViolationComplaint, ViolationRule
+from arbitration.penalties.violations import record_violation
+from desk.cases import lifecycle, timeline
+from desk.cases.models import Complaint, Ruling
 from desk.core.db import among, insert_rows, is_sqlite
 from desk.parties.models import Merchant
-
-from desk.cases.models import Ruling
-from arbitration.penalties.models import Violation
-from arbitration.penalties.models import ViolationComplaint, ViolationRule
-from arbitration.penalties.violations import record_violation
 
 CODE = 'complaint_spike'
 #: Complaint paths that are complaints against the merchant.
@@ -55,7 +53,7 @@ def valid_complaints(merchant_ids=None):
     query = (Complaint
              .select()
              .where(Complaint.path.in_(COUNTED_PATHS)
-                    & (Complaint.state != 'withdrawn')
+                    & (Complaint.state != lifecycle.WITHDRAWN)
                     & ~fn.EXISTS(buyer_ruled)))
     if merchant_ids is not None:
         query = query.where(Complaint.merchant.in_(list(merchant_ids)))
@@ -94,12 +92,11 @@ def check(complaint, at=None):
     window; returns the violation or None. Call inside the filing's transaction."""
     if complaint.path not in COUNTED_PATHS:
         return None
-    from arbitration.health.merchant_health import policy
     rule = ViolationRule.get_or_none(ViolationRule.code == CODE)
     if rule is not None and not rule.active:
         return None  # an admin switched the rule off
     at = at or complaint.created_at
-    rules = policy()
+    rules = MerchantHealthPolicy.current()
     if not is_sqlite():
         (Merchant
          .select(Merchant.id)
@@ -130,4 +127,5 @@ def _on_event(complaint, event):
         check(complaint)
 
 
-timeline.LISTENERS.append(_on_event)
+def init_app(app):
+    timeline.add_listener(_on_event)

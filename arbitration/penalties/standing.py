@@ -41,13 +41,16 @@ import datetime as dt
 
 from peewee import JOIN, Case, fn
 
-from desk.core import clock, deadlines
+from arbitration.penalties.models import DepositEntry, MerchantStanding, StandingLevel, Violation
+from desk.core import clock, deadlines, tasks
 from desk.core.db import among, atomic, is_sqlite, update_each
-from desk.parties.models import Merchant, User
+from desk.core.money import to_yuan
 from desk.core.tasks import job
-
-from arbitration.penalties.models import Violation
-from arbitration.penalties.models import DepositEntry, MerchantStanding, StandingLevel
+from desk.core.times import format_local, to_iso
+from desk.messaging import notifications
+from desk.messaging.notifications import notify_many
+from desk.messaging.webhooks import publish_many
+from desk.parties.models import Merchant, User
 
 NORMAL = 'normal'
 #: Merchants per transaction in `recompute_all`.
@@ -60,6 +63,12 @@ SCHEDULE_AHEAD_SECONDS = 2 * 3600
 #: Functions (merchant_ids, now) called in the recompute's transaction with the merchants
 #: whose stored standing changed (the health list copies level and points: merchant_health).
 LISTENERS = []
+
+
+def add_listener(listener):
+    """Call `listener(merchant_ids, now)` whenever recompute changes stored standings."""
+    if listener not in LISTENERS:
+        LISTENERS.append(listener)
 
 
 class LevelTable(list):
@@ -314,15 +323,11 @@ def _standing_due(merchant_ids, now):
     return len(merchant_ids)
 
 
-deadlines.register('standing_due', MerchantStanding, MerchantStanding.due_at, _standing_due, batch=True)
-
-
 def schedule_upcoming(now=None):
     """Schedule the exact-time jobs of the standings due within `SCHEDULE_AHEAD_SECONDS`
     (hourly, so every `due_at` is scheduled at least an hour ahead; scheduling one twice is
     harmless: the job id is the row and the second). Returns how many were scheduled."""
-    from desk.core.tasks import redis_connection
-    if redis_connection() is None:
+    if tasks.redis_connection() is None:
         return 0  # nothing to schedule into: the ticker's sweep applies them
     now = now or clock.now()
     rows = list(MerchantStanding
@@ -383,10 +388,6 @@ def _announce(items, table, now):
     balance)] and one `merchant.standing_changed` webhook each, through the outbox."""
     if not items:
         return
-    from desk.core.times import format_local
-    from desk.core.money import to_yuan
-    from desk.messaging.notifications import TEMPLATES, notify_many
-    from desk.messaging.webhooks import publish_many
     ids = sorted(row.merchant_id for row, _o, _n, _b in items)
     refs = dict(Merchant.select(Merchant.id, Merchant.ref).where(among(Merchant.id, ids)).tuples())
     staff = {}
@@ -405,7 +406,7 @@ def _announce(items, table, now):
                   'min_points': by_level[new['level']].min_points if new['level'] in by_level else 0,
                   'balance': to_yuan(balance)}
         if new['level'] != old['level'] or new['restriction_until'] != old['restriction_until']:
-            notices.append((_template(old, new, table, TEMPLATES), recipients, params, None, None, False))
+            notices.append((_template(old, new, table, notifications.TEMPLATES), recipients, params, None, None, False))
         if new['deposit_hold'] != old['deposit_hold']:
             template = 'standing_deposit_hold' if new['deposit_hold'] else 'standing_deposit_released'
             notices.append((template, recipients, params, None, None, False))
@@ -429,7 +430,6 @@ def _template(old, new, table, templates):
 
 def standing_payload(merchant_ref, previous_level, values, table, now):
     """The `merchant.standing_changed` webhook's data."""
-    from desk.core.times import to_iso
     return {'merchant': merchant_ref,
             'previous_level': level_code(previous_level, table),
             'level': level_code(values['level'], table),
@@ -456,77 +456,5 @@ def standing_of(merchant_id, now=None):
     return row
 
 
-#: Violations that ended (expired or revoked) within this many days are still listed by
-#: `standing_for`, so a merchant sees a violation drop off and an appeal take effect.
-RECENT_DAYS = 30
-
-
-def standing_for(actor, merchant_ref, now=None):
-    """The standing of merchant `merchant_ref` as `actor` may read it (the API's
-    representation): staff and integrations read any merchant, merchant staff only their
-    own; anyone else — another merchant's staff, a buyer — is told it does not exist (404).
-    Three indexed queries when the stored standing is current: the merchant with its
-    standing row and deposit balance, the level table, its violations with their tickets."""
-    from arbitration.health import merchant_health  # it builds on this module
-    from desk.cases.models import Complaint
-    from desk.core.errors import NotFound
-    from desk.parties.models import STAFF_ROLES
-    from desk.core.money import to_yuan
-    from desk.core.times import to_iso
-    from flask_babel import gettext as _
-    now = now or clock.now()
-    found = _read(merchant_ref)
-    allowed = found is not None and (
-        actor.role in STAFF_ROLES or actor.role == 'integration'
-        or (actor.role == 'merchant_staff' and actor.merchant_id == found['id']))
-    if not allowed:
-        raise NotFound(_('No merchant %(ref)s.', ref=merchant_ref))
-    if found['level'] is None or (found['due_at'] is not None and found['due_at'] <= now):
-        standing_of(found['id'], now)  # first read, or a deadline not applied yet: apply it
-        found = _read(merchant_ref)
-    table = levels()
-    recent = now - dt.timedelta(days=RECENT_DAYS)
-    listed = (Violation
-              .select(Violation.id, Violation.code, Violation.points, Violation.fine_fen, Violation.at,
-                      Violation.expires_at, Violation.state, Violation.ended_at, Complaint.ticket_no)
-              .join(Complaint, JOIN.LEFT_OUTER, on=(Violation.complaint == Complaint.id))
-              .where((Violation.merchant == found['id'])
-                     & ((Violation.state == 'active') | (Violation.ended_at >= recent)))
-              .order_by(Violation.at.desc(), Violation.id.desc())
-              .tuples())
-    violations = [{'id': vid, 'code': code, 'points': points, 'fine': to_yuan(fine), 'ticket_no': ticket_no,
-                   'at': to_iso(at), 'expires_at': to_iso(expires_at), 'state': state,
-                   'ended_at': to_iso(ended_at)}
-                  for vid, code, points, fine, at, expires_at, state, ended_at, ticket_no in listed]
-    return {
-        'merchant': found['ref'],
-        'level': level_code(found['level'], table),
-        'level_since': to_iso(found['level_since']),
-        'active_points': found['active_points'],
-        'violations': violations,
-        'restrictions': [{'kind': kind, 'until': to_iso(until), 'reason': reason}
-                         for kind, until, reason in restrictions(found['level'], found['restriction_until'],
-                                                                 found['deposit_hold'], table)],
-        'next_change_at': to_iso(found['due_at']),
-        'deposit': {'balance': to_yuan(found['balance'])},
-        'health': merchant_health.figures_for(found['id']),
-    }
-
-
-def _read(merchant_ref):
-    """The merchant `merchant_ref` with its stored standing and deposit balance, in one
-    query (None: no such merchant; `level` None: no standing row yet)."""
-    balance = (DepositEntry
-               .select(fn.COALESCE(fn.SUM(DepositEntry.amount_fen), 0))
-               .where(DepositEntry.merchant == Merchant.id))
-    row = (Merchant
-           .select(Merchant.id, Merchant.ref, MerchantStanding.level, MerchantStanding.level_since,
-                   MerchantStanding.active_points, MerchantStanding.restriction_until,
-                   MerchantStanding.deposit_hold, MerchantStanding.due_at, balance.alias('balance'))
-           .join(MerchantStanding, JOIN.LEFT_OUTER, on=(MerchantStanding.merchant == Merchant.id))
-           .where(Merchant.ref == merchant_ref)
-           .dicts()
-           .first())
-    if row is not None:
-        row['balance'] = int(row['balance'] or 0)
-    return row
+def init_app(app):
+    deadlines.register('standing_due', MerchantStanding, MerchantStanding.due_at, _standing_due, batch=True)

@@ -9,12 +9,10 @@ migration seeds)."""
 import datetime as dt
 import functools
 
+from arbitration.penalties import deposit, standing
+from arbitration.penalties.models import Violation, ViolationRule
 from desk.core import clock
 from desk.core.db import among, before_commit, insert_rows
-
-from arbitration.penalties import deposit, standing
-from arbitration.penalties.models import Violation
-from arbitration.penalties.models import ViolationRule
 
 #: code -> (points, fine in fen): the defaults of SPEC §7.
 DEFAULT_RULES = {

@@ -8,18 +8,19 @@ to senior agents; offline and away agents are never assigned anything.
 """
 from flask_babel import gettext as _
 
-from desk.core import clock
 from desk.agent_desk import sla
-from desk.cases.access import AGENT_ROLES
+from desk.agent_desk.models import DepartmentSetting
+from desk.cases import lifecycle, transitions
+from desk.cases.access import AGENT_ROLES, buyer_users
 from desk.cases.models import Category, Complaint
-from desk.cases.complaints import ACTIONS, GUARDS, _save, buyer_users, check
+from desk.cases.timeline import record
+from desk.cases.transitions import check, transition
+from desk.core import clock
 from desk.core.db import atomic, is_sqlite
 from desk.core.errors import Conflict, Forbidden, Invalid, NotFound
-from desk.parties.models import AGENT_STATUSES, User
-from desk.messaging.notifications import notify
-from desk.agent_desk.models import DepartmentSetting
 from desk.core.text_input import required_text
-from desk.cases.timeline import record
+from desk.messaging.notifications import notify
+from desk.parties.models import AGENT_STATUSES, User
 
 #: Called as hook(complaint, now) when an agent takes a dispute (it goes in_arbitration),
 #: inside the claiming transaction; the dispute side opens the evidence period here.
@@ -30,8 +31,18 @@ ARBITRATION_STARTS = []
 EXCLUDED_FROM = []
 #: A reassignment's reason, like every other reason on a case.
 REASON_MAX = 2000
-#: States a case waits in for an owner: new cases, and appeals (for a senior agent).
-WAITING_STATES = ('pending_agent', 'appealed')
+
+
+def on_arbitration(hook):
+    """Run `hook(complaint, now)` when an agent takes a dispute (in the same transaction)."""
+    if hook not in ARBITRATION_STARTS:
+        ARBITRATION_STARTS.append(hook)
+
+
+def exclude(hook):
+    """Bar the users `hook(complaint)` returns from taking a case."""
+    if hook not in EXCLUDED_FROM:
+        EXCLUDED_FROM.append(hook)
 
 
 def excluded(complaint):
@@ -39,7 +50,7 @@ def excluded(complaint):
 
 
 def needs_senior(complaint):
-    if complaint.tier == 'L1' or complaint.state == 'appealed':
+    if complaint.tier == 'L1' or complaint.state == lifecycle.APPEALED:
         return True
     category = Category.get_or_none(Category.code == complaint.category)
     return bool(category and category.senior_only)
@@ -73,14 +84,10 @@ def _guard_appeal_claim(complaint, user, now):
     return _guard_capacity(complaint, user, now)
 
 
-GUARDS['capacity'] = _guard_capacity
-GUARDS['appeal_claim'] = _guard_appeal_claim
-
-
 def _take(complaint, agent, now, event_kind, actor, reason=None):
     """Make `agent` the owner of a waiting case (compare-and-set on version and state)."""
-    appeal = complaint.state == 'appealed'
-    state = 'appealed' if appeal else 'in_progress' if complaint.path == 'platform' else 'in_arbitration'
+    appeal = complaint.state == lifecycle.APPEALED
+    state = lifecycle.APPEALED if appeal else lifecycle.worked_state(complaint.path)
     if agent.id in excluded(complaint):
         raise Forbidden(_('You made the ruling under appeal: a different senior agent decides it.'))
     # Lock the agent's row so two claims (or auto-assignments) for one agent queue up and the
@@ -90,18 +97,14 @@ def _take(complaint, agent, now, event_kind, actor, reason=None):
     load = open_load(agent.id)
     if load >= agent.capacity:
         raise Conflict(_('You already hold %(n)d open cases, your capacity is %(c)d.', n=load, c=agent.capacity))
-    changes = dict(owner=agent.id, state=state, in_queue=True, assigned_at=now,
-                   version=Complaint.version + 1, updated_at=now)
+    changes = dict(owner=agent.id, assigned_at=now)
     if not appeal:
         changes['first_response_at'] = now
-    where = ((Complaint.id == complaint.id) & (Complaint.version == complaint.version) &
-             (Complaint.state == complaint.state))
+    where = Complaint.state == complaint.state
     if appeal:
         where &= Complaint.owner.is_null()
-    updated = Complaint.update(**changes).where(where).execute()
-    if not updated:
-        raise Conflict(_('Another agent took this case first.'))
-    complaint.owner, complaint.state, complaint.version = agent.id, state, complaint.version + 1
+    transition(complaint, 'claim', state, where=where, conflict=Conflict(_('Another agent took this case first.')),
+               **changes)
     if not appeal:
         sla.achieve(complaint, 'first_response', now)
     record(complaint, actor, event_kind, {'owner': agent.username, 'agent': agent.display_name,
@@ -109,7 +112,7 @@ def _take(complaint, agent, now, event_kind, actor, reason=None):
            actor_role=actor.role if actor else 'system')
     notify('complaint_claimed', buyer_users(complaint),
            {'ticket': complaint.ticket_no, 'agent': agent.display_name}, complaint)
-    if state == 'in_arbitration' and not appeal:
+    if state == lifecycle.IN_ARBITRATION and not appeal:
         for hook in ARBITRATION_STARTS:
             hook(complaint, now)
 
@@ -139,13 +142,14 @@ def reassign(actor, complaint, data):
     with atomic():
         before = complaint.owner_id
         changes = {'owner': agent.id, 'department': agent.department, 'assigned_at': now}
-        if complaint.state == 'pending_agent':
-            changes.update(state='in_progress' if complaint.path == 'platform' else 'in_arbitration',
-                           first_response_at=now)
-        _save(complaint, complaint.version, **changes)
+        to = None
+        if complaint.state == lifecycle.PENDING_AGENT:
+            to = lifecycle.worked_state(complaint.path)
+            changes['first_response_at'] = now
+        transition(complaint, 'reassign', to, **changes)
         if 'first_response_at' in changes:
             sla.achieve(complaint, 'first_response', now)
-            if complaint.state == 'in_arbitration':
+            if complaint.state == lifecycle.IN_ARBITRATION:
                 for hook in ARBITRATION_STARTS:
                     hook(complaint, now)
         previous = User.get_or_none(User.id == before) if before else None
@@ -155,10 +159,6 @@ def reassign(actor, complaint, data):
                {'ticket': complaint.ticket_no, 'category': complaint.category, 'tier': complaint.tier,
                 'reason': reason}, complaint)
     return complaint
-
-
-ACTIONS['claim'] = claim
-ACTIONS['reassign'] = reassign
 
 
 def set_status(actor, status):
@@ -209,8 +209,8 @@ def pick_agent(complaint):
 def auto_assign(complaint_id):
     """Give a waiting case to an agent if its department assigns automatically."""
     complaint = Complaint.get_or_none(Complaint.id == complaint_id)
-    if complaint is None or complaint.state not in WAITING_STATES or (
-            complaint.state == 'appealed' and complaint.owner_id is not None):
+    if complaint is None or complaint.state not in lifecycle.WAITING or (
+            complaint.state == lifecycle.APPEALED and complaint.owner_id is not None):
         return None
     agent = pick_agent(complaint)
     if agent is None:
@@ -241,8 +241,8 @@ def assign_waiting(department=None, limit=200):
         waiting = (Complaint
                    .select(Complaint.id)
                    .where((Complaint.department == setting.department) & (Complaint.in_queue == True) &  # noqa: E712
-                          ((Complaint.state == 'pending_agent') |
-                           ((Complaint.state == 'appealed') & Complaint.owner.is_null())))
+                          ((Complaint.state == lifecycle.PENDING_AGENT) |
+                           ((Complaint.state == lifecycle.APPEALED) & Complaint.owner.is_null())))
                    .order_by(Complaint.queue_rank, Complaint.tier, Complaint.next_due_at, Complaint.id)
                    .limit(limit))
         for row in waiting:
@@ -255,3 +255,8 @@ def find_agent(username):
     if agent is None or agent.role not in AGENT_ROLES:
         raise NotFound(_('No agent %(u)s.', u=username))
     return agent
+
+
+def init_app(app):
+    transitions.GUARDS.update({'capacity': _guard_capacity, 'appeal_claim': _guard_appeal_claim})
+    transitions.ACTIONS.update({'claim': claim, 'reassign': reassign})

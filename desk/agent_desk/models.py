@@ -5,11 +5,10 @@ assignment settings.
 SLA outcomes are recorded as events (started, paused, resumed, warned, achieved, breached)
 with the owner at that moment, not only as due dates, so per-agent SLA reports are exact.
 """
-from peewee import (AutoField, BooleanField, CharField, DateField, DateTimeField,
-                    ForeignKeyField, IntegerField)
+from peewee import AutoField, BooleanField, CharField, DateField, DateTimeField, ForeignKeyField, IntegerField
 
-from desk.core import clock
 from desk.cases.models import Complaint
+from desk.core import clock
 from desk.core.db import BaseModel
 from desk.parties.models import User
 
@@ -85,4 +84,4 @@ class DepartmentSetting(BaseModel):
     last_assigned_id = IntegerField(null=True)
 
 
-QUEUE_MODELS = [SlaPolicy, BusinessHours, Holiday, SlaClock, SlaEvent, DepartmentSetting]
+MODELS = [SlaPolicy, BusinessHours, Holiday, SlaClock, SlaEvent, DepartmentSetting]

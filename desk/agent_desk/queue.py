@@ -16,8 +16,8 @@ from peewee import JOIN, SQL, Tuple, fn
 from desk.cases.access import AGENT_ROLES
 from desk.cases.models import TIERS, Complaint
 from desk.core.errors import Forbidden, Invalid
-from desk.parties.models import DEPARTMENTS, Merchant, User
 from desk.orders.models import Order
+from desk.parties.models import DEPARTMENTS, Merchant, User
 
 QUEUE_FILTER_STATES = ('pending_agent', 'in_progress', 'in_arbitration', 'appealed')
 FLAGS = ('overdue', 'external', 'unassigned', 'needs_payment_proof')

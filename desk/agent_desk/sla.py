@@ -10,12 +10,13 @@ timers need: `next_due_at` (queue order), `queue_rank` (0 = overdue, jumps the q
 import datetime as dt
 from typing import NamedTuple
 
-from desk.core import clock, deadlines
-from desk.parties.accounts import supervisor_ids
 from desk.agent_desk.business_calendar import Calendar
-from desk.cases.models import FAR_FUTURE, Complaint
-from desk.core.db import among, insert_rows, update_each
 from desk.agent_desk.models import TARGETS, SlaClock, SlaEvent, SlaPolicy
+from desk.cases.models import FAR_FUTURE, Complaint
+from desk.core import clock, deadlines
+from desk.core.db import among, insert_rows, update_each
+from desk.messaging.notifications import notify_many
+from desk.parties.accounts import supervisor_ids
 
 WARN_BEFORE = dt.timedelta(minutes=15)
 #: Used when the policy table has no row for a tier (SPEC §3 defaults).
@@ -42,6 +43,12 @@ def targets(tier, start, calendar=None):
 #: Called as listener(sla_events) with the SLA events just written, all of a batch at once
 #: (the metric rollups).
 LISTENERS = []
+
+
+def add_listener(listener):
+    """Call `listener(sla_events)` with the SLA events of every later write."""
+    if listener not in LISTENERS:
+        LISTENERS.append(listener)
 
 
 def _event(complaint, target, kind, at, due_at=None):
@@ -253,7 +260,6 @@ def check_due_many(complaint_ids, now):
     written with one UPDATE each, their SLA events with one INSERT, the owner/supervisor
     notifications with one outbox INSERT, the queue columns and next checks by
     `refresh_many`. Returns how many complaints it checked."""
-    from desk.messaging.notifications import notify_many
     complaints = list(Complaint
                       .select(Complaint.id, Complaint.ticket_no, Complaint.owner, Complaint.department,
                               Complaint.tier, Complaint.priority, Complaint.sla_check_at)
@@ -294,4 +300,5 @@ def check_due_many(complaint_ids, now):
     return len(complaints)
 
 
-deadlines.register('sla', Complaint, Complaint.sla_check_at, check_due_many, batch=True)
+def init_app(app):
+    deadlines.register('sla', Complaint, Complaint.sla_check_at, check_due_many, batch=True)

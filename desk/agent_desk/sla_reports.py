@@ -11,13 +11,13 @@ import datetime as dt
 from flask_babel import gettext as _
 from peewee import fn
 
-from desk.core import clock
-from desk.cases.models import Complaint
-from desk.core.errors import Invalid
-from desk.parties.models import DEPARTMENTS, User
 from desk.agent_desk.models import TARGETS, SlaClock, SlaEvent
 from desk.agent_desk.sla import WARN_BEFORE
+from desk.cases.models import Complaint
+from desk.core import clock
+from desk.core.errors import Invalid
 from desk.core.times import to_local, zone
+from desk.parties.models import DEPARTMENTS, User
 
 MAX_PERIOD_DAYS = 366
 DEFAULT_PERIOD_DAYS = 7

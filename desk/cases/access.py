@@ -9,7 +9,9 @@ else is "not found" — existence is never leaked.
 from flask_babel import gettext as _
 
 from desk.cases.models import Complaint
+from desk.core.db import among
 from desk.core.errors import NotFound
+from desk.parties.models import User
 
 AGENT_ROLES = ('agent', 'senior_agent')
 #: A complaint waiting for the supervisor pre-screen, or refused by it, does not exist for
@@ -70,3 +72,33 @@ def get_visible(user, ticket_no):
     if complaint is None or not can_see(complaint, user):
         raise NotFound(_('No complaint %(no)s.', no=ticket_no))
     return complaint
+
+
+def buyer_users(complaint):
+    return buyer_users_many([complaint])[complaint.id]
+
+
+def merchant_users(complaint):
+    return merchant_users_many([complaint])[complaint.id]
+
+
+def buyer_users_many(complaints):
+    """{complaint id: ids of its buyer's users} for many complaints in one query."""
+    return _users_of(complaints, 'buyer_id', User.buyer, 'buyer')
+
+
+def merchant_users_many(complaints):
+    """{complaint id: ids of its merchant's staff} for many complaints in one query."""
+    return _users_of(complaints, 'merchant_id', User.merchant, 'merchant_staff')
+
+
+def _users_of(complaints, attribute, field, role):
+    owners = {getattr(c, attribute) for c in complaints}
+    users = {}
+    for user_id, owner in (User
+                           .select(User.id, field)
+                           .where(among(field, sorted(o for o in owners if o is not None)) & (User.role == role))
+                           .order_by(User.id)
+                           .tuples()):
+        users.setdefault(owner, []).append(user_id)
+    return {c.id: list(users.get(getattr(c, attribute), [])) for c in complaints}

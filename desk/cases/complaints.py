@@ -12,24 +12,24 @@ from flask import current_app
 from flask_babel import gettext as _
 from peewee import IntegrityError
 
-from desk.core import clock
-from desk.cases import lifecycle
 from desk.agent_desk import sla
-from desk.cases.access import AGENT_ROLES, relations
+from desk.cases import lifecycle, transitions
+from desk.cases.access import AGENT_ROLES, buyer_users, merchant_users, relations
 from desk.cases.models import CHANNELS, DEMAND_TYPES, EXTERNAL, Category, Complaint, RuleClause, TicketCounter
-from desk.core.db import among, atomic, update_each
+from desk.cases.timeline import record
+from desk.cases.transitions import check, save, transition
+from desk.core import clock
+from desk.core.db import atomic
 from desk.core.errors import Conflict, Forbidden, Invalid, NotFound
-from desk.core.times import format_local
-from desk.core.labels import action_label, state_label
-from desk.parties.models import Buyer, User
-from desk.orders.models import Order
 from desk.core.money import parse_yuan
-from desk.messaging.notifications import notify
 from desk.core.tasks import enqueue, enqueue_many
 from desk.core.text_input import clean_text, required_text
-from desk.cases.timeline import record
+from desk.core.times import format_local, parse_datetime, to_iso, to_local
+from desk.credit import ledger as credit
+from desk.messaging.notifications import notify
 from desk.messaging.webhooks import publish
-from desk.core.times import parse_datetime, to_iso
+from desk.orders.models import Order
+from desk.parties.models import Buyer, User
 
 FACTS_MAX = 5000
 MESSAGE_MAX = 2000
@@ -41,10 +41,28 @@ LARGE_AMOUNT_FEN = 500000    # >= 5000.00: tier L1
 PROOF_AMOUNT_FEN = 50000     # >= 500.00: payment proof needed before a ruling
 EXTERNAL_PRIORITY = 10
 #: Called as hook(complaint, now) when a case starts merchant negotiation; the dispute side
-#: (arbitration.negotiation) registers the merchant's 24-hour window here.
+#: (`arbitration.negotiation`) adds the merchant's 24-hour window here (`on_negotiation`).
 NEGOTIATION_STARTS = []
-#: States a case sits in the agent desk's queue (`Complaint.in_queue`).
-QUEUE_STATES = ('pending_agent', 'in_progress', 'in_arbitration', 'appealed')
+#: What checks and stores evidence given with a filing: the dispute side's
+#: `arbitration.filing_evidence`, set by `arbitration.init_app` (`use_filing_evidence`).
+FILING_EVIDENCE = []
+
+
+def on_negotiation(hook):
+    """Run `hook(complaint, now)` whenever a case starts merchant negotiation."""
+    if hook not in NEGOTIATION_STARTS:
+        NEGOTIATION_STARTS.append(hook)
+
+
+def use_filing_evidence(handler):
+    """Filing takes its evidence through `handler` (parse, staged, store; see file_complaint)."""
+    FILING_EVIDENCE[:] = [handler]
+
+
+def _filing_evidence():
+    if not FILING_EVIDENCE:
+        raise RuntimeError('no filing evidence handler: arbitration.init_app was not called')
+    return FILING_EVIDENCE[0]
 
 
 # --- lifecycle checks -------------------------------------------------------------------
@@ -54,107 +72,6 @@ def _guard_edit_window(complaint, user, now):
         return _('Facts and demand could be edited until %(t)s; you can still add evidence.',
                  t=format_local(complaint.edit_until))
     return None
-
-
-GUARDS = {'edit_window': _guard_edit_window}
-
-
-def check(complaint, user, action, now):
-    """Raise the error the lifecycle table gives for `user` taking `action` now.
-
-    404 unknown action, 403 an action this user may never take on this case (timers
-    included), 409 not now (state, not yet available, a guard such as a closed window).
-    """
-    if action not in lifecycle.ACTIONS or action == 'file':
-        raise NotFound(_('There is no action %(a)s.', a=action))
-    if action in lifecycle.TIMER_ACTIONS:
-        raise Forbidden(_('%(a)s happens only when its timer runs out.', a=action_label(action)))
-    mine = relations(complaint, user)
-    if not mine & lifecycle.actors_of(action):
-        raise Forbidden(_('You may not %(a)s this complaint.', a=action_label(action)))
-    transition = lifecycle.row(complaint.state, action)
-    if transition is None:
-        raise Conflict(_('A complaint that is %(s)s cannot %(a)s.', s=state_label(complaint.state), a=action_label(action)))
-    if not mine & set(transition.actors):
-        raise Forbidden(_('You may not %(a)s this complaint now.', a=action_label(action)))
-    if not transition.built:
-        raise Conflict(_('The action %(a)s is not available yet.', a=action_label(action)))
-    if transition.guard in GUARDS:
-        reason = GUARDS[transition.guard](complaint, user, now)
-        if reason:
-            raise Conflict(reason)
-    return transition
-
-
-def allowed_actions(complaint, user, now=None):
-    """The actions `user` may take on `complaint` now, straight from the lifecycle table."""
-    now = now or clock.now()
-    mine = relations(complaint, user)
-    allowed = []
-    for action in lifecycle.ACTIONS:
-        if action == 'file' or action in lifecycle.TIMER_ACTIONS:
-            continue
-        transition = lifecycle.row(complaint.state, action)
-        if transition is None or not transition.built or not mine & set(transition.actors):
-            continue  # check() would refuse: skip it without building its translated message
-        try:
-            check(complaint, user, action, now)
-        except (Conflict, Forbidden, NotFound):
-            continue
-        allowed.append(action)
-    return allowed
-
-
-def changed_meanwhile():
-    """The 409 of a compare-and-set that lost: someone changed the complaint meanwhile."""
-    return Conflict(_('The complaint was changed by someone else meanwhile; reload and try again.'))
-
-
-def ensure_unchanged(complaint):
-    """Raise `changed_meanwhile` when the complaint's version moved since it was read."""
-    if Complaint.select(Complaint.version).where(Complaint.id == complaint.id).scalar() != complaint.version:
-        raise changed_meanwhile()
-
-
-def _save(complaint, expected_version, **changes):
-    """Compare-and-set: apply `changes` only if nobody changed the complaint meanwhile."""
-    changes['version'] = expected_version + 1
-    changes['updated_at'] = clock.now()
-    if 'state' in changes:
-        changes['in_queue'] = changes['state'] in QUEUE_STATES
-    updated = (Complaint
-               .update(**changes)
-               .where((Complaint.id == complaint.id) & (Complaint.version == expected_version))
-               .execute())
-    if not updated:
-        raise changed_meanwhile()
-    for key, value in changes.items():
-        setattr(complaint, key, value)
-
-
-def _save_many(complaints, columns, condition):
-    """The compare-and-set of a batch of deadlines: ONE UPDATE writes `columns` ({complaint
-    id: {column: value}}, what the transition and the building blocks it called decided) to
-    every row of `complaints`, with a new version, where `condition` — (SQL, params), the
-    state and deadline the batch read — still holds.
-
-    The caller holds the rows' locks (`desk.core.deadlines` takes them), so a row a human changed
-    first never got here and every row matches; should one not, `Conflict` rolls the whole
-    batch back and the machinery applies its rows one by one. A human action waiting on
-    the lock then finds the version moved and answers 409, as with `_save`.
-    """
-    stamp = clock.now()
-    for complaint in complaints:
-        changes = columns.setdefault(complaint.id, {})
-        changes['updated_at'] = stamp
-        if 'state' in changes:
-            changes['in_queue'] = changes['state'] in QUEUE_STATES
-    if update_each(Complaint, columns, condition=condition, increment='version') != len(columns):
-        raise changed_meanwhile()
-    for complaint in complaints:
-        complaint.version += 1
-        for key, value in columns[complaint.id].items():
-            setattr(complaint, key, value)
 
 
 # --- validation ---------------------------------------------------------------------------
@@ -228,7 +145,6 @@ def _window_closes(order):
 
 def _next_ticket_no(now):
     """TS<local date>-<6-digit daily sequence>: readable, and sortable as text."""
-    from desk.core.times import to_local
     day = to_local(now).strftime('%Y%m%d')
     row = (TicketCounter
            .insert(day=day, last=1)
@@ -243,7 +159,7 @@ def _next_ticket_no(now):
 def _open_complaint(order):
     return (Complaint
             .select(Complaint.ticket_no)
-            .where((Complaint.order == order.id) & Complaint.state.not_in(('closed', 'withdrawn')))
+            .where((Complaint.order == order.id) & Complaint.state.not_in(lifecycle.TERMINAL))
             .first())
 
 
@@ -266,8 +182,7 @@ def file_complaint(actor, data, default_channel='api', uploads=()):
     buyer's credit (`desk.credit.ledger`) may require it (422 with the one message the buyer
     understands when there is none) and may send the case to the supervisor pre-screen.
     """
-    from arbitration import filing_evidence
-    from desk.credit import ledger as credit
+    filing_evidence = _filing_evidence()
     if actor.role != 'buyer' and actor.role not in STAFF_FILERS:
         raise Forbidden(_('Only a buyer, or an agent for a buyer, can file a complaint.'))
     if not isinstance(data, dict):
@@ -334,18 +249,17 @@ def file_complaint(actor, data, default_channel='api', uploads=()):
 
 def path_state(category):
     """The state a complaint of `category` starts its handling in."""
-    return {'self_service': 'self_service', 'merchant': 'negotiating',
-            'platform': 'pending_agent'}[category.path]
+    return lifecycle.PATH_STARTS[category.path]
 
 
 def _create(actor, order, category, facts, scenario, demand_type, demand_fen, basis, channel,
             external, override, now, screening=False):
     tier = category.tier
-    if category.path != 'self_service' and order.amount_fen >= LARGE_AMOUNT_FEN:
+    if path_state(category) != lifecycle.SELF_SERVICE and order.amount_fen >= LARGE_AMOUNT_FEN:
         tier = 'L1'
     # a complaint waiting for the supervisor pre-screen (desk.credit.screening) runs no timer and
     # tells nobody but its buyer until it is let through
-    state = 'screening' if screening else path_state(category)
+    state = transitions.target('new', 'file', lifecycle.SCREENING if screening else path_state(category))
     owner = _dedicated_owner(order.buyer_id, now)
     complaint = Complaint.create(
         ticket_no=_next_ticket_no(now), order=order.id, buyer=order.buyer_id,
@@ -356,7 +270,7 @@ def _create(actor, order, category, facts, scenario, demand_type, demand_fen, ba
         external_12315='12315' in external, external_heimao='heimao' in external,
         priority=EXTERNAL_PRIORITY if external else 0,
         needs_payment_proof=order.amount_fen >= PROOF_AMOUNT_FEN, override_reason=override,
-        in_queue=state in QUEUE_STATES, created_at=now, updated_at=now,
+        in_queue=lifecycle.in_queue(state), created_at=now, updated_at=now,
         screening='pending' if screening else None,
         edit_until=now + dt.timedelta(seconds=current_app.config['EDIT_SECONDS']))
     start_path(complaint, now)
@@ -367,7 +281,7 @@ def _create(actor, order, category, facts, scenario, demand_type, demand_fen, ba
     }, actor_role=actor.role)
     if override:
         record(complaint, actor, 'window_overridden', {'reason': override}, public=False)
-    _notify_filed(complaint, order, category, others=not screening)
+    notify_filed(complaint, order, category, others=not screening)
     if not screening:
         announce_filed(complaint, order, category)
     return complaint
@@ -376,10 +290,10 @@ def _create(actor, order, category, facts, scenario, demand_type, demand_fen, ba
 def start_path(complaint, now):
     """Start what the complaint's state runs: the merchant's 24 hours while negotiating,
     the SLA clocks (and auto-assignment) in an agent queue; nothing otherwise."""
-    if complaint.state == 'negotiating':
+    if complaint.state == lifecycle.NEGOTIATING:
         for hook in NEGOTIATION_STARTS:
             hook(complaint, now)
-    if complaint.state == 'pending_agent':
+    if complaint.state == lifecycle.PENDING_AGENT:
         platform_takes(complaint, now)
 
 
@@ -401,13 +315,12 @@ def platform_takes_many(complaints, now, columns=None):
     clocks by `sla.start_many`, the cases without an owner handed to auto-assignment by one
     job per few hundred (`assign_cases`) instead of one job each. `columns`: see
     `sla.refresh_many`."""
-    from desk.jobs import assign_case, assign_cases
     sla.start_many(complaints, now, columns)
     unowned = [c.id for c in complaints if c.owner_id is None]
     if len(unowned) == 1:
-        enqueue(assign_case, unowned[0])
+        enqueue('desk.jobs.assign_case', unowned[0])
     elif unowned:
-        enqueue_many(assign_cases, [(unowned[i:i + 500],) for i in range(0, len(unowned), 500)])
+        enqueue_many('desk.jobs.assign_cases', [(unowned[i:i + 500],) for i in range(0, len(unowned), 500)])
 
 
 def _dedicated_owner(buyer_id, now):
@@ -427,14 +340,14 @@ def _dedicated_owner(buyer_id, now):
 
 def promised_by(complaint):
     """The time the buyer is promised an answer: the merchant's or the platform's."""
-    if complaint.state in ('negotiating',):
+    if complaint.state == lifecycle.NEGOTIATING:
         return complaint.merchant_due_at
-    if complaint.state in ('pending_agent', 'in_progress', 'in_arbitration'):
+    if complaint.state in (lifecycle.PENDING_AGENT,) + lifecycle.WORKED:
         return complaint.resolution_due_at
     return None
 
 
-def _notify_filed(complaint, order, category, buyer=True, others=True):
+def notify_filed(complaint, order, category, buyer=True, others=True):
     """Tell the buyer the complaint was received (`buyer`); the merchant (while it
     negotiates) and the owning agent that it is theirs now (`others`)."""
     params = {'ticket': complaint.ticket_no, 'order_no': order.order_no,
@@ -446,40 +359,10 @@ def _notify_filed(complaint, order, category, buyer=True, others=True):
         notify('complaint_filed_buyer', buyer_users(complaint), params, complaint, link=link, sms=True)
     if not others:
         return
-    if complaint.state == 'negotiating':
+    if complaint.state == lifecycle.NEGOTIATING:
         notify('complaint_filed_merchant', merchant_users(complaint), params, complaint)
     if complaint.owner_id:
         notify('complaint_filed_staff', [complaint.owner_id], params, complaint)
-
-
-def buyer_users(complaint):
-    return buyer_users_many([complaint])[complaint.id]
-
-
-def merchant_users(complaint):
-    return merchant_users_many([complaint])[complaint.id]
-
-
-def buyer_users_many(complaints):
-    """{complaint id: ids of its buyer's users} for many complaints in one query."""
-    return _users_of(complaints, 'buyer_id', User.buyer, 'buyer')
-
-
-def merchant_users_many(complaints):
-    """{complaint id: ids of its merchant's staff} for many complaints in one query."""
-    return _users_of(complaints, 'merchant_id', User.merchant, 'merchant_staff')
-
-
-def _users_of(complaints, attribute, field, role):
-    owners = {getattr(c, attribute) for c in complaints}
-    users = {}
-    for user_id, owner in (User
-                           .select(User.id, field)
-                           .where(among(field, sorted(o for o in owners if o is not None)) & (User.role == role))
-                           .order_by(User.id)
-                           .tuples()):
-        users.setdefault(owner, []).append(user_id)
-    return {c.id: list(users.get(getattr(c, attribute), [])) for c in complaints}
 
 
 # --- actions on a filed complaint ------------------------------------------------------
@@ -500,7 +383,7 @@ def edit(actor, complaint, data):
         raise Invalid(_('The changes have invalid fields.'), fields=fields)
     with atomic():
         before = {k: getattr(complaint, k) for k in changes}
-        _save(complaint, complaint.version, **changes)
+        save(complaint, **changes)
         record(complaint, actor, 'edited', {'changed': sorted(changes),
                                             'before': {k: v for k, v in before.items() if k != 'facts'}},
                actor_role='buyer')
@@ -518,9 +401,9 @@ def withdraw(actor, complaint, data=None):
     if fields:
         raise Invalid(_('The complaint has invalid fields.'), fields=fields)
     # the merchant never heard of a complaint withdrawn during the pre-screen
-    merchant = merchant_users(complaint) if complaint.state != 'screening' else []
+    merchant = merchant_users(complaint) if complaint.state != lifecycle.SCREENING else []
     with atomic():
-        _save(complaint, complaint.version, state='withdrawn', closed_at=now, merchant_due_at=None,
+        transition(complaint, 'withdraw', lifecycle.WITHDRAWN, closed_at=now, merchant_due_at=None,
               buyer_due_at=None, evidence_due_at=None)
         sla.cancel(complaint, now)
         record(complaint, actor, 'withdrawn', {'reason': reason}, actor_role='buyer')
@@ -555,7 +438,7 @@ def post_message(actor, complaint, data):
             notify('complaint_message', [r for r in recipients if r != actor.id],
                    {'ticket': complaint.ticket_no, 'author': actor.display_name,
                     'excerpt': body[:80]}, complaint)
-        _save(complaint, complaint.version)
+        save(complaint)
     return event
 
 
@@ -567,8 +450,8 @@ def mark_external(actor, complaint, data):
     if not isinstance(channels, list) or not channels or any(c not in EXTERNAL for c in channels):
         raise Invalid(_('Name where else it was filed.'), fields={'external': _('a list of %(c)s', c=', '.join(EXTERNAL))})
     with atomic():
-        _save(complaint, complaint.version,
-              external_12315=complaint.external_12315 or '12315' in channels,
+        save(complaint,
+             external_12315=complaint.external_12315 or '12315' in channels,
               external_heimao=complaint.external_heimao or 'heimao' in channels,
               priority=max(complaint.priority, EXTERNAL_PRIORITY))
         sla.refresh(complaint, now)  # priority moves it up the queue
@@ -583,14 +466,15 @@ def self_service_answer(actor, complaint, helped):
     check(complaint, actor, action, now)
     with atomic():
         if helped:
-            _save(complaint, complaint.version, state='closed', closed_at=now, resolved_at=now)
+            transition(complaint, action, lifecycle.CLOSED, closed_at=now, resolved_at=now)
         else:
-            _save(complaint, complaint.version, state='pending_agent', tier='L2', path='platform')
+            transition(complaint, action, lifecycle.PENDING_AGENT, tier='L2', path='platform')
             platform_takes(complaint, now)
         record(complaint, actor, action, {'state': complaint.state}, actor_role='buyer')
     return complaint
 
 
+#: The generic actions on a filed case (registered in the kernel by `init_app`).
 ACTIONS = {
     'edit': edit,
     'withdraw': withdraw,
@@ -601,10 +485,6 @@ ACTIONS = {
 }
 
 
-def take_action(actor, complaint, action, data):
-    """Dispatch a lifecycle action by name (the API's POST …/actions/<action>)."""
-    handler = ACTIONS.get(action)
-    if handler is None:
-        check(complaint, actor, action, clock.now())  # raises 404/403/409 as the table says
-        raise Conflict(_('The action %(a)s is not available yet.', a=action_label(action)))
-    return handler(actor, complaint, data)
+def init_app(app):
+    transitions.ACTIONS.update(ACTIONS)
+    transitions.GUARDS['edit_window'] = _guard_edit_window

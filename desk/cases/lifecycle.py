@@ -1,8 +1,12 @@
 """The complaint lifecycle as data: one table of (state, action) -> (next states, who, guard).
 
-Services consult it before every change, `allowed_actions` is read from it, the API maps it
-to 404/403/409, `docs/lifecycle.md` is rendered from it, and a test walks every row. Adding
-a state or an action is a change to this table (plus the service that performs it).
+This module is the one place that names a state. Services take the state they move a case to
+from here (`RESOLVED`, `lifecycle.worked_state(path)`), decide with the named groups and
+predicates below (`QUEUE`, `is_terminal`, …), and hand every move to the kernel
+(`desk.cases.transitions.transition`), which refuses a target this table does not list for the
+action. `allowed_actions` is read from the table, the API maps it to 404/403/409,
+`docs/lifecycle.md` is rendered from it, and a test walks every row. Adding a state or an action
+is a change to this table (plus the service that performs it).
 
 Who may act is named by the actor's relation to the case, not by role alone:
 `buyer` (the case's buyer), `merchant` (staff of the case's merchant), `owner` (the agent
@@ -11,11 +15,49 @@ of its department), `supervisor`, `admin`, and `system` (timers; never callable 
 """
 from typing import NamedTuple, Optional
 
-from desk.cases.models import STATES
+# --- the states (API values) -------------------------------------------------------------
+SELF_SERVICE = 'self_service'
+NEGOTIATING = 'negotiating'
+AWAITING_BUYER = 'awaiting_buyer'
+PENDING_AGENT = 'pending_agent'
+IN_PROGRESS = 'in_progress'        # a platform case owned by an agent
+IN_ARBITRATION = 'in_arbitration'  # a buyer-merchant dispute owned by an agent
+RESOLVED = 'resolved'
+APPEALED = 'appealed'
+CLOSED = 'closed'
+WITHDRAWN = 'withdrawn'
+SCREENING = 'screening'            # waiting for the supervisors' pre-screen (buyer credit < 30)
+#: Every state, in the order the API documents them.
+STATES = (SELF_SERVICE, NEGOTIATING, AWAITING_BUYER, PENDING_AGENT, IN_PROGRESS, IN_ARBITRATION,
+          RESOLVED, APPEALED, CLOSED, WITHDRAWN, SCREENING)
 
-OPEN_BEFORE_RULING = ('self_service', 'negotiating', 'awaiting_buyer', 'pending_agent',
-                      'in_progress', 'in_arbitration')
-OPEN = OPEN_BEFORE_RULING + ('resolved', 'appealed')
+# --- named groups of states ----------------------------------------------------------------
+OPEN_BEFORE_RULING = (SELF_SERVICE, NEGOTIATING, AWAITING_BUYER, PENDING_AGENT, IN_PROGRESS,
+                      IN_ARBITRATION)
+OPEN = OPEN_BEFORE_RULING + (RESOLVED, APPEALED)
+#: Final: nothing happens to the case any more (one open complaint per order counts the rest).
+TERMINAL = (CLOSED, WITHDRAWN)
+#: The states a case sits in an agent queue (`Complaint.in_queue`).
+QUEUE = (PENDING_AGENT, IN_PROGRESS, IN_ARBITRATION, APPEALED)
+#: The states a case waits in for an owner: new platform cases, and appeals (a senior agent).
+WAITING = (PENDING_AGENT, APPEALED)
+#: The states an agent works a case in (owned, before its ruling).
+WORKED = (IN_PROGRESS, IN_ARBITRATION)
+#: Where a category's path starts the handling (Category.path -> state).
+PATH_STARTS = {'self_service': SELF_SERVICE, 'merchant': NEGOTIATING, 'platform': PENDING_AGENT}
+
+
+def worked_state(path):
+    """The state an owned case is worked in: platform cases in progress, disputes in arbitration."""
+    return IN_PROGRESS if path == 'platform' else IN_ARBITRATION
+
+
+def is_terminal(state):
+    return state in TERMINAL
+
+
+def in_queue(state):
+    return state in QUEUE
 
 
 class Transition(NamedTuple):

@@ -10,7 +10,7 @@ import os
 import sys
 
 from desk.cases import lifecycle
-from desk.cases.models import STATES
+from desk.cases.lifecycle import STATES
 
 PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'docs', 'lifecycle.md')
 COMMAND = 'python -m desk.cases.lifecycle_doc'

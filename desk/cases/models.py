@@ -13,18 +13,22 @@ It may import `desk.core`, `desk.parties` and `desk.orders.orders` models only.
 """
 import datetime as dt
 
-from peewee import (AutoField, BooleanField, CharField, DateField, DateTimeField, DecimalField,
-                    DoubleField, FloatField, ForeignKeyField, IntegerField, TextField)
+from peewee import (
+    AutoField,
+    BooleanField,
+    CharField,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    TextField,
+)
 
+from desk.cases import lifecycle
 from desk.core import clock
 from desk.core.db import BaseModel
 from desk.orders.models import Order
 from desk.parties.models import Buyer, Merchant, User
 
-
-STATES = ('self_service', 'negotiating', 'awaiting_buyer', 'pending_agent', 'in_progress',
-          'in_arbitration', 'resolved', 'appealed', 'closed', 'withdrawn', 'screening')
-TERMINAL_STATES = ('closed', 'withdrawn')
 TIERS = ('L1', 'L2', 'L3')
 PATHS = ('merchant', 'platform', 'self_service')
 DEMAND_TYPES = ('full_refund', 'partial_refund', 'reissue', 'compensation', 'fix', 'other')
@@ -140,13 +144,13 @@ class Complaint(BaseModel):
 
     @property
     def is_open(self):
-        return self.state not in TERMINAL_STATES
+        return self.state not in lifecycle.TERMINAL
 
 
 # The partial unique index migration 0002 builds (at most one open complaint per order),
 # declared on the model too, so the schema check sees model and database agree.
 Complaint.add_index(Complaint.index(Complaint.order, unique=True, name='complaint_one_open_per_order',
-                                    where=Complaint.state.not_in(TERMINAL_STATES)))
+                                    where=Complaint.state.not_in(lifecycle.TERMINAL)))
 
 
 # Queue order, and (with state and owner at the end) the counts beside the queue filters read
@@ -174,6 +178,11 @@ DEADLINE_INDEXED = ('merchant_due_at', 'buyer_due_at', 'evidence_due_at', 'first
 for _name in DEADLINE_INDEXED:
     _column = getattr(Complaint, _name)
     Complaint.add_index(Complaint.index(_column, name=f'complaint_{_name}', where=_column.is_null(False)))
+
+
+# A merchant's complaints by filing time: the complaint spike check and merchant health read
+# them so (migration 0014 builds it).
+Complaint.add_index(Complaint.index(Complaint.merchant, Complaint.created_at))
 
 
 class Event(BaseModel):
@@ -338,3 +347,7 @@ class Appeal(BaseModel):
     decided_at = DateTimeField(null=True)
     new_ruling = ForeignKeyField(Ruling, null=True, on_delete='SET NULL')
     changed = BooleanField(null=True)           # the new ruling changed the outcome (an overturn)
+
+#: The tables of this module, in dependency order (what the migrations build).
+MODELS = [Category, RuleClause, TicketCounter, Complaint, Event, Proposal, Remedy, Blob,
+          EvidenceRequest, Evidence, EvidenceDeclaration, Ruling, Appeal]

@@ -4,9 +4,12 @@ Kept to indexed, bounded queries so a home page stays fast on a large database.
 """
 import datetime as dt
 
+from desk.cases import lifecycle
+from desk.cases.access import AGENT_ROLES
+from desk.cases.models import Complaint
 from desk.core import clock
-from desk.parties.models import Buyer, Merchant, User
 from desk.orders.models import Order
+from desk.parties.models import Buyer, Merchant, User
 
 
 def staff_overview(user):
@@ -50,9 +53,7 @@ def buyer_orders(user, limit=50):
 def agent_overview(user):
     """The agent desk's counts on the backoffice home: for agents their department's waiting
     cases and their own open ones, for supervisors and admins what waits and what is overdue."""
-    from desk.cases.access import AGENT_ROLES
-    from desk.cases.models import Complaint
-    waiting = Complaint.select().where(Complaint.state == 'pending_agent')
+    waiting = Complaint.select().where(Complaint.state == lifecycle.PENDING_AGENT)
     if user.role in AGENT_ROLES:
         return {
             'waiting_department': waiting.where(Complaint.department == user.department).count(),

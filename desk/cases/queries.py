@@ -12,13 +12,15 @@ from flask_babel import gettext as _
 from peewee import JOIN
 
 from desk.cases.access import visible_complaints
-from desk.cases.models import STATES, TIERS, Complaint
-from desk.cases.complaints import allowed_actions, promised_by
+from desk.cases.complaints import promised_by
+from desk.cases.lifecycle import STATES
+from desk.cases.models import TIERS, Complaint
+from desk.cases.transitions import allowed_actions, prefetch_guards
 from desk.core.errors import Invalid
-from desk.parties.models import Buyer, Merchant, User
-from desk.orders.models import Order
 from desk.core.money import to_yuan
 from desk.core.times import parse_datetime, to_iso
+from desk.orders.models import Order
+from desk.parties.models import Buyer, Merchant, User
 
 PAGE_MAX = 100
 #: Functions (complaint, user) -> {key: value} that fill in what other packages own
@@ -139,6 +141,7 @@ def list_complaints(user, args):
                 .limit(limit + 1))
     next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
     rows = rows[:limit]
+    prefetch_guards(rows)
     for prefetch in REPRESENTATION_PREFETCH:
         prefetch(rows)
     return rows, next_cursor

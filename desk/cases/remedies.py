@@ -10,18 +10,17 @@ import secrets
 from flask_babel import gettext as _
 from peewee import fn
 
+from desk.cases.models import Remedy
+from desk.cases.timeline import record
 from desk.core import clock, deadlines
-from desk.messaging import webhooks
-from desk.parties.accounts import supervisor_ids
 from desk.core.db import atomic
 from desk.core.errors import Forbidden, Invalid, NotFound
-from desk.orders.models import Order
 from desk.core.money import to_yuan
-from desk.messaging.notifications import notify
-from desk.cases.timeline import record
 from desk.core.times import to_iso
-
-from desk.cases.models import Remedy
+from desk.messaging import webhooks
+from desk.messaging.notifications import notify
+from desk.orders.models import Order
+from desk.parties.accounts import supervisor_ids
 
 CONFIRM_WITHIN = dt.timedelta(hours=24)
 
@@ -100,4 +99,5 @@ def _unconfirmed(remedy_id, now):
            remedy.complaint)
 
 
-deadlines.register('remedy_confirm', Remedy, Remedy.confirm_due_at, _unconfirmed)
+def init_app(app):
+    deadlines.register('remedy_confirm', Remedy, Remedy.confirm_due_at, _unconfirmed)

@@ -5,13 +5,14 @@ so altering, removing or reordering any stored event breaks the chain from that 
 `verify_all` (the `desk verify-audit` command) walks every chain and names the complaints
 whose history no longer matches.
 """
+import datetime as dt
 import hashlib
 import json
 
 from peewee import Tuple, fn
 
-from desk.core import clock
 from desk.cases.models import Complaint, Event
+from desk.core import clock
 from desk.core.db import among, insert_rows, is_sqlite, update_each
 from desk.core.times import to_iso
 
@@ -20,6 +21,12 @@ GENESIS = '0' * 64
 #: inside the writer's transaction (the rating timers and the metric rollups follow the
 #: timeline this way).
 LISTENERS = []
+
+
+def add_listener(listener):
+    """Call `listener(complaint, event)` for every event recorded from now on."""
+    if listener not in LISTENERS:
+        LISTENERS.append(listener)
 
 
 def _digest(complaint_id, seq, at, actor_id, actor_role, kind, public, data, prev_hash):
@@ -158,7 +165,6 @@ def verify_chain(complaint_id, length=None, head=None):
             return f'event {event.seq} has unreadable data'
         at = event.at
         if isinstance(at, str):
-            import datetime as dt
             at = dt.datetime.fromisoformat(at)
         actual = _digest(complaint_id, event.seq, at, event.actor_id, event.actor_role,
                          event.kind, event.public, data, event.prev_hash)

@@ -10,7 +10,7 @@ import contextlib
 import os
 import threading
 
-from peewee import DatabaseProxy, Model, SqliteDatabase
+from peewee import SQL, DatabaseProxy, Model, NodeList, SqliteDatabase
 from playhouse.db_url import connect as connect_url
 
 database = DatabaseProxy()
@@ -142,7 +142,6 @@ def _quote(name):
 def among(field, values):
     """`field IN values` for a long list, cheap to build: one array parameter on PostgreSQL
     (`= ANY(%s)`), plain placeholders on SQLite — not a peewee node per value."""
-    from peewee import SQL, NodeList
     values = list(values)
     if not values:
         return SQL('1 = 0')

@@ -15,15 +15,13 @@ It is driven three ways, all calling the same code: an exact-time RQ job schedul
 safety net for lost jobs, a Redis restart or a dead worker), and the development ticker
 thread when no Redis is configured.
 """
-import calendar
-import datetime as dt
 import logging
 from typing import Callable, NamedTuple
 
 from peewee import Field
 
-from desk.core import clock
-from desk.core.db import after_commit, among, atomic, is_sqlite
+from desk.core import clock, tasks
+from desk.core.db import among, atomic, is_sqlite
 from desk.core.errors import Conflict
 
 log = logging.getLogger(__name__)
@@ -201,43 +199,19 @@ def schedule_many(name, rows):
     (`apply_deadline_batch`, up to `BATCH` ids), a row alone gets the usual `apply_deadline`
     job (id `deadline-<name>-<row>-<epoch>`), and all of them go to Redis through one
     pipeline after commit — no round trip per row."""
-    from flask import current_app
-
-    from desk.core.tasks import redis_connection
-    app = current_app._get_current_object()
-    rows = [(row_id, at) for row_id, at in rows if at is not None]
-    if not rows or redis_connection(app) is None:
-        return
     groups = {}
     for row_id, at in rows:
-        groups.setdefault(at, []).append(row_id)
-
-    def enqueue():
-        from desk.jobs import apply_deadline, apply_deadline_batch
-        from desk.core.tasks import queue
-        q = queue(app)
-        try:
-            with redis_connection(app).pipeline() as pipe:
-                for at, ids in groups.items():
-                    epoch = calendar.timegm(at.timetuple())
-                    for start in range(0, len(ids), BATCH):
-                        chunk = ids[start:start + BATCH]
-                        if len(chunk) == 1:
-                            job = q.create_job(apply_deadline, args=(name, chunk[0]), result_ttl=600,
-                                               job_id=f'deadline-{name}-{chunk[0]}-{epoch}')
-                        else:
-                            job = q.create_job(apply_deadline_batch, args=(name, chunk), result_ttl=600,
-                                               job_id=f'deadline-{name}-b{chunk[0]}-{len(chunk)}-{epoch}')
-                        # at its time the job goes to the FRONT of the queue: a deadline is not
-                        # to wait behind a backlog of deliveries and assignments
-                        job.enqueue_at_front = True
-                        q.schedule_job(job, _aware(at), pipeline=pipe)
-                pipe.execute()
-        except Exception:
-            log.exception('could not schedule deadline %s on %d row(s); the sweep will apply them',
-                          name, len(rows))
-    after_commit(enqueue)
-
-
-def _aware(naive_utc):
-    return naive_utc.replace(tzinfo=dt.timezone.utc)
+        if at is not None:
+            groups.setdefault(at, []).append(row_id)
+    jobs = []
+    for at, ids in groups.items():
+        stamp = tasks.epoch(at)
+        for start in range(0, len(ids), BATCH):
+            chunk = ids[start:start + BATCH]
+            if len(chunk) == 1:
+                jobs.append(('desk.jobs.apply_deadline', (name, chunk[0]),
+                             f'deadline-{name}-{chunk[0]}-{stamp}', at))
+            else:
+                jobs.append(('desk.jobs.apply_deadline_batch', (name, chunk),
+                             f'deadline-{name}-b{chunk[0]}-{len(chunk)}-{stamp}', at))
+    tasks.schedule_many(jobs)

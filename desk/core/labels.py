@@ -45,6 +45,12 @@ EVENT_LABELS = {
     'screen_accepted': _l('Accepted after review'),
     'screen_rejected': _l('Not accepted after review'),
     'flagged_malicious': _l('Flagged as malicious'),
+    'rated': _l('Rated'),
+    'reviewed': _l('Supervisor review'),
+    'reopened': _l('Reopened'),
+    'close_timeout': _l('Closed'),
+    'rating_excluded': _l('Rating excluded from CSAT'),
+    'review_overdue': _l('Supervisor review overdue'),
 }
 
 

@@ -5,8 +5,8 @@ through `mask_phone`. Card codes (卡密) are never stored: only their last four
 and a keyed hash, enough to match a code a buyer reports against the order.
 """
 import hashlib
-import re
 import hmac
+import re
 
 from flask import current_app
 

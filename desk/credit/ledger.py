@@ -25,17 +25,17 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from peewee import fn
 
+from desk.cases import transitions
+from desk.cases.access import can_see, is_staff_view
+from desk.cases.timeline import record
+from desk.cases.transitions import check, save
 from desk.core import clock
-from desk.cases.access import can_see
-from desk.cases.queries import REPRESENTATION_PREFETCH
-from desk.cases.complaints import ACTIONS, GUARDS, _save, check
-from desk.credit.models import DEDUCTIONS, BuyerCreditEntry
 from desk.core.db import atomic, database, is_sqlite, update_each
 from desk.core.errors import Conflict, NotFound
-from desk.parties.models import Buyer
 from desk.core.text_input import required_text
-from desk.cases.timeline import record
 from desk.core.times import to_local, zone
+from desk.credit.models import DEDUCTIONS, BuyerCreditEntry
+from desk.parties.models import Buyer
 
 CEILING = 100
 FLOOR = 0
@@ -165,7 +165,7 @@ def flag_malicious(actor, complaint, data):
     check(complaint, actor, 'flag_malicious', now)
     reason = supervisor_reason(data, _('Say why the complaint is malicious.'))
     with atomic():
-        _save(complaint, complaint.version)  # a concurrent flag waits here, then finds the version moved
+        save(complaint)  # a concurrent flag waits here, then finds the version moved
         entry = _change(complaint.buyer_id, -MALICIOUS, 'malicious', f'malicious:{complaint.id}', complaint,
                         actor, note=reason, now=now)
         if entry is None:
@@ -267,7 +267,6 @@ def _recover_batch(start, end, month, now):
 def staff_panel(actor, complaint, limit=10):
     """The buyer's credit and latest entries for the case workspace (staff only; 404 for
     anyone who may not see the case, and a party never gets it)."""
-    from desk.cases.access import is_staff_view
     if not can_see(complaint, actor) or not is_staff_view(actor):
         raise NotFound(_('No complaint %(no)s.', no=complaint.ticket_no))
     entries = list(BuyerCreditEntry
@@ -280,6 +279,7 @@ def staff_panel(actor, complaint, limit=10):
             'evidence_required': credit < EVIDENCE_BELOW, 'screening': credit < SCREENING_BELOW}
 
 
-GUARDS['not_flagged'] = _guard_not_flagged
-ACTIONS['flag_malicious'] = flag_malicious
-REPRESENTATION_PREFETCH.append(_prefetch_flags)
+def init_app(app):
+    transitions.GUARDS['not_flagged'] = _guard_not_flagged
+    transitions.ACTIONS['flag_malicious'] = flag_malicious
+    transitions.add_guard_prefetch(_prefetch_flags)

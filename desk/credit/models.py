@@ -7,16 +7,13 @@ can always be recomputed from the entries. `key` is unique: it makes each effect
 one monthly recovery per buyer and month, one malicious flag per complaint, one deduction per
 ruling.
 """
-import datetime as dt
 
-from peewee import (AutoField, BooleanField, CharField, DateField, DateTimeField, DecimalField,
-                    DoubleField, FloatField, ForeignKeyField, IntegerField, TextField)
+from peewee import AutoField, CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
 
+from desk.cases.models import Complaint
 from desk.core import clock
 from desk.core.db import BaseModel
-from desk.cases.models import Complaint
 from desk.parties.models import Buyer, User
-
 
 #: Why the credit changed: a ruling holding the buyer responsible, the same deduction given
 #: back when a later ruling (appeal, re-ruling after a review) no longer does, a supervisor's
@@ -42,3 +39,6 @@ class BuyerCreditEntry(BaseModel):
 
     class Meta:
         indexes = ((('buyer', 'at'), False), (('complaint', 'reason'), False))
+
+#: The tables of this module, in dependency order (what the migrations build).
+MODELS = [BuyerCreditEntry]

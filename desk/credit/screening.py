@@ -11,28 +11,31 @@ the merchant never hears of it). `pending_screening()` is the supervisors' queue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from desk.core import clock
+from desk.cases import lifecycle, transitions
+from desk.cases.access import buyer_users
+from desk.cases.complaints import announce_filed, notify_filed, path_state, start_path
 from desk.cases.models import Category, Complaint
-from desk.cases.complaints import (ACTIONS, _notify_filed, _save, announce_filed, buyer_users, check, path_state, start_path)
-from desk.credit.ledger import supervisor_reason
-from desk.core.db import atomic
-from desk.orders.models import Order
-from desk.messaging.notifications import TEMPLATES, notify
 from desk.cases.timeline import record
+from desk.cases.transitions import check, transition
+from desk.core import clock
+from desk.core.db import atomic
+from desk.credit.ledger import supervisor_reason
+from desk.messaging import notifications
+from desk.messaging.notifications import notify
+from desk.orders.models import Order
 
-
-TEMPLATES.update({
+NOTICES = {
     'complaint_screen_rejected': (_l('Complaint %(ticket)s was not accepted'),
                                   _l('After review the platform did not accept the complaint about order '
                                      '%(order_no)s: %(reason)s')),
-})
+}
 
 
 def pending_screening(limit=100):
     """The complaints waiting for a pre-screen, oldest first (the supervisors' queue)."""
     return list(Complaint
                 .select()
-                .where(Complaint.state == 'screening')
+                .where(Complaint.state == lifecycle.SCREENING)
                 .order_by(Complaint.created_at, Complaint.id)
                 .limit(limit))
 
@@ -45,10 +48,10 @@ def screen_accept(actor, complaint, data=None):
     order = Order.get_by_id(complaint.order_id)
     state = path_state(category)
     with atomic():
-        _save(complaint, complaint.version, state=state, screening='accepted')
+        transition(complaint, 'screen_accept', state, screening='accepted')
         start_path(complaint, now)
         record(complaint, actor, 'screen_accepted', {'state': state}, actor_role=actor.role)
-        _notify_filed(complaint, order, category, buyer=False)
+        notify_filed(complaint, order, category, buyer=False)
         announce_filed(complaint, order, category)
     return complaint
 
@@ -59,7 +62,7 @@ def screen_reject(actor, complaint, data):
     check(complaint, actor, 'screen_reject', now)
     reason = supervisor_reason(data, _('Tell the buyer why the complaint is not accepted.'))
     with atomic():
-        _save(complaint, complaint.version, state='closed', screening='rejected', closed_at=now)
+        transition(complaint, 'screen_reject', lifecycle.CLOSED, screening='rejected', closed_at=now)
         record(complaint, actor, 'screen_rejected', {'reason': reason}, actor_role=actor.role)
         notify('complaint_screen_rejected', buyer_users(complaint),
                {'ticket': complaint.ticket_no, 'order_no': complaint.order.order_no, 'reason': reason},
@@ -67,4 +70,6 @@ def screen_reject(actor, complaint, data):
     return complaint
 
 
-ACTIONS.update({'screen_accept': screen_accept, 'screen_reject': screen_reject})
+def init_app(app):
+    notifications.TEMPLATES.update(NOTICES)
+    transitions.ACTIONS.update({'screen_accept': screen_accept, 'screen_reject': screen_reject})

@@ -1,13 +1,11 @@
 """The tables of what the desk announces: the transactional outbox, the in-app inbox, and the
 marketplace's webhook subscriptions with their delivery log."""
-import datetime as dt
 
-from peewee import (AutoField, BooleanField, CharField, DateField, DateTimeField, DecimalField,
-                    DoubleField, FloatField, ForeignKeyField, IntegerField, TextField)
+from peewee import AutoField, BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
 
+from desk.cases.models import Complaint
 from desk.core import clock
 from desk.core.db import BaseModel
-from desk.cases.models import Complaint
 from desk.parties.models import User
 
 
@@ -73,3 +71,6 @@ class InboxMessage(BaseModel):
 
     class Meta:
         indexes = ((('user', 'read_at'), False), (('outbox', 'user'), True))
+
+#: The tables of this module, in dependency order (what the migrations build).
+MODELS = [WebhookSubscription, WebhookDelivery, Outbox, InboxMessage]

@@ -14,6 +14,8 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
+from desk.core import clock
+from desk.core.errors import NotFound
 from desk.messaging import outbox
 from desk.messaging.models import InboxMessage
 from desk.parties.models import User
@@ -150,7 +152,8 @@ def _deliver_notify(row, payload):
     return followups
 
 
-outbox.register_handler('notify', _deliver_notify)
+def init_app(app):
+    outbox.register_handler('notify', _deliver_notify)
 
 
 def send_email(to, subject, body):
@@ -200,8 +203,6 @@ def inbox_for(user, limit=100):
 
 def mark_read(user, message_id=None):
     """Mark one of the user's messages (or all of them) read; another's message is not found."""
-    from desk.core import clock
-    from desk.core.errors import NotFound
     query = InboxMessage.update(read_at=clock.now()).where(
         (InboxMessage.user == user.id) & InboxMessage.read_at.is_null())
     if message_id is None:

@@ -12,9 +12,9 @@ import json
 import logging
 
 from desk.core import clock
-from desk.messaging.models import Outbox
 from desk.core.db import after_commit, atomic, insert_rows
 from desk.core.tasks import enqueue, enqueue_many
+from desk.messaging.models import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +57,11 @@ def emit_many(rows):
                                              o.available_at, o.created_at] for o in objects], returning=True)
     for obj, outbox_id in zip(objects, inserted):
         obj.id = outbox_id
-    from desk.jobs import deliver_outbox, deliver_outbox_batch
     ids = [o.id for o in objects]
     if len(ids) == 1:
-        enqueue(deliver_outbox, ids[0])
+        enqueue('desk.jobs.deliver_outbox', ids[0])
     else:
-        enqueue_many(deliver_outbox_batch, [(ids[i:i + DELIVERY_CHUNK],)
+        enqueue_many('desk.jobs.deliver_outbox_batch', [(ids[i:i + DELIVERY_CHUNK],)
                                             for i in range(0, len(ids), DELIVERY_CHUNK)])
     return objects
 

@@ -22,11 +22,11 @@ from flask import current_app
 from flask_babel import gettext as _
 
 from desk.core import clock, deadlines
-from desk.messaging import outbox
-from desk.core.db import atomic
+from desk.core.db import after_commit, atomic
 from desk.core.errors import Forbidden, Invalid, NotFound
-from desk.parties.models import User
+from desk.messaging import outbox
 from desk.messaging.models import WebhookDelivery, WebhookSubscription
+from desk.parties.models import User
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,6 @@ def _fan_out(row, payload):
     return [lambda d=delivery, s=sub: _post(d, s) for delivery, sub in created]
 
 
-outbox.register_handler('webhook', _fan_out)
 
 
 def sign(secret, timestamp, body):
@@ -142,15 +141,11 @@ def _post(delivery, sub, now=None):
 
 def _retry_due(delivery_id, now):
     """Deadline handler: the next attempt is due. The attempt itself runs after commit."""
-    from desk.core.db import after_commit
     (WebhookDelivery
      .update(next_attempt_at=None)
      .where((WebhookDelivery.id == delivery_id) & (WebhookDelivery.state == 'pending'))
      .execute())
     after_commit(lambda: attempt(delivery_id))
-
-
-deadlines.register('webhook_retry', WebhookDelivery, WebhookDelivery.next_attempt_at, _retry_due)
 
 
 def resend(actor, delivery_id):
@@ -186,3 +181,8 @@ def subscribe(user, url, events, secret=None):
 
 def integration_users():
     return User.select().where((User.role == 'integration') & (User.active == True))  # noqa: E712
+
+
+def init_app(app):
+    outbox.register_handler('webhook', _fan_out)
+    deadlines.register('webhook_retry', WebhookDelivery, WebhookDelivery.next_attempt_at, _retry_due)

@@ -15,10 +15,10 @@ from flask_babel import gettext as _
 from desk.core import clock
 from desk.core.db import atomic
 from desk.core.errors import DomainError, Forbidden, Invalid, NotFound, TooLarge
-from desk.orders.models import ImportRun
-from desk.parties.models import User
-from desk.orders.orders import upsert_order
 from desk.core.tasks import enqueue
+from desk.orders.models import ImportRun
+from desk.orders.orders import upsert_order
+from desk.parties.models import User
 
 COLUMNS = ('order_no', 'buyer_ref', 'buyer_name', 'buyer_phone', 'merchant_ref',
            'merchant_name', 'product', 'sku', 'goods_type', 'amount', 'paid_at',
@@ -61,8 +61,7 @@ def start_import(actor, filename, raw, max_bytes):
     with atomic():
         run = ImportRun.create(created_by=actor, filename=(filename or 'orders.csv')[:255],
                                content=text)
-        from desk.jobs import import_orders
-        enqueue(import_orders, run.id, job_id=f'import-{run.id}')
+        enqueue('desk.jobs.import_orders', run.id, job_id=f'import-{run.id}')
     return run
 
 

@@ -1,14 +1,11 @@
 """The tables of the marketplace's orders as the desk keeps them (pushed by the integration or
 imported from CSV) and of the CSV import runs."""
-import datetime as dt
 
-from peewee import (AutoField, BooleanField, CharField, DateField, DateTimeField, DecimalField,
-                    DoubleField, FloatField, ForeignKeyField, IntegerField, TextField)
+from peewee import AutoField, CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
 
 from desk.core import clock
 from desk.core.db import BaseModel
 from desk.parties.models import Buyer, Merchant, User
-
 
 GOODS_TYPES = ('game_card', 'phone_recharge', 'gift_card', 'game_account', 'other')
 PAYMENT_METHODS = ('alipay', 'wechat', 'bank', 'balance')
@@ -51,3 +48,6 @@ class ImportRun(BaseModel):
     errors = TextField(default='[]')
     created_at = DateTimeField(default=clock.now)
     finished_at = DateTimeField(null=True)
+
+#: The tables of this module, in dependency order (what the migrations build).
+MODELS = [Order, ImportRun]

@@ -14,11 +14,11 @@ from desk.core import clock
 from desk.core.db import atomic
 from desk.core.errors import Conflict, Forbidden, Invalid, NotFound
 from desk.core.masking import card_digest, mask_card, mask_phone
-from desk.orders.models import GOODS_TYPES, PAYMENT_METHODS, Order
-from desk.parties.models import Buyer, Merchant
 from desk.core.money import parse_yuan, to_yuan
 from desk.core.text_input import clean_text
 from desk.core.times import parse_datetime, to_iso
+from desk.orders.models import GOODS_TYPES, PAYMENT_METHODS, Order
+from desk.parties.models import Buyer, Merchant
 
 ORDER_NO = re.compile(r'^[A-Za-z0-9_-]{1,64}$')
 REF = re.compile(r'^[A-Za-z0-9_.:-]{1,64}$')

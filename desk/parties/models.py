@@ -5,14 +5,11 @@ Every datetime column holds naive UTC (see `desk.core.clock`); money columns hol
 (see `desk.core.money`). Schema changes are made by adding a migration under
 `desk/migrations/`; a test compares the models with the migrated schema so the two never drift.
 """
-import datetime as dt
 
-from peewee import (AutoField, BooleanField, CharField, DateField, DateTimeField, DecimalField,
-                    DoubleField, FloatField, ForeignKeyField, IntegerField, TextField)
+from peewee import AutoField, BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField
 
 from desk.core import clock
 from desk.core.db import BaseModel
-
 
 ROLES = ('buyer', 'merchant_staff', 'agent', 'senior_agent', 'supervisor', 'admin', 'integration')
 STAFF_ROLES = ('agent', 'senior_agent', 'supervisor', 'admin')
@@ -103,3 +100,6 @@ class LoginFailure(BaseModel):
 
     class Meta:
         indexes = ((('key', 'at'), False),)
+
+#: The tables of this module, in dependency order (what the migrations build).
+MODELS = [Merchant, Buyer, User, ApiKey, LoginFailure]

@@ -20,18 +20,16 @@ from functools import reduce
 
 from peewee import EXCLUDED, fn
 
-from desk.core import clock
 from desk.agent_desk import sla
+from desk.agent_desk.models import SlaEvent
 from desk.cases import timeline
 from desk.cases.access import AGENT_ROLES
-from desk.cases.models import Complaint, Event
+from desk.cases.models import Appeal, Complaint, Event, Ruling
+from desk.core import clock
 from desk.core.db import MAX_PARAMS, among, atomic
-from desk.parties.models import User
-from desk.agent_desk.models import SlaEvent
-from desk.satisfaction.models import HANDLE_BUCKETS, CaseMetric, MetricDay, MetricWeights, Rating
 from desk.core.times import to_local
-
-from desk.cases.models import Appeal, Ruling
+from desk.parties.models import User
+from desk.satisfaction.models import HANDLE_BUCKETS, CaseMetric, MetricDay, MetricWeights, Rating
 
 COUNTERS = ('handled', 'fcr', 'reopened', 'appealed', 'overturned', 'handle_seconds', 'rated', 'stars',
             'satisfied', 'dissatisfied', 'excluded', 'fr_met', 'fr_total', 'res_met', 'res_total')
@@ -227,8 +225,9 @@ def _on_sla_events(events):
     refresh_many([e.complaint_id for e in events if e.kind == 'breached'])
 
 
-timeline.LISTENERS.append(_on_event)
-sla.LISTENERS.append(_on_sla_events)
+def init_app(app):
+    timeline.add_listener(_on_event)
+    sla.add_listener(_on_sla_events)
 
 
 def rebuild(batch=1000):

@@ -8,11 +8,20 @@ windows are over). `CaseMetric` keeps each complaint's current contribution to t
 `MetricDay` is the rollup itself (per subject, department and local day), so metric pages never
 aggregate the raw tables; `MetricWeights` are the composite score's admin-editable weights.
 """
-from peewee import (AutoField, BooleanField, CharField, DateField, DateTimeField, FloatField,
-                    ForeignKeyField, IntegerField, TextField)
+from peewee import (
+    AutoField,
+    BooleanField,
+    CharField,
+    DateField,
+    DateTimeField,
+    FloatField,
+    ForeignKeyField,
+    IntegerField,
+    TextField,
+)
 
-from desk.core import clock
 from desk.cases.models import Complaint
+from desk.core import clock
 from desk.core.db import BaseModel
 from desk.parties.models import Merchant, User
 
@@ -138,4 +147,4 @@ class MetricWeights(BaseModel):
     updated_at = DateTimeField(default=clock.now)
 
 
-RATING_MODELS = [Rating, Review, RatingFollowup, CaseMetric, MetricDay, MetricWeights]
+MODELS = [Rating, Review, RatingFollowup, CaseMetric, MetricDay, MetricWeights]

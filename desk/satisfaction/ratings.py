@@ -24,28 +24,27 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from peewee import IntegrityError
 
-from desk.core import clock, deadlines
 from desk.agent_desk import sla
-from desk.cases import timeline
-from desk.parties.accounts import supervisor_ids
 from desk.agent_desk.assignment import open_load
-from desk.cases.access import AGENT_ROLES
-from desk.cases.queries import REPRESENTATION_PREFETCH
+from desk.cases import lifecycle, remedies, timeline, transitions
+from desk.cases.access import AGENT_ROLES, buyer_users
 from desk.cases.models import Complaint
-from desk.cases.complaints import ACTIONS, GUARDS, _save, buyer_users, check
+from desk.cases.timeline import record
+from desk.cases.transitions import check, transition
+from desk.core import clock, deadlines
 from desk.core.db import atomic
 from desk.core.errors import Conflict, Invalid
-from desk.core.times import format_local
-from desk.core.labels import EVENT_LABELS
-from desk.orders.models import Order
-from desk.parties.models import User
+from desk.core.labels import state_label
 from desk.core.money import parse_yuan, to_yuan
-from desk.messaging.notifications import TEMPLATES, notify
-from desk.satisfaction.models import FINDINGS, REVIEW_ACTIONS, TAGS, Rating, RatingFollowup, Review
 from desk.core.text_input import clean_text, required_text
-from desk.cases.timeline import record
-from desk.core.times import to_iso
+from desk.core.times import format_local, to_iso
+from desk.messaging import notifications
+from desk.messaging.notifications import notify
 from desk.messaging.webhooks import publish
+from desk.orders.models import Order
+from desk.parties.accounts import supervisor_ids
+from desk.parties.models import User
+from desk.satisfaction.models import FINDINGS, REVIEW_ACTIONS, TAGS, Rating, RatingFollowup, Review
 
 COMMENT_MAX = 500
 NOTE_MAX = 2000
@@ -56,7 +55,7 @@ DISSATISFIED = 2   # stars at or below: a review opens
 #: Timeline events after which the case is resolved (its rating and appeal windows open).
 RESOLUTION_KINDS = ('ruled', 'resolved', 'accepted', 'buyer_timeout', 'merchant_timeout', 'appeal_ruled')
 
-TEMPLATES.update({
+NOTICES = {
     'rating_reminder': (_l('How did we handle %(ticket)s?'),
                         _l('Rate the handling of your complaint before %(due)s: it takes ten seconds.')),
     'review_opened': (_l('Dissatisfied rating on %(ticket)s'),
@@ -70,15 +69,7 @@ TEMPLATES.update({
     'review_overdue': (_l('Review of %(ticket)s is overdue'),
                        _l('The review of the dissatisfied rating on %(ticket)s was due at %(due)s and is '
                           'still open. Take it from the rating review queue.')),
-})
-EVENT_LABELS.update({
-    'rated': _l('Rated'),
-    'reviewed': _l('Supervisor review'),
-    'reopened': _l('Reopened'),
-    'close_timeout': _l('Closed'),
-    'rating_excluded': _l('Rating excluded from CSAT'),
-    'review_overdue': _l('Supervisor review overdue'),
-})
+}
 #: Where a supervisor takes the open reviews (web/consoles/ratings.py, ReviewQueueView).
 REVIEW_QUEUE = '/admin/reviews/'
 
@@ -140,12 +131,6 @@ def _prefetch_guards(complaints):
         c.prefetched_review = reviews.get(c.id)
 
 
-REPRESENTATION_PREFETCH.append(_prefetch_guards)
-
-
-GUARDS.update({'rating_window': _guard_rating_window, 'open_review': _guard_open_review})
-
-
 # --- rate -----------------------------------------------------------------------------------
 
 def parse_rating(data):
@@ -183,7 +168,7 @@ def rate(actor, complaint, data):
     stars, tags, comment = parse_rating(data)
     agent_id, merchant_id = attribution(complaint)
     with atomic():
-        _save(complaint, complaint.version)
+        transition(complaint, 'rate')
         round_ = Rating.select().where(Rating.complaint == complaint.id).count() + 1
         try:
             with atomic():
@@ -236,9 +221,9 @@ def pick_senior(complaint, username=None):
 
 
 def _reopen(actor, complaint, senior, reason, now, review=None):
-    state = 'in_progress' if complaint.path == 'platform' else 'in_arbitration'
+    state = lifecycle.worked_state(complaint.path)
     before = complaint.owner_id
-    _save(complaint, complaint.version, state=state, owner=senior.id, department=senior.department,
+    transition(complaint, 'reopen', state, owner=senior.id, department=senior.department,
           assigned_at=now, rating_due_at=None, appeal_due_at=None, evidence_due_at=None)
     sla.start(complaint, now)  # the reopened case runs against fresh targets (the old events stay)
     RatingFollowup.delete().where(RatingFollowup.complaint == complaint.id).execute()
@@ -313,14 +298,15 @@ def review(actor, complaint, data):
     if 'coach' in actions and not rating.agent_id:
         raise Invalid(_('The rating belongs to no agent: there is nobody to coach.'),
                       fields={'actions': _('coach needs an agent')})
-    if 'reopen' in actions and complaint.state != 'resolved':
-        raise Conflict(_('Only a resolved case can be reopened; this one is %(s)s.', s=complaint.state))
+    if 'reopen' in actions and lifecycle.row(complaint.state, 'reopen') is None:
+        raise Conflict(_('Only a resolved case can be reopened; this one is %(s)s.',
+                         s=state_label(complaint.state)))
     senior = pick_senior(complaint, (data or {}).get('to')) if 'reopen' in actions else None
     with atomic():
         if senior is not None:
             _reopen(actor, complaint, senior, note, now, review=item)
         else:
-            _save(complaint, complaint.version)
+            transition(complaint, 'review')
         done = dict(state='done', finding=finding, actions=json.dumps(actions), note=note,
                     coupon_fen=coupon, reopened_to=senior.id if senior else None,
                     reviewer=actor.id, reviewed_at=now, overdue_check_at=None,
@@ -339,7 +325,6 @@ def review(actor, complaint, data):
              .where(Rating.id == rating.id)
              .execute())
         if 'compensate' in actions:
-            from desk.cases import remedies
             remedies.create(complaint, 'compensation', coupon, 'review', actor)
         record(complaint, actor, 'reviewed', {
             'review': item.id, 'rating': rating.id, 'finding': finding, 'actions': actions,
@@ -355,7 +340,7 @@ def review(actor, complaint, data):
 
 def _after_event(complaint, event):
     """Open or stop the timers of a resolved case as its timeline moves."""
-    if event.kind in RESOLUTION_KINDS and complaint.state == 'resolved' and complaint.resolved_at:
+    if event.kind in RESOLUTION_KINDS and complaint.state == lifecycle.RESOLVED and complaint.resolved_at:
         close_at = max(t for t in (complaint.rating_due_at, complaint.appeal_due_at, complaint.resolved_at)
                        if t is not None)
         remind_at = complaint.resolved_at + REMIND_AFTER[0] if complaint.rating_due_at else None
@@ -375,13 +360,10 @@ def _after_event(complaint, event):
         RatingFollowup.delete().where(RatingFollowup.complaint == complaint.id).execute()
 
 
-timeline.LISTENERS.append(_after_event)
-
-
 def _remind(complaint_id, now):
     follow = RatingFollowup.get_by_id(complaint_id)
     complaint = Complaint.get_by_id(complaint_id)
-    if (complaint.state != 'resolved' or complaint.rating_due_at is None or now >= complaint.rating_due_at
+    if (complaint.state != lifecycle.RESOLVED or complaint.rating_due_at is None or now >= complaint.rating_due_at
             or rating_of_round(complaint) is not None):
         RatingFollowup.update(remind_at=None).where(RatingFollowup.complaint == complaint_id).execute()
         return
@@ -402,7 +384,7 @@ def _remind(complaint_id, now):
 def _close(complaint_id, now):
     """close_timeout: resolved → closed once the rating and appeal windows are over."""
     complaint = Complaint.get_by_id(complaint_id)
-    if complaint.state != 'resolved':
+    if complaint.state != lifecycle.RESOLVED:
         RatingFollowup.update(close_at=None).where(RatingFollowup.complaint == complaint_id).execute()
         return
     later = max((t for t in (complaint.rating_due_at, complaint.appeal_due_at) if t is not None and t > now),
@@ -411,11 +393,11 @@ def _close(complaint_id, now):
         RatingFollowup.update(close_at=later).where(RatingFollowup.complaint == complaint_id).execute()
         deadlines.schedule('close_timeout', complaint_id, later)
         return
-    _save(complaint, complaint.version, state='closed', closed_at=now)
+    transition(complaint, 'close_timeout', lifecycle.CLOSED, closed_at=now)
     RatingFollowup.update(close_at=None, remind_at=None).where(
         RatingFollowup.complaint == complaint_id).execute()
-    record(complaint, None, 'close_timeout', {'state': 'closed'})
-    publish('complaint.state_changed', {'ticket_no': complaint.ticket_no, 'state': 'closed',
+    record(complaint, None, 'close_timeout', {'state': complaint.state})
+    publish('complaint.state_changed', {'ticket_no': complaint.ticket_no, 'state': complaint.state,
                                         'reason': 'close_timeout'}, complaint)
 
 
@@ -448,11 +430,15 @@ def _review_overdue(review_id, now):
            complaint, link=REVIEW_QUEUE)
 
 
-deadlines.register('rating_remind', RatingFollowup, RatingFollowup.remind_at, _remind)
-deadlines.register('close_timeout', RatingFollowup, RatingFollowup.close_at, _close)
-deadlines.register('review_overdue', Review, Review.overdue_check_at, _review_overdue)
-
-ACTIONS.update({'rate': rate, 'review': review, 'reopen': reopen})
+def init_app(app):
+    notifications.TEMPLATES.update(NOTICES)
+    transitions.GUARDS.update({'rating_window': _guard_rating_window, 'open_review': _guard_open_review})
+    transitions.add_guard_prefetch(_prefetch_guards)
+    transitions.ACTIONS.update({'rate': rate, 'review': review, 'reopen': reopen})
+    timeline.add_listener(_after_event)
+    deadlines.register('rating_remind', RatingFollowup, RatingFollowup.remind_at, _remind)
+    deadlines.register('close_timeout', RatingFollowup, RatingFollowup.close_at, _close)
+    deadlines.register('review_overdue', Review, Review.overdue_check_at, _review_overdue)
 
 
 def rating_to_dict(rating):

@@ -7,13 +7,13 @@ import re
 
 import pytest
 
-from desk.parties import accounts
-from desk.cases.models import Category, Complaint
 from desk.cases.complaints import file_complaint
+from desk.cases.models import Category, Complaint
+from desk.parties import accounts
 from desk.parties.models import Buyer, User
-from web.buyer.links import make_token
 from tests.conftest import PASSWORD
 from tests.support import push_order
+from web.buyer.links import make_token
 
 pytestmark = pytest.mark.e2e
 

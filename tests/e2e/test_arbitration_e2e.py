@@ -8,12 +8,10 @@ import os
 
 import pytest
 
-from desk.cases.models import Appeal, Evidence, Ruling
-from desk.cases.models import Remedy
-from desk.cases.models import Complaint
-from web.buyer.links import make_token
+from desk.cases.models import Appeal, Complaint, Evidence, Remedy, Ruling
 from tests import case_builders as cb
 from tests.e2e.conftest import chinese_context, login
+from web.buyer.links import make_token
 
 pytestmark = pytest.mark.e2e
 

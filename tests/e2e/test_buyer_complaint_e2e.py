@@ -5,8 +5,8 @@ import re
 import pytest
 
 from desk.cases.models import Complaint
-from web.buyer.links import make_token
 from tests.support import push_order
+from web.buyer.links import make_token
 
 pytestmark = pytest.mark.e2e
 

@@ -9,16 +9,16 @@ import urllib.request
 
 import pytest
 
-from desk.parties import accounts
-from desk.messaging import webhooks
-from desk.cases.models import Complaint
 from desk.cases.complaints import file_complaint
+from desk.cases.models import Complaint
+from desk.messaging import webhooks
+from desk.parties import accounts
 from desk.parties.models import Buyer
-from web.buyer.links import make_token
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import wait_for
 from tests.support import push_order
 from tests.webhook_receiver import Receiver
+from web.buyer.links import make_token
 
 pytestmark = pytest.mark.e2e
 

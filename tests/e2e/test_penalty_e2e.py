@@ -9,11 +9,11 @@ import re
 import pytest
 
 from arbitration.penalties import deposit, violations
-from desk.parties import accounts
-from desk.messaging import webhooks
-from desk.cases.models import Complaint
 from desk.cases.complaints import file_complaint
+from desk.cases.models import Complaint
 from desk.core.db import atomic
+from desk.messaging import webhooks
+from desk.parties import accounts
 from desk.parties.models import Buyer, Merchant
 from tests.e2e.conftest import chinese_context, login, wait_for
 from tests.evidence_helpers import png_bytes

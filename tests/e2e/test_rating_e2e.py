@@ -6,14 +6,13 @@ import os
 
 import pytest
 
+from arbitration import rulings
 from desk.agent_desk import assignment
 from desk.cases.models import Complaint
-from web.buyer.links import make_token
 from desk.satisfaction.models import Rating, Review
 from tests import case_builders as cb
 from tests.e2e.conftest import chinese_context, login
-
-from arbitration import rulings
+from web.buyer.links import make_token
 
 pytestmark = pytest.mark.e2e
 

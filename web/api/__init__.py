@@ -9,8 +9,8 @@ from flask import Blueprint, g, jsonify, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
-from desk.parties.accounts import user_for_api_key
 from desk.core.errors import DomainError, Forbidden, Invalid, NotFound, Unauthorized
+from desk.parties.accounts import user_for_api_key
 from desk.parties.models import Buyer, User
 
 bp = Blueprint('api', __name__, url_prefix='/api/v1')
@@ -118,8 +118,8 @@ def _jsonable(extra):
     return {k: v for k, v in extra.items() if isinstance(v, (str, int, float, bool, type(None)))}
 
 
-def init_api(app):
-    from web.api import agent_desk, complaints, openapi, orders  # noqa: F401  (registers the routes)
+def init_app(app):
+    from web.api import agent_desk, complaints, evidence, openapi, orders, ratings, remedies, standing, violations  # noqa: F401  (routes)
     from web.auth import csrf
     csrf.exempt(bp)
     app.register_blueprint(bp)

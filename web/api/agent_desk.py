@@ -3,11 +3,11 @@ from flask import jsonify, request
 
 from desk.agent_desk import assignment, queue
 from desk.core import clock
-from web.api import api_user, authenticated, bp, json_body
-from web.api.openapi import operation
 from desk.core.errors import Invalid
 from desk.core.money import to_yuan
 from desk.core.times import to_iso
+from web.api import api_user, authenticated, bp, json_body
+from web.api.openapi import operation
 
 
 @bp.route('/me', methods=['GET'])

@@ -5,15 +5,15 @@ from flask import jsonify, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from desk.cases.access import get_visible, is_staff_view
+from desk.cases.complaints import file_complaint
+from desk.cases.queries import complaint_to_dict, list_complaints
+from desk.cases.timeline import event_to_dict, events_for
+from desk.cases.transitions import take_action
 from desk.core import clock
+from desk.core.errors import Invalid
 from web.api import _nul_at, api_user, authenticated, bp, json_body
 from web.api.openapi import _object, action_bodies_extension, operation
-from desk.core.errors import Invalid
-from desk.cases.access import get_visible, is_staff_view
-from desk.cases.queries import complaint_to_dict, list_complaints
-from desk.cases.complaints import file_complaint, take_action
-from desk.cases.timeline import event_to_dict, events_for
-
 
 _FILING_BODY = {'requestBody': {'required': True, 'content': {
     'application/json': {'schema': {'$ref': '#/components/schemas/ComplaintInput'}},

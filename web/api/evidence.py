@@ -10,13 +10,12 @@ from flask import jsonify, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from arbitration import evidence
+from desk.cases.access import get_visible
+from desk.cases.models import EVIDENCE_KINDS, EVIDENCE_PARTIES
+from desk.core.errors import Invalid
 from web.api import api_user, authenticated, bp, error_response, json_body
 from web.api.openapi import SCHEMAS, TEXT, TIME, _nullable, _object, operation
-from desk.cases.access import get_visible
-from desk.core.errors import Invalid
-
-from arbitration import evidence
-from desk.cases.models import EVIDENCE_KINDS, EVIDENCE_PARTIES
 from web.evidence import send_item
 
 _ID = {'type': 'integer', 'minimum': 1}

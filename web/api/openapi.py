@@ -25,11 +25,12 @@ import re
 from apispec import APISpec, BasePlugin
 from flask import current_app, jsonify
 
-from desk.cases import lifecycle
-from desk.cases.models import CHANNELS, DEADLINES, DEMAND_TYPES, EXTERNAL, STATES, TIERS
-from desk.parties.models import AGENT_STATUSES, DEPARTMENTS
-from desk.orders.models import GOODS_TYPES, PAYMENT_METHODS
 from desk.agent_desk.queue import FLAGS, QUEUE_FILTER_STATES
+from desk.cases import lifecycle
+from desk.cases.lifecycle import STATES
+from desk.cases.models import CHANNELS, DEADLINES, DEMAND_TYPES, EXTERNAL, TIERS
+from desk.orders.models import GOODS_TYPES, PAYMENT_METHODS
+from desk.parties.models import AGENT_STATUSES, DEPARTMENTS
 
 API_PREFIX = '/api/v1'
 DOCUMENT_URL = '/api/openapi.json'

@@ -1,9 +1,9 @@
 """Orders pushed by the marketplace: PUT (idempotent upsert) and GET."""
 from flask import jsonify
 
+from desk.orders.orders import get_order, order_to_dict, upsert_order
 from web.api import api_user, authenticated, bp, json_body
 from web.api.openapi import operation
-from desk.orders.orders import get_order, order_to_dict, upsert_order
 
 
 @bp.route('/orders/<order_no>', methods=['PUT'])

@@ -4,13 +4,13 @@ themself). `rate` and `review` are lifecycle actions (POST …/actions/<action>)
 from flask import jsonify, request
 from flask_babel import gettext as _
 
-from web.api import api_user, authenticated, bp
-from web.api.openapi import PARAMETERS, SCHEMAS, TEXT, TIME, _nullable, _object, operation
 from desk.cases.models import Complaint
 from desk.core.errors import Forbidden, Invalid, NotFound
 from desk.parties.models import User
 from desk.satisfaction.models import FINDINGS, REVIEW_ACTIONS, TAGS, Rating, Review
 from desk.satisfaction.ratings import review_to_dict
+from web.api import api_user, authenticated, bp
+from web.api.openapi import PARAMETERS, SCHEMAS, TEXT, TIME, _nullable, _object, operation
 
 NUMBER = {'type': 'number', 'nullable': True}
 SCHEMAS.update({
@@ -79,8 +79,8 @@ def agent_metrics(agent_id):
 
     Supervisors and admins read anyone's; an agent only their own (403 otherwise).
     """
-    from desk.satisfaction import metrics
     from desk.cases.access import AGENT_ROLES
+    from desk.satisfaction import metrics
     from web.consoles.ratings import parse_period
     user = api_user()
     if user.role in AGENT_ROLES and user.id != agent_id:

@@ -4,14 +4,13 @@ from collections import defaultdict
 
 from flask import jsonify
 
-from web.api import api_user, authenticated, bp
-from web.api.openapi import operation
+from desk.cases import remedies
+from desk.cases.models import Proposal, Remedy
 from desk.cases.queries import REPRESENTATION_EXTENSIONS, REPRESENTATION_PREFETCH
 from desk.core.money import to_yuan
 from desk.core.times import to_iso
-
-from desk.cases import remedies
-from desk.cases.models import Proposal, Remedy
+from web.api import api_user, authenticated, bp
+from web.api.openapi import operation
 
 
 @bp.route('/remedies/<int:remedy_id>/confirm', methods=['POST'])
@@ -88,9 +87,9 @@ REPRESENTATION_PREFETCH.append(_prefetch_rulings)
 def complaint_rulings(ticket_no):
     """Every ruling of a complaint, first round first, and its appeal (both parties and staff
     see them all: the reasoning is shown to both parties)."""
+    from arbitration.rulings import ruling_to_dict
     from desk.cases.access import get_visible
     from desk.cases.models import Appeal, Ruling
-    from arbitration.rulings import ruling_to_dict
     complaint = get_visible(api_user(), ticket_no)
     items = [ruling_to_dict(r) for r in Ruling.select().where(Ruling.complaint == complaint.id).order_by(Ruling.round)]
     appeal = Appeal.get_or_none(Appeal.complaint == complaint.id)

@@ -1,14 +1,13 @@
 """`GET /api/v1/merchants/<ref>/standing` (SPEC §9a): a merchant's level, active points with
 each violation, restrictions with their end times, deposit balance and health figures — for
 the marketplace, staff, and the merchant's own staff. Permissions are checked in
-`arbitration.penalties.standing.standing_for`."""
+`arbitration.health.standing_report.standing_for`."""
 from flask import jsonify
 
+from arbitration.health.standing_report import standing_for
+from arbitration.penalties.models import RESTRICTIONS, VIOLATION_STATES
 from web.api import api_user, authenticated, bp
 from web.api.openapi import MONEY, SCHEMAS, TEXT, TIME, _nullable, _object, operation
-
-from arbitration.penalties.models import RESTRICTIONS, VIOLATION_STATES
-from arbitration.penalties.standing import standing_for
 
 SCHEMAS.update({
     'StandingViolation': _object({

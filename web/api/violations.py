@@ -9,16 +9,15 @@ from flask import jsonify, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from web.api import api_user, authenticated, bp, json_body
-from web.api.openapi import MONEY, PARAMETERS, SCHEMAS, TEXT, TIME, _nullable, _object, operation
-from desk.core.errors import Invalid, NotFound
-from desk.parties.models import Merchant
-from desk.core.money import parse_yuan, to_yuan
-from desk.core.times import to_iso
-
 from arbitration.penalties import deposit, penalty_appeals
 from arbitration.penalties.manual_violations import record_manual
 from arbitration.penalties.models import APPEAL_STATES, LEDGER_KINDS, VIOLATION_STATES, AppealEvidence
+from desk.core.errors import Invalid, NotFound
+from desk.core.money import parse_yuan, to_yuan
+from desk.core.times import to_iso
+from desk.parties.models import Merchant
+from web.api import api_user, authenticated, bp, json_body
+from web.api.openapi import MONEY, PARAMETERS, SCHEMAS, TEXT, TIME, _nullable, _object, operation
 
 SIGNED_MONEY = {'type': 'string', 'pattern': r'^-?\d+\.\d{2}$', 'example': '-500.00',
                 'description': 'signed yuan with two decimals'}

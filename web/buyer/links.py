@@ -12,8 +12,8 @@ from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSaf
 
 from desk.core import clock
 from desk.core.errors import Invalid
-from desk.parties.models import Buyer
 from desk.orders.models import Order
+from desk.parties.models import Buyer
 
 SALT = 'buyer-link'
 MAX_AGE_SECONDS = 3600

@@ -12,28 +12,25 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import (BooleanField, SelectField, SelectMultipleField, StringField,
-                     TextAreaField, widgets)
+from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, TextAreaField, widgets
 from wtforms.validators import Optional
 
-from desk.parties import accounts
-from desk.core import clock
-from desk.credit import ledger as credit
+from arbitration.evidence import KIND_LABELS
+from arbitration.negotiation import URGE_COOLDOWN
 from desk.cases import lifecycle, overview
 from desk.cases.access import get_visible
-from desk.cases.models import Category, Complaint, RuleClause
-from desk.cases.complaints import FACTS_MAX, allowed_actions, file_complaint, promised_by, take_action
-from desk.core.errors import Conflict, DomainError, Invalid, TooLarge, Unsupported
-from desk.orders.orders import get_order
-from web.buyer.links import read_token
+from desk.cases.complaints import FACTS_MAX, file_complaint, promised_by
+from desk.cases.models import EVIDENCE_KINDS, Category, Complaint, Proposal, Remedy, RuleClause
 from desk.cases.timeline import events_for
+from desk.cases.transitions import allowed_actions, take_action
+from desk.core import clock
+from desk.core.errors import Conflict, DomainError, Invalid, TooLarge, Unsupported
 from desk.core.times import to_iso
+from desk.credit import ledger as credit
+from desk.orders.orders import get_order
+from desk.parties import accounts
 from web.auth import roles_required
-
-from arbitration.evidence import KIND_LABELS
-from desk.cases.models import EVIDENCE_KINDS
-from desk.cases.models import Proposal, Remedy
-from arbitration.negotiation import URGE_COOLDOWN
+from web.buyer.links import read_token
 
 bp = Blueprint('portal', __name__, url_prefix='/buyer')
 

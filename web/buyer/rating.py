@@ -8,13 +8,13 @@ from flask import Blueprint, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from desk.core import clock
 from desk.cases.access import get_visible, relations
-from web.consoles.agent_desk import flash_error
-from desk.cases.complaints import allowed_actions, take_action
+from desk.cases.transitions import allowed_actions, take_action
+from desk.core import clock
 from desk.core.errors import DomainError
 from desk.satisfaction.models import TAGS, Rating
 from web.auth import roles_required
+from web.consoles.agent_desk import flash_error
 
 bp = Blueprint('ratings', __name__, url_prefix='/buyer')
 

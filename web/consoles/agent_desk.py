@@ -3,7 +3,7 @@ workspace, the SLA board, filing for a buyer on the phone, and the agent's statu
 
 Views check the role (RoleAccess), parse the input, call the service and render. Which case
 a user may see or act on, and whether an action is allowed now, is decided by the services
-(`case_access.get_visible`, `complaints.take_action`, `queue.queue_department` …); their
+(`case_access.get_visible`, `transitions.take_action`, `queue.queue_department` …); their
 domain errors are flashed, or shown as the error page they name (404 for a case the user
 may not see).
 """
@@ -22,23 +22,22 @@ from flask_wtf.file import FileField
 from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField, widgets
 from wtforms.validators import Optional
 
+from arbitration.evidence import KIND_LABELS
 from desk.agent_desk import assignment, queue, sla_reports
-from desk.core import clock
-from desk.credit import ledger as credit
 from desk.cases.access import AGENT_ROLES, can_see, get_visible, is_staff_view
-from desk.cases.models import EXTERNAL, FAR_FUTURE, TIERS, Category, RuleClause
-from desk.cases.complaints import (FACTS_MAX, MESSAGE_MAX, STAFF_FILERS, allowed_actions, file_complaint, post_message, take_action)
-from web.consoles.access import RoleAccess
+from desk.cases.complaints import FACTS_MAX, MESSAGE_MAX, STAFF_FILERS, file_complaint, post_message
+from desk.cases.models import EVIDENCE_KINDS, EXTERNAL, FAR_FUTURE, TIERS, Category, RuleClause
+from desk.cases.timeline import events_for
+from desk.cases.transitions import allowed_actions, take_action
+from desk.core import clock
 from desk.core.errors import Conflict, DomainError, Invalid, NotFound
 from desk.core.masking import mask_phone
-from desk.parties.models import DEPARTMENTS, User
-from web.buyer.portal import DEMANDS, SCENARIO_FIELDS, evidence_of_form, show_evidence_errors, category_label
-from desk.cases.timeline import events_for
 from desk.core.times import to_iso
+from desk.credit import ledger as credit
+from desk.parties.models import DEPARTMENTS, User
 from web.auth import is_safe_next
-
-from arbitration.evidence import KIND_LABELS
-from desk.cases.models import EVIDENCE_KINDS
+from web.buyer.portal import DEMANDS, SCENARIO_FIELDS, category_label, evidence_of_form, show_evidence_errors
+from web.consoles.access import RoleAccess
 
 SUPERVISOR_ROLES = ('supervisor', 'admin')
 FILTER_KEYS = ('state', 'tier', 'category', 'merchant', 'owner', 'flag')

@@ -10,19 +10,18 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
-from desk.parties import accounts
-from desk.orders import imports
 from desk.cases import overview
 from desk.cases.models import PATHS, TIERS, Category, RuleClause
-from web.consoles import agent_desk
-from web.consoles import integration
-from web.consoles.access import AdminOnly, RoleAccess
-from web.consoles.base import DeskModelView
 from desk.core.errors import DomainError
 from desk.core.masking import mask_phone
-from desk.parties.models import DEPARTMENTS, ROLES, ApiKey, Buyer, Merchant, User
-from desk.orders.models import ImportRun, Order
 from desk.core.money import format_money
+from desk.orders import imports
+from desk.orders.models import ImportRun, Order
+from desk.parties import accounts
+from desk.parties.models import DEPARTMENTS, ROLES, ApiKey, Buyer, Merchant, User
+from web.consoles import agent_desk, integration
+from web.consoles.access import AdminOnly, RoleAccess
+from web.consoles.base import DeskModelView
 
 
 class HomeView(RoleAccess, AdminIndexView):
@@ -144,6 +143,7 @@ def _agent_name(user_id):
 def json_list(form, field):
     """The scenario fields must be a JSON list of field names."""
     import json
+
     from wtforms.validators import ValidationError
     try:
         value = json.loads(field.data or '[]')

@@ -20,18 +20,16 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 
-from desk.core import clock
-from web.consoles import STAFF_VIEWS
-from web.consoles.access import AdminOnly, RoleAccess
-from desk.core.errors import Invalid, NotFound
-from desk.parties.models import Merchant
-from web.consoles.ratings import duration
-from desk.core.tasks import enqueue
-
 from arbitration.health import merchant_health
-from arbitration.penalties import spike, standing
 from arbitration.health.models import SORT_COLUMNS, MerchantHealthPolicy
+from arbitration.penalties import spike, standing
 from arbitration.penalties.models import Violation
+from desk.core import clock
+from desk.core.errors import Invalid, NotFound
+from desk.core.tasks import enqueue
+from desk.parties.models import Merchant
+from web.consoles.access import AdminOnly, RoleAccess
+from web.consoles.ratings import duration
 
 SUPERVISORS = ('supervisor', 'admin')
 HEALTHY_FILTERS = ('yes', 'no', 'unknown')
@@ -116,7 +114,7 @@ def health_panel(merchant):
     merchant_id = merchant if isinstance(merchant, int) else merchant.id
     merchant_health.visible_merchant(current_user, merchant_id)
     row = merchant_health.health_row(merchant_id)
-    rules = merchant_health.policy()
+    rules = MerchantHealthPolicy.current()
     return {'row': row, 'lines': figure_lines(row), 'charts': charts(merchant_id),
             'healthy_below': f'{rules.healthy_defect_pct.normalize()} %',
             'trusted_below': f'{rules.trusted_defect_pct.normalize()} %',
@@ -171,8 +169,7 @@ class MerchantHealthView(SupervisorsOnly, BaseView):
     @expose('/', methods=['GET', 'POST'])
     def index(self):
         if request.method == 'POST':
-            from arbitration.jobs import refresh_merchant_health
-            enqueue(refresh_merchant_health)
+            enqueue('arbitration.jobs.refresh_merchant_health')
             flash(_('The health figures of every merchant are being recomputed.'), 'success')
             return redirect(url_for('.index'))
         sort, descending, filters, after = _parse_list_args(request.args)
@@ -224,8 +221,7 @@ class HealthPolicyView(AdminOnly, ModelView):
         model.updated_at = clock.now()
 
     def after_model_change(self, form, model, is_created):
-        from arbitration.jobs import refresh_merchant_health
-        enqueue(refresh_merchant_health)
+        enqueue('arbitration.jobs.refresh_merchant_health')
 
 
 def validate_policy(model):
@@ -255,6 +251,3 @@ def register(admin):
     admin.add_view(HealthPolicyView(MerchantHealthPolicy, name=_l('Merchant health policy'),
                                     endpoint='health_policy', url='health-policy', category=_l('Rules')))
     admin.app.jinja_env.globals['health_panel'] = health_panel
-
-
-STAFF_VIEWS.append(register)

@@ -15,13 +15,13 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup, escape
 
+from desk.core.errors import DomainError, Invalid
 from desk.messaging import webhooks
+from desk.messaging.models import WebhookDelivery, WebhookSubscription
+from desk.parties.models import User
+from web.auth import is_safe_next
 from web.consoles.access import AdminOnly, RoleAccess
 from web.consoles.base import DeskModelView
-from desk.core.errors import DomainError, Invalid
-from desk.parties.models import User
-from desk.messaging.models import WebhookDelivery, WebhookSubscription
-from web.auth import is_safe_next
 
 DELIVERY_STATES = (('pending', _l('Pending')), ('delivered', _l('Delivered')), ('failed', _l('Failed')))
 

@@ -6,7 +6,7 @@ rules the API uses — so a merchant cannot reach another merchant's order or ca
 an id or a ticket number in the URL (another merchant's case answers 404).
 
 Every action on a case (propose, message, escalate) goes through
-`desk.cases.complaints.take_action`; the page offers only what `allowed_actions` says is allowed
+`desk.cases.transitions.take_action`; the page offers only what `allowed_actions` says is allowed
 now, and shows the service's refusal when it still says no.
 """
 import datetime as dt
@@ -19,27 +19,25 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from peewee import fn
 
-from desk.parties import accounts
-from desk.core import clock
-from desk.cases import overview
+from arbitration.negotiation import REASON_MAX
+from desk.cases import overview, remedies
 from desk.cases.access import get_visible, visible_complaints
-from desk.cases.models import FAR_FUTURE, Category, Complaint
-from desk.cases.complaints import MESSAGE_MAX, allowed_actions, take_action
-from web.consoles.access import MerchantOnly
-from web.consoles.base import DeskModelView, parse_id
+from desk.cases.complaints import MESSAGE_MAX
+from desk.cases.models import FAR_FUTURE, MAX_PROPOSALS, PROPOSAL_KINDS, Category, Complaint, Proposal, Remedy
+from desk.cases.timeline import events_for
+from desk.cases.transitions import allowed_actions, take_action
+from desk.core import clock
 from desk.core.errors import DomainError, Invalid
 from desk.core.masking import mask_phone
-from desk.parties.models import ApiKey, Merchant
-from desk.orders.models import Order
 from desk.core.money import format_money, to_yuan
-from desk.orders.orders import visible_orders
-from web.buyer.portal import category_label
-from desk.cases.timeline import events_for
 from desk.core.times import to_iso
-
-from desk.cases import remedies
-from desk.cases.models import MAX_PROPOSALS, PROPOSAL_KINDS, Proposal, Remedy
-from arbitration.negotiation import REASON_MAX
+from desk.orders.models import Order
+from desk.orders.orders import visible_orders
+from desk.parties import accounts
+from desk.parties.models import ApiKey, Merchant
+from web.buyer.portal import category_label
+from web.consoles.access import MerchantOnly
+from web.consoles.base import DeskModelView, parse_id
 
 #: The inbox tabs and the states each one lists.
 TABS = {

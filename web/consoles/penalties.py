@@ -29,22 +29,27 @@ from peewee import JOIN
 from wtforms import IntegerField, StringField
 from wtforms.validators import NumberRange, Optional
 
-from desk.core import clock
-from desk.cases.models import Complaint
-from web.consoles import MERCHANT_VIEWS, STAFF_VIEWS
-from web.consoles.access import AdminOnly, MerchantOnly, RoleAccess
-from web.consoles.agent_desk import flash_error
-from web.auth import is_safe_next
-from web.consoles.base import DeskModelView, parse_id
-from desk.core.errors import DomainError, Invalid
-from web.i18n import current_language
-from desk.parties.models import STAFF_ROLES, Merchant
-from desk.core.money import parse_yuan, to_yuan
-
 from arbitration.penalties import deposit, penalty_appeals, standing
 from arbitration.penalties.manual_violations import record_manual
-from arbitration.penalties.models import Violation
-from arbitration.penalties.models import (APPEAL_STATES, VIOLATION_STATES, AppealEvidence, StandingLevel, ViolationAppeal, ViolationRule)
+from arbitration.penalties.models import (
+    APPEAL_STATES,
+    VIOLATION_STATES,
+    AppealEvidence,
+    StandingLevel,
+    Violation,
+    ViolationAppeal,
+    ViolationRule,
+)
+from desk.cases.models import Complaint
+from desk.core import clock
+from desk.core.errors import DomainError, Invalid
+from desk.core.money import parse_yuan, to_yuan
+from desk.parties.models import STAFF_ROLES, Merchant
+from web.auth import is_safe_next
+from web.consoles.access import AdminOnly, MerchantOnly, RoleAccess
+from web.consoles.agent_desk import flash_error
+from web.consoles.base import DeskModelView, parse_id
+from web.i18n import current_language
 
 PAGE_SIZE = 50
 SUPERVISORS = penalty_appeals.SUPERVISORS
@@ -360,7 +365,3 @@ def register_merchant(admin):
 
 def init_app(app):
     app.jinja_env.globals['merchant_penalties'] = merchant_penalties
-
-
-STAFF_VIEWS.append(register)
-MERCHANT_VIEWS.append(register_merchant)

@@ -20,18 +20,17 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 
-from desk.core import clock
-from desk.satisfaction import metrics
 from desk.cases.access import AGENT_ROLES
 from desk.cases.models import Complaint
-from desk.cases.complaints import take_action
-from web.consoles import MERCHANT_VIEWS, STAFF_VIEWS
-from web.consoles.agent_desk import flash_error
-from web.consoles.access import AdminOnly, MerchantOnly, RoleAccess
+from desk.cases.transitions import take_action
+from desk.core import clock
 from desk.core.errors import DomainError, Invalid
 from desk.parties.models import DEPARTMENTS, User
+from desk.satisfaction import metrics
 from desk.satisfaction.models import FINDINGS, REVIEW_ACTIONS, MetricWeights, Rating, Review
 from desk.satisfaction.ratings import agent_record
+from web.consoles.access import AdminOnly, MerchantOnly, RoleAccess
+from web.consoles.agent_desk import flash_error
 
 SORTS = ('score', 'handled', 'csat_avg', 'csat_pct', 'dissatisfied_pct', 'fcr', 'first_response_sla',
          'resolution_sla', 'median_handle_seconds', 'reopen_rate', 'overturn_rate', 'username')
@@ -305,7 +304,3 @@ class MerchantSatisfactionView(MerchantOnly, BaseView):
 def register_merchant(admin):
     admin.add_view(MerchantSatisfactionView(name=_l('Satisfaction'), endpoint='merchant_satisfaction',
                                             url='satisfaction'))
-
-
-STAFF_VIEWS.append(register)
-MERCHANT_VIEWS.append(register_merchant)

@@ -11,18 +11,15 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from desk.credit import ledger as credit
 from desk.cases.access import get_visible
-from desk.cases.models import Category
-from desk.cases.complaints import take_action
-from web.consoles import STAFF_VIEWS
+from desk.cases.models import Category, Evidence
+from desk.cases.transitions import take_action
+from desk.core.errors import DomainError
+from desk.credit import ledger as credit
+from desk.credit.screening import pending_screening
+from web.buyer.portal import category_label
 from web.consoles.access import RoleAccess
 from web.consoles.agent_desk import flash_error
-from desk.core.errors import DomainError
-from web.buyer.portal import category_label
-from desk.credit.screening import pending_screening
-
-from desk.cases.models import Evidence
 
 
 class PreScreenView(RoleAccess, BaseView):
@@ -60,6 +57,3 @@ class PreScreenView(RoleAccess, BaseView):
 
 def register(admin):
     admin.add_view(PreScreenView(name=_l('Pre-screen'), endpoint='pre_screen', url='pre-screen'))
-
-
-STAFF_VIEWS.append(register)

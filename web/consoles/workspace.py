@@ -17,27 +17,35 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from peewee import JOIN
 
-from desk.core import clock
-from desk.agent_desk import sla_reports
-from desk.cases.access import AGENT_ROLES, get_visible
-from desk.cases.models import Category, Complaint, RuleClause
-from desk.cases.complaints import allowed_actions, check
-from web.consoles import STAFF_VIEWS
-from web.consoles.access import RoleAccess
-from desk.core.errors import DomainError
-from web.i18n import current_language
-from desk.core.masking import mask_phone
-from desk.orders.models import Order
-from desk.core.money import to_yuan
-from desk.cases.models import Event
-from desk.core.times import to_local
-
-from desk.cases import remedies
-from desk.cases.models import (RESPONSIBILITIES, RULING_OUTCOMES, Appeal, Evidence, EvidenceDeclaration, EvidenceRequest, Ruling)
 from arbitration.intervention import evidence_open
-from desk.cases.models import Proposal, Remedy
-from arbitration.rulings import (outcome_label, payment_proof_missing, remedy_label,
-                                 responsibility_label)
+from arbitration.rulings import outcome_label, payment_proof_missing, remedy_label, responsibility_label
+from desk.agent_desk import sla_reports
+from desk.cases import remedies
+from desk.cases.access import AGENT_ROLES, get_visible
+from desk.cases.models import (
+    RESPONSIBILITIES,
+    RULING_OUTCOMES,
+    Appeal,
+    Category,
+    Complaint,
+    Event,
+    Evidence,
+    EvidenceDeclaration,
+    EvidenceRequest,
+    Proposal,
+    Remedy,
+    RuleClause,
+    Ruling,
+)
+from desk.cases.transitions import allowed_actions, check
+from desk.core import clock
+from desk.core.errors import DomainError
+from desk.core.masking import mask_phone
+from desk.core.money import to_yuan
+from desk.core.times import to_local
+from desk.orders.models import Order
+from web.consoles.access import RoleAccess
+from web.i18n import current_language
 
 PRECEDENTS_MAX = 20
 TEXT_PREVIEW = 4000
@@ -234,7 +242,8 @@ class ArbitrationView(RoleAccess, BaseView):
     @expose('/<ticket_no>/act/<action>', methods=['POST'])
     def act(self, ticket_no, action):
         from flask import abort, flash
-        from desk.cases.complaints import take_action
+
+        from desk.cases.transitions import take_action
         from desk.core.errors import Invalid
         case = get_visible(current_user, ticket_no)
         if action not in WORKSPACE_ACTIONS:
@@ -258,6 +267,3 @@ class ArbitrationView(RoleAccess, BaseView):
 
 def register(admin):
     admin.add_view(ArbitrationView(name=_l('Arbitration'), endpoint='arbitration', url='arbitration'))
-
-
-STAFF_VIEWS.append(register)
