@@ -433,7 +433,7 @@ def test_a_failed_database_write_leaves_no_row(app, frozen, monkeypatch):
 
 
 def test_a_nul_in_the_description_or_text_is_422_from_the_service_itself(parties):
-    """Requests with a NUL in a form value are refused before any view (`web.auth`); the
+    """Requests with a NUL in a form value are refused before any view (`web.errors`); the
     service refuses it too, for every other caller."""
     from desk.core.errors import Invalid
     buyer = cb.buyer_login('b-1')

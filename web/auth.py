@@ -1,16 +1,17 @@
-"""The browser side shared by every console: login sessions, CSRF, the language switch,
-the role-based home redirect and HTML error pages.
+"""The browser side shared by every console: login sessions, CSRF, the language switch and
+the role-based home redirect (`HOMES`), `roles_required` for blueprint views and
+`is_safe_next` for redirects. Error pages and handlers are in `web.errors`.
 """
 import json
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
-from flask_wtf.csrf import CSRFError, CSRFProtect
+from flask_wtf.csrf import CSRFProtect
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
@@ -111,25 +112,7 @@ def home():
     return redirect(url_for(endpoint))
 
 
-def _error_page(status, message):
-    if request.path.startswith('/api/'):
-        from web.api import error_response
-        return error_response(status, message)
-    return render_template('errors/error.html', status=status, message=message), status
-
-
-def _has_nul(values):
-    return any('\x00' in key or '\x00' in value for key, value in values.items(multi=True))
-
-
 def init_app(app):
-    @app.before_request
-    def _refuse_nul():
-        """No query or form value is ever allowed a NUL byte (PostgreSQL cannot even store
-        one, and searching for it made it fail): such a request is a 400, not a 500."""
-        if _has_nul(request.args) or (request.method != 'GET' and _has_nul(request.form)):
-            return _error_page(400, _('must not contain control characters'))
-
     login_manager.init_app(app)
     login_manager.login_view = 'auth.login'
     login_manager.login_message = _l('Please log in to see this page.')
@@ -144,32 +127,3 @@ def init_app(app):
     def _start_ticker():
         if not app.testing:
             tasks.start_ticker(app)
-
-    @app.errorhandler(CSRFError)
-    def _csrf_error(err):
-        return _error_page(400, _('The form expired or was sent from elsewhere. Reload the page and try again.'))
-
-    @app.errorhandler(DomainError)
-    def _domain_error(err):
-        return _error_page(err.status, err.message)
-
-    @app.errorhandler(403)
-    def _forbidden(err):
-        return _error_page(403, _('Your account may not open this page.'))
-
-    @app.errorhandler(404)
-    def _not_found(err):
-        return _error_page(404, _('There is no such page.'))
-
-    @app.errorhandler(405)
-    def _not_allowed(err):
-        return _error_page(405, _('This address does not accept that method.'))
-
-    @app.errorhandler(413)
-    def _too_large(err):
-        limit = current_app.config['MAX_UPLOAD_BYTES'] // (1024 * 1024)
-        return _error_page(413, _('The upload is larger than %(mb)d MB.', mb=limit))
-
-    @app.errorhandler(500)
-    def _server_error(err):
-        return _error_page(500, _('Something went wrong on our side; it has been logged.'))

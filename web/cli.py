@@ -1,14 +1,23 @@
 """`flask --app app desk …` commands: migrate, create-user, create-api-key, seed-demo, and the
 maintenance ones (rebuilds, purge-orphan-files)."""
+import datetime as dt
 import sys
+import time
 
 import click
 from flask.cli import AppGroup
 
+from arbitration.penalties.standing import recompute_all
+from arbitration.storage_sweep import purge_orphans
+from desk.cases.timeline import verify_all
 from desk.core.db import connection
 from desk.core.errors import DomainError
+from desk.core.migrate import migrate
 from desk.parties import accounts
 from desk.parties.models import DEPARTMENTS, ROLES, User
+from desk.satisfaction import metrics
+from web.buyer.links import make_token
+from web.demo import DEMO_PASSWORD, demo_logins, seed_demo
 
 desk_cli = AppGroup('desk', help='Arbiter Desk administration.')
 
@@ -23,7 +32,6 @@ def _fail(err):
 @desk_cli.command('migrate')
 def migrate_command():
     """Apply pending schema migrations (safe to run again)."""
-    from desk.core.migrate import migrate
     applied = migrate()
     click.echo('applied: ' + ', '.join(applied) if applied else 'database is up to date')
 
@@ -70,7 +78,6 @@ def create_api_key_command(username, name):
 @click.option('--if-empty', is_flag=True, help='do nothing when users already exist')
 def seed_demo_command(if_empty):
     """Fill the database with a believable demo marketplace and print the logins."""
-    from web.demo import DEMO_PASSWORD, seed_demo
     with connection():
         if if_empty and User.select().exists():
             click.echo('demo data already present')
@@ -89,7 +96,6 @@ def seed_demo_command(if_empty):
 @desk_cli.command('show-logins')
 def show_logins_command():
     """Print the demo logins again."""
-    from web.demo import DEMO_PASSWORD, demo_logins
     with connection():
         click.echo(f'Demo logins (password for all: {DEMO_PASSWORD}):')
         for role, username in demo_logins():
@@ -99,7 +105,6 @@ def show_logins_command():
 @desk_cli.command('verify-audit')
 def verify_audit_command():
     """Walk every complaint's hash-chained timeline; exit 1 naming any that was altered."""
-    from desk.cases.timeline import verify_all
     broken = 0
     with connection():
         for ticket_no, problem in verify_all():
@@ -117,16 +122,14 @@ def verify_audit_command():
 @click.option('--base-url', default='http://127.0.0.1:5000')
 def buyer_link_command(buyer_ref, order_no, base_url):
     """Print a signed one-hour portal link, as the marketplace app would make it."""
-    from web.buyer.links import make_token
     click.echo(f'{base_url.rstrip("/")}/buyer/complain?token={make_token(buyer_ref, order_no)}')
 
 
 @desk_cli.command('rebuild-metrics')
 def rebuild_metrics_command():
     """Recompute the agent-metric rollups from the raw tables (docs/metrics.md)."""
-    from desk.satisfaction.metrics import rebuild
     with connection():
-        rows = rebuild()
+        rows = metrics.rebuild()
     click.echo(f'rebuilt the metric rollup: {rows} day row(s)')
 
 
@@ -134,9 +137,6 @@ def rebuild_metrics_command():
 def rebuild_standing_command():
     """Recompute every merchant's standing from its violations and deposit (docs/penalties.md);
     only merchants whose level or restrictions change are notified."""
-    import time
-
-    from arbitration.penalties.standing import recompute_all
     started = time.perf_counter()
     with connection():
         merchants, changed, announced = recompute_all()
@@ -151,9 +151,6 @@ def rebuild_standing_command():
 def purge_orphan_files_command(grace_hours, dry_run):
     """Delete evidence files no row refers to (left by failed uploads) and stray temporary
     upload files older than the grace period (docs/evidence.md); the daily job does the same."""
-    import datetime as dt
-
-    from arbitration.storage_sweep import purge_orphans
     grace = None if grace_hours is None else dt.timedelta(hours=grace_hours)
     with connection():
         result = purge_orphans(grace=grace, dry_run=dry_run)

@@ -8,6 +8,9 @@ cleaned name (RFC 5987 for Chinese), with `X-Content-Type-Options: nosniff` and
 `Content-Security-Policy: sandbox`; `?inline=1` shows images, videos, PDF and plain text in
 the page instead.
 """
+import unicodedata
+from urllib.parse import quote
+
 from flask import Blueprint, Response, current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -17,10 +20,12 @@ from werkzeug.wsgi import wrap_file
 from arbitration import evidence
 from arbitration.storage import get_storage
 from desk.cases.access import get_visible
-from desk.cases.models import EVIDENCE_KINDS
+from desk.cases.models import EVIDENCE_KINDS, Blob
+from desk.core import clock
 from desk.core.errors import DomainError, NotFound
 from desk.core.masking import mask_text
 from web.auth import is_safe_next
+from web.errors import error_page
 
 bp = Blueprint('evidence', __name__, url_prefix='/evidence')
 
@@ -58,8 +63,6 @@ def _disposition(response, how, name):
     try:
         name.encode('ascii')
     except UnicodeEncodeError:
-        import unicodedata
-        from urllib.parse import quote
         simple = unicodedata.normalize('NFKD', name).encode('ascii', 'ignore').decode('ascii').strip() or 'evidence'
         response.headers.set('Content-Disposition', how, filename=simple,
                              **{'filename*': "UTF-8''" + quote(name, safe="!#$&+-.^_`|~")})
@@ -89,7 +92,6 @@ def thumbnail(evidence_id):
     storage = get_storage()
     if not digest or not storage.exists(digest):
         raise NotFound(_('Evidence item %(id)s has no thumbnail.', id=evidence_id))
-    from desk.cases.models import Blob
     blob = Blob.get_by_id(digest)
     response = Response(wrap_file(request.environ, storage.open(digest)), mimetype=blob.mime,
                         direct_passthrough=True)
@@ -149,8 +151,7 @@ def _too_large(err):
         flash(message, 'danger')
         response = redirect(_case_page_without_form(ticket_no))
         return response
-    from web.auth import _error_page
-    return _error_page(413, message)
+    return error_page(413, message)
 
 
 def _case_page_without_form(ticket_no):
@@ -162,7 +163,6 @@ def _case_page_without_form(ticket_no):
 
 def panel_context(case):
     """What templates/evidence/_panel.html shows for the current user on `case`."""
-    from desk.core import clock
     now = clock.now()
     items = evidence.visible_items(case, current_user)
     party = evidence.party_of(case, current_user)

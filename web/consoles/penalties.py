@@ -49,6 +49,7 @@ from web.auth import is_safe_next
 from web.consoles.access import AdminOnly, MerchantOnly, RoleAccess
 from web.consoles.agent_desk import flash_error
 from web.consoles.base import DeskModelView, parse_id
+from web.evidence import send_item
 from web.i18n import current_language
 
 PAGE_SIZE = 50
@@ -266,7 +267,6 @@ class AppealQueueView(RoleAccess, BaseView):
 
 
 def _send_appeal_evidence(item_id, user):
-    from web.evidence import send_item
     item = AppealEvidence.get_or_none(AppealEvidence.id == item_id) if parse_id(item_id) else None
     if item is None:
         abort(404)
