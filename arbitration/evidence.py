@@ -18,7 +18,7 @@ import re
 import unicodedata
 
 import filetype
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from peewee import JOIN
@@ -498,28 +498,6 @@ def download_name(item):
     if item.filename:
         return item.filename
     return f'evidence-{item.id}.txt'
-
-
-def item_to_dict(item, actor, ticket_no=None):
-    thumb = getattr(item, 'thumbnail_sha256', None)
-    return {
-        'id': item.id,
-        'ticket_no': ticket_no or item.complaint.ticket_no,
-        'party': item.party,
-        'kind': item.kind,
-        'description': mask_text(item.description),
-        'filename': item.filename,
-        'mime': item.mime,
-        'size': item.size,
-        'sha256': item.sha256,
-        'text': display_text(item, actor),
-        'created_at': to_iso(item.created_at),
-        'supersedes': item.supersedes_id,
-        'superseded_by': getattr(item, 'replaced_by', None),
-        'request': item.request_id,
-        'content_url': url_for('api.evidence_content', evidence_id=item.id),
-        'thumbnail_url': url_for('evidence.thumbnail', evidence_id=item.id) if thumb else None,
-    }
 
 
 def init_app(app):

@@ -8,7 +8,7 @@ from openapi_schema_validator import OAS30Validator, oas30_format_checker
 from openapi_spec_validator import validate
 
 from desk.cases import lifecycle
-from web.api import authenticated
+from web.api.base import authenticated
 from web.api.openapi import ACTION_BODIES, API_PREFIX, CALLABLE_ACTIONS, action_schema_name, build_document, operation
 
 ERROR_STATUSES = ('400', '401', '403', '404', '409', '413', '415', '422')

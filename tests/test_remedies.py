@@ -55,7 +55,7 @@ def test_an_accepted_proposal_creates_a_remedy_and_announces_it(remedy):
     assert remedy.confirm_due_at == remedy.created_at + 24 * HOUR
     (created,) = webhook_events('remedy.created')
     assert created['key'] == remedy.idempotency_key
-    assert created['data'] == remedies.remedy_to_dict(remedy)
+    assert created['data'] == remedies.remedy_payload(remedy)
     assert created['data']['amount'] == '20.00' and created['data']['order_no'] == 'O-1'
 
 

@@ -31,7 +31,6 @@ from desk.core.db import among, atomic, insert_rows, is_sqlite
 from desk.core.errors import Conflict, Forbidden, Invalid
 from desk.core.money import MAX_FEN, to_yuan
 from desk.core.text_input import clean_text
-from desk.core.times import to_iso
 from desk.parties.models import Merchant
 
 #: Who may credit a deposit: staff with the money role, and the marketplace integration.
@@ -71,14 +70,6 @@ def statement(merchant_id, limit=200):
                 .where(DepositEntry.merchant == merchant_id)
                 .order_by(DepositEntry.id.desc())
                 .limit(limit))
-
-
-def entry_to_dict(entry):
-    """An entry as the API shows it (amounts as signed yuan strings)."""
-    return {'id': entry.id, 'kind': entry.kind, 'amount': signed_yuan(entry.amount_fen),
-            'balance_after': signed_yuan(entry.balance_after_fen),
-            'violation': entry.violation_id, 'note': entry.note,
-            'idempotency_key': entry.idempotency_key, 'at': to_iso(entry.at)}
 
 
 def signed_yuan(fen):

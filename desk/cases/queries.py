@@ -1,76 +1,27 @@
-"""Reading complaints: the API representation and filtered lists with cursor pagination.
+"""Reading complaints: filtered lists with cursor pagination.
 
 Lists are ordered newest first by id and paged with an opaque cursor (the last id seen), so
 a page never shifts when new complaints arrive and deep pages cost the same as the first
 (no OFFSET).
 """
 import base64
-import json
 import re
 
 from flask_babel import gettext as _
 from peewee import JOIN
 
 from desk.cases.access import visible_complaints
-from desk.cases.complaints import promised_by
 from desk.cases.lifecycle import STATES
 from desk.cases.models import TIERS, Complaint
-from desk.cases.transitions import allowed_actions, prefetch_guards
+from desk.cases.transitions import prefetch_guards
 from desk.core.errors import Invalid
-from desk.core.money import to_yuan
-from desk.core.times import parse_datetime, to_iso
+from desk.core.times import parse_datetime
 from desk.orders.models import Order
 from desk.parties.models import Buyer, Merchant, User
 
 PAGE_MAX = 100
-#: Functions (complaint, user) -> {key: value} that fill in what other packages own
-#: (remedies, proposals, rulings); registered by those packages.
-REPRESENTATION_EXTENSIONS = []
-#: Functions (complaints) -> None called once per listed page, before the rows are
-#: represented, so an extension loads what it needs for the whole page in one query instead
-#: of one query per row (registered next to the extension).
-REPRESENTATION_PREFETCH = []
 _CURSOR = re.compile(r'c([1-9][0-9]{0,18})')  # ASCII digits only (int() also reads '１２')
 MAX_ID = 2 ** 63 - 1
-DEADLINE_COLUMNS = {
-    'merchant_due': 'merchant_due_at', 'buyer_due': 'buyer_due_at',
-    'evidence_due': 'evidence_due_at', 'first_response_due': 'first_response_due_at',
-    'resolution_due': 'resolution_due_at', 'rating_due': 'rating_due_at',
-    'appeal_due': 'appeal_due_at', 'edit_until': 'edit_until',
-}
-
-
-def complaint_to_dict(complaint, user, now=None):
-    owner = complaint.owner.username if complaint.owner_id else None
-    external = [code for code, flag in (('12315', complaint.external_12315),
-                                        ('heimao', complaint.external_heimao)) if flag]
-    deadlines = {name: to_iso(getattr(complaint, column)) for name, column in DEADLINE_COLUMNS.items()
-                 if getattr(complaint, column) is not None}
-    return {
-        'ticket_no': complaint.ticket_no,
-        'order_no': complaint.order.order_no,
-        'category': complaint.category,
-        'tier': complaint.tier,
-        'department': complaint.department,
-        'state': complaint.state,
-        'owner': owner,
-        'facts': complaint.facts,
-        'scenario': json.loads(complaint.scenario or '{}'),
-        'demand': {'type': complaint.demand_type,
-                   'amount': to_yuan(complaint.demand_fen) if complaint.demand_fen is not None else None},
-        'basis': complaint.basis,
-        'channel': complaint.channel,
-        'external': external,
-        'priority': complaint.priority,
-        'deadlines': deadlines,
-        'promised_by': to_iso(promised_by(complaint)),
-        'ruling': None,
-        'remedies': [],
-        'proposals': [],
-        'allowed_actions': allowed_actions(complaint, user, now),
-        'created_at': to_iso(complaint.created_at),
-        'updated_at': to_iso(complaint.updated_at),
-    } | {key: value for extend in REPRESENTATION_EXTENSIONS for key, value in extend(complaint, user).items()}
 
 
 def encode_cursor(last_id):
@@ -89,7 +40,8 @@ def decode_cursor(cursor):
 
 
 def list_complaints(user, args):
-    """(complaints, next_cursor) visible to `user`, filtered by the query `args`."""
+    """(complaints, next_cursor) visible to `user`, filtered by the query `args`; what the
+    lifecycle guards read is loaded for the whole page at once (`prefetch_guards`)."""
     fields = {}
     query = visible_complaints(user)
     state = args.get('state')
@@ -142,6 +94,4 @@ def list_complaints(user, args):
     next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
     rows = rows[:limit]
     prefetch_guards(rows)
-    for prefetch in REPRESENTATION_PREFETCH:
-        prefetch(rows)
     return rows, next_cursor

@@ -53,12 +53,14 @@ def create(complaint, kind, amount_fen, source, actor=None):
     deadlines.schedule('remedy_confirm', remedy.id, remedy.confirm_due_at)
     record(complaint, actor, 'remedy_created', {'remedy': remedy.id, 'kind': kind, 'amount_fen': amount_fen,
                                                 'source': source})
-    webhooks.publish('remedy.created', remedy_to_dict(remedy, complaint.ticket_no, order.order_no),
+    webhooks.publish('remedy.created', remedy_payload(remedy, complaint.ticket_no, order.order_no),
                      complaint=complaint, key=remedy.idempotency_key)
     return remedy
 
 
-def remedy_to_dict(remedy, ticket_no=None, order_no=None):
+def remedy_payload(remedy, ticket_no=None, order_no=None):
+    """The remedy as the `remedy.created` and `remedy.confirmed` webhooks send it: the wire
+    format of those events, which the API's representation of a remedy reuses."""
     return {'id': remedy.id, 'ticket_no': ticket_no or remedy.complaint.ticket_no,
             'order_no': order_no or remedy.order.order_no, 'kind': remedy.kind,
             'amount': to_yuan(remedy.amount_fen) if remedy.amount_fen is not None else None,
@@ -83,7 +85,7 @@ def confirm(actor, remedy_id):
         if done:
             complaint = remedy.complaint
             record(complaint, actor, 'remedy_confirmed', {'remedy': remedy.id, 'kind': remedy.kind})
-            webhooks.publish('remedy.confirmed', remedy_to_dict(Remedy.get_by_id(remedy.id)),
+            webhooks.publish('remedy.confirmed', remedy_payload(Remedy.get_by_id(remedy.id)),
                              complaint=complaint, key=f'{remedy.idempotency_key}-confirmed')
     return Remedy.get_by_id(remedy.id)
 

@@ -14,7 +14,6 @@ from peewee import Tuple, fn
 from desk.cases.models import Complaint, Event
 from desk.core import clock
 from desk.core.db import among, insert_rows, is_sqlite, update_each
-from desk.core.times import to_iso
 
 GENESIS = '0' * 64
 #: Called as listener(complaint, event) for each event once its complaint's row is written,
@@ -137,12 +136,6 @@ def events_for(complaint, include_internal):
     if not include_internal:
         query = query.where(Event.public == True)  # noqa: E712
     return query.order_by(Event.seq)
-
-
-def event_to_dict(event):
-    return {'seq': event.seq, 'at': to_iso(event.at), 'kind': event.kind,
-            'actor_role': event.actor_role, 'public': event.public,
-            'data': json.loads(event.data or '{}')}
 
 
 def verify_chain(complaint_id, length=None, head=None):

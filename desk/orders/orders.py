@@ -13,10 +13,10 @@ from peewee import IntegrityError
 from desk.core import clock
 from desk.core.db import atomic
 from desk.core.errors import Conflict, Forbidden, Invalid, NotFound
-from desk.core.masking import card_digest, mask_card, mask_phone
-from desk.core.money import parse_yuan, to_yuan
+from desk.core.masking import card_digest
+from desk.core.money import parse_yuan
 from desk.core.text_input import clean_text
-from desk.core.times import parse_datetime, to_iso
+from desk.core.times import parse_datetime
 from desk.orders.models import GOODS_TYPES, PAYMENT_METHODS, Order
 from desk.parties.models import Buyer, Merchant
 
@@ -185,25 +185,3 @@ def get_order(actor, order_no):
     if order is None:
         raise NotFound(_('No order %(no)s.', no=order_no))
     return order
-
-
-def order_to_dict(order):
-    return {
-        'order_no': order.order_no,
-        'buyer': {'ref': order.buyer.ref, 'name': order.buyer.display_name,
-                  'phone': mask_phone(order.buyer.phone)},
-        'merchant': {'ref': order.merchant.ref, 'name': order.merchant.name},
-        'product': order.product,
-        'sku': order.sku,
-        'goods_type': order.goods_type,
-        'amount': to_yuan(order.amount_fen),
-        'paid_at': to_iso(order.paid_at),
-        'delivered_at': to_iso(order.delivered_at),
-        'confirmed_at': to_iso(order.confirmed_at),
-        'payment_method': order.payment_method,
-        'receiving_account': order.receiving_account,
-        'region': order.region,
-        'card_code': mask_card(order.card_last4),
-        'created_at': to_iso(order.created_at),
-        'updated_at': to_iso(order.updated_at),
-    }

@@ -441,22 +441,6 @@ def init_app(app):
     deadlines.register('review_overdue', Review, Review.overdue_check_at, _review_overdue)
 
 
-def rating_to_dict(rating):
-    return {'id': rating.id, 'round': rating.round, 'stars': rating.stars,
-            'tags': json.loads(rating.tags or '[]'), 'comment': rating.comment,
-            'excluded': rating.excluded, 'rated_at': to_iso(rating.rated_at)}
-
-
-def review_to_dict(item, ticket_no=None):
-    rating = item.rating
-    return {'id': item.id, 'ticket_no': ticket_no or item.complaint.ticket_no, 'state': item.state,
-            'opened_at': to_iso(item.opened_at), 'due_at': to_iso(item.due_at),
-            'overdue': item.state == 'open' and clock.now() > item.due_at,
-            'rating': rating_to_dict(rating), 'finding': item.finding,
-            'actions': json.loads(item.actions or '[]'), 'note': item.note,
-            'agent': item.agent.username if item.agent_id else None}
-
-
 def agent_record(agent_id, limit=10):
     """The agent's recent ratings (for the review queue)."""
     return list(Rating

@@ -1,13 +1,60 @@
 """The agent desk over the API: who am I, the queue (for wallboards), agent status."""
-from flask import jsonify, request
+from flask import Blueprint, jsonify, request
 
 from desk.agent_desk import assignment, queue
+from desk.agent_desk.queue import FLAGS, QUEUE_FILTER_STATES
+from desk.cases.models import TIERS
 from desk.core import clock
 from desk.core.errors import Invalid
 from desk.core.money import to_yuan
 from desk.core.times import to_iso
-from web.api import api_user, authenticated, bp, json_body
-from web.api.openapi import operation
+from desk.parties.models import AGENT_STATUSES, DEPARTMENTS
+from web.api.base import api_user, authenticated, json_body
+from web.api.openapi import MONEY, TEXT, TIME, nullable, object_of, operation
+
+bp = Blueprint('agent_desk', __name__)
+
+SCHEMAS = {
+    'Me': object_of({'username': TEXT, 'role': TEXT,
+                     'department': nullable({'type': 'string', 'enum': list(DEPARTMENTS)}),
+                     'status': nullable(dict({'type': 'string', 'enum': list(AGENT_STATUSES)},
+                                             description='agents only'))},
+                    ('username', 'role', 'department', 'status')),
+    'QueueItem': object_of({
+        'ticket_no': TEXT, 'state': {'type': 'string', 'enum': list(QUEUE_FILTER_STATES)},
+        'tier': {'type': 'string', 'enum': list(TIERS)}, 'category': TEXT,
+        'overdue': {'type': 'boolean'}, 'owner': nullable(TEXT), 'order_no': TEXT,
+        'amount': MONEY, 'merchant': dict(TEXT, description='merchant name'),
+        'next_target': nullable({'type': 'string', 'enum': ['first_response', 'resolution']}),
+        'due': nullable(TIME), 'seconds_left': nullable({'type': 'integer'}),
+    }, ('ticket_no', 'state', 'tier', 'category', 'overdue', 'owner', 'order_no', 'amount',
+        'merchant', 'next_target', 'due', 'seconds_left')),
+    'Queue': object_of({
+        'department': {'type': 'string', 'enum': list(DEPARTMENTS)},
+        'items': {'type': 'array', 'items': 'QueueItem'},
+        'next_cursor': nullable(TEXT),
+        'counts': object_of({'all': {'type': 'integer'}, 'overdue': {'type': 'integer'},
+                             'unassigned': {'type': 'integer'},
+                             'tier': {'type': 'object', 'additionalProperties': {'type': 'integer'}},
+                             'state': {'type': 'object', 'additionalProperties': {'type': 'integer'}}},
+                            ('all', 'overdue', 'unassigned', 'tier', 'state')),
+    }, ('department', 'items', 'next_cursor', 'counts')),
+    'AgentStatus': object_of({'username': TEXT,
+                              'status': {'type': 'string', 'enum': list(AGENT_STATUSES)}},
+                             ('username', 'status')),
+    'AgentStatusInput': object_of({'status': {'type': 'string', 'enum': list(AGENT_STATUSES)}},
+                                  ('status',)),
+}
+PARAMETERS = {
+    'department': {'in': 'query', 'name': 'department',
+                   'schema': {'type': 'string', 'enum': list(DEPARTMENTS)},
+                   'description': 'required for supervisors, admins and the integration; '
+                                  'agents see their own department'},
+    'queue_state': {'in': 'query', 'name': 'state',
+                    'schema': {'type': 'string', 'enum': list(QUEUE_FILTER_STATES)}},
+    'owner': {'in': 'query', 'name': 'owner', 'schema': TEXT, 'description': 'agent username'},
+    'flag': {'in': 'query', 'name': 'flag', 'schema': {'type': 'string', 'enum': list(FLAGS)}},
+}
 
 
 @bp.route('/me', methods=['GET'])

@@ -6,7 +6,7 @@ merchant's cases, an integration key acts for a buyer with X-On-Behalf-Of, anyon
 is 404; 413 over the size limit, 415 for a type that is not allowed (with `detected_type`),
 409 when evidence cannot be added now (with the `deadline` when there is one).
 """
-from flask import jsonify, request
+from flask import Blueprint, jsonify, request, url_for
 from flask_babel import gettext as _
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -14,45 +14,50 @@ from arbitration import evidence
 from desk.cases.access import get_visible
 from desk.cases.models import EVIDENCE_KINDS, EVIDENCE_PARTIES
 from desk.core.errors import Invalid
-from web.api import api_user, authenticated, bp, error_response, json_body
-from web.api.openapi import SCHEMAS, TEXT, TIME, _nullable, _object, operation
+from desk.core.masking import mask_text
+from desk.core.times import to_iso
+from web.api.base import api_user, authenticated, json_body
+from web.api.openapi import TEXT, TIME, nullable, object_of, operation
+from web.errors import error_response
 from web.evidence import send_item
 
+bp = Blueprint('evidence', __name__)
+
 _ID = {'type': 'integer', 'minimum': 1}
-SCHEMAS.update({
-    'Evidence': _object({
+SCHEMAS = {
+    'Evidence': object_of({
         'id': {'type': 'integer'},
         'ticket_no': TEXT,
         'party': {'type': 'string', 'enum': list(EVIDENCE_PARTIES)},
         'kind': {'type': 'string', 'enum': list(EVIDENCE_KINDS)},
         'description': dict(TEXT, description='phone numbers and card codes masked'),
-        'filename': _nullable(dict(TEXT, description='the uploader\'s file name, cleaned; null for pasted text')),
+        'filename': nullable(dict(TEXT, description='the uploader\'s file name, cleaned; null for pasted text')),
         'mime': dict(TEXT, description='the type sniffed from the content', example='image/png'),
         'size': {'type': 'integer', 'description': 'bytes'},
         'sha256': dict(TEXT, pattern='^[0-9a-f]{64}$'),
-        'text': _nullable(dict(TEXT, description='pasted text (phone numbers and card codes masked '
-                                                 'for the parties); null for a file')),
+        'text': nullable(dict(TEXT, description='pasted text (phone numbers and card codes masked '
+                                                'for the parties); null for a file')),
         'created_at': TIME,
-        'supersedes': _nullable(dict(_ID, description='the item this one replaces')),
-        'superseded_by': _nullable(dict(_ID, description='the item that replaced this one (it '
-                                                         'stays listed)')),
-        'request': _nullable(dict(_ID, description='the evidence request it answers')),
+        'supersedes': nullable(dict(_ID, description='the item this one replaces')),
+        'superseded_by': nullable(dict(_ID, description='the item that replaced this one (it '
+                                                        'stays listed)')),
+        'request': nullable(dict(_ID, description='the evidence request it answers')),
         'content_url': TEXT,
-        'thumbnail_url': _nullable(dict(TEXT, description='images, once the thumbnail is made')),
+        'thumbnail_url': nullable(dict(TEXT, description='images, once the thumbnail is made')),
     }, ('id', 'ticket_no', 'party', 'kind', 'description', 'filename', 'mime', 'size', 'sha256',
         'text', 'created_at', 'supersedes', 'superseded_by', 'request', 'content_url',
         'thumbnail_url')),
-    'EvidenceList': _object({'items': {'type': 'array', 'items': 'Evidence'}}, ('items',)),
-    'EvidenceTextInput': _object({
+    'EvidenceList': object_of({'items': {'type': 'array', 'items': 'Evidence'}}, ('items',)),
+    'EvidenceTextInput': object_of({
         'kind': {'type': 'string', 'enum': list(EVIDENCE_KINDS)},
         'description': dict(TEXT, maxLength=evidence.DESCRIPTION_MAX),
         'text': dict(TEXT, maxLength=evidence.TEXT_MAX, description='pasted text, e.g. a chat log'),
         'supersedes': _ID, 'request': _ID,
     }, ('kind', 'text')),
-})
+}
 
 _UPLOAD_BODY = {'requestBody': {'required': True, 'content': {
-    'multipart/form-data': {'schema': _object({
+    'multipart/form-data': {'schema': object_of({
         'file': {'type': 'string', 'format': 'binary',
                  'description': 'jpeg, png, gif, webp, mp4, webm, pdf, plain text, csv or json '
                                 '(by content, not by name); at most DESK_EVIDENCE_MAX_BYTES'},
@@ -63,6 +68,29 @@ _UPLOAD_BODY = {'requestBody': {'required': True, 'content': {
     }, ('file', 'kind'))},
     'application/json': {'schema': {'$ref': '#/components/schemas/EvidenceTextInput'}},
 }}}
+
+
+def item_to_dict(item, actor, ticket_no=None):
+    """An evidence item as `actor` sees it (pasted text masked for the parties)."""
+    thumb = getattr(item, 'thumbnail_sha256', None)
+    return {
+        'id': item.id,
+        'ticket_no': ticket_no or item.complaint.ticket_no,
+        'party': item.party,
+        'kind': item.kind,
+        'description': mask_text(item.description),
+        'filename': item.filename,
+        'mime': item.mime,
+        'size': item.size,
+        'sha256': item.sha256,
+        'text': evidence.display_text(item, actor),
+        'created_at': to_iso(item.created_at),
+        'supersedes': item.supersedes_id,
+        'superseded_by': getattr(item, 'replaced_by', None),
+        'request': item.request_id,
+        'content_url': url_for('api.evidence.evidence_content', evidence_id=item.id),
+        'thumbnail_url': url_for('evidence.thumbnail', evidence_id=item.id) if thumb else None,
+    }
 
 
 @bp.route('/complaints/<ticket_no>/evidence', methods=['POST'])
@@ -101,7 +129,7 @@ def add_evidence(ticket_no):
                                         request=data.get('request'))
     except RequestEntityTooLarge:
         raise evidence.too_large_error() from None
-    return jsonify(evidence.item_to_dict(item, user, complaint.ticket_no)), 201
+    return jsonify(item_to_dict(item, user, complaint.ticket_no)), 201
 
 
 @bp.route('/complaints/<ticket_no>/evidence', methods=['GET'])
@@ -113,7 +141,7 @@ def list_evidence(ticket_no):
     user = api_user()
     complaint = get_visible(user, ticket_no)
     items = evidence.visible_items(complaint, user)
-    return jsonify(items=[evidence.item_to_dict(i, user, complaint.ticket_no) for i in items])
+    return jsonify(items=[item_to_dict(i, user, complaint.ticket_no) for i in items])
 
 
 @bp.route('/evidence/<int:evidence_id>/content', methods=['GET'])
@@ -134,9 +162,7 @@ def evidence_content(evidence_id):
 
 @bp.errorhandler(RequestEntityTooLarge)
 def _too_large(err):
-    """A body over the app's cap is refused before it is read; say what the limit is."""
-    if '/evidence' in request.path:
-        refusal = evidence.too_large_error()
-        return error_response(413, refusal.message, 'too_large', refusal.fields,
-                              limit_bytes=refusal.extra['limit_bytes'])
-    return error_response(413, _('The request body is too large.'))
+    """A body over the app's cap is refused before it is read; say what the evidence limit is."""
+    refusal = evidence.too_large_error()
+    return error_response(413, refusal.message, 'too_large', refusal.fields,
+                          limit_bytes=refusal.extra['limit_bytes'])

@@ -1,35 +1,78 @@
 """Ratings over the API: the supervisors' review list, and an agent's metrics
 (`GET /api/v1/agents/<id>/metrics?from=&to=`: a supervisor or admin, or the agent for
-themself). `rate` and `review` are lifecycle actions (POST …/actions/<action>)."""
-from flask import jsonify, request
+themself), with the review's and the rating's representations. `rate` and `review` are
+lifecycle actions (POST …/actions/<action>)."""
+import json
+
+from flask import Blueprint, jsonify, request
 from flask_babel import gettext as _
 
+from desk.cases.access import AGENT_ROLES
 from desk.cases.models import Complaint
+from desk.core import clock
 from desk.core.errors import Forbidden, Invalid, NotFound
+from desk.core.times import to_iso
 from desk.parties.models import User
+from desk.satisfaction import metrics
 from desk.satisfaction.models import FINDINGS, REVIEW_ACTIONS, TAGS, Rating, Review
-from desk.satisfaction.ratings import review_to_dict
-from web.api import api_user, authenticated, bp
-from web.api.openapi import PARAMETERS, SCHEMAS, TEXT, TIME, _nullable, _object, operation
+from web.api.base import api_user, authenticated
+from web.api.openapi import TEXT, TIME, nullable, object_of, operation
+from web.consoles.ratings import parse_period
+
+bp = Blueprint('ratings', __name__)
 
 NUMBER = {'type': 'number', 'nullable': True}
-SCHEMAS.update({
-    'Review': _object({
+METRICS_SCHEMA = object_of({
+    'agent': TEXT, 'from': {'type': 'string', 'format': 'date'}, 'to': {'type': 'string', 'format': 'date'},
+    'handled': {'type': 'integer'}, 'rated': {'type': 'integer'}, 'excluded': {'type': 'integer'},
+    'csat_avg': NUMBER, 'csat_pct': NUMBER, 'dissatisfied_pct': NUMBER, 'fcr': NUMBER,
+    'first_response_sla': NUMBER, 'resolution_sla': NUMBER, 'sla': NUMBER,
+    'median_handle_seconds': {'type': 'integer', 'nullable': True}, 'reopen_rate': NUMBER,
+    'overturn_rate': NUMBER, 'not_overturned': NUMBER, 'score': NUMBER,
+}, ('agent', 'from', 'to', 'handled', 'rated', 'csat_avg', 'csat_pct', 'dissatisfied_pct', 'fcr',
+    'first_response_sla', 'resolution_sla', 'median_handle_seconds', 'reopen_rate', 'overturn_rate',
+    'score'), description='ratios are 0–1 (null: no data in the period); see docs/metrics.md')
+SCHEMAS = {
+    'Review': object_of({
         'id': {'type': 'integer'}, 'ticket_no': TEXT,
         'state': {'type': 'string', 'enum': ['open', 'done']},
         'opened_at': TIME, 'due_at': TIME, 'overdue': {'type': 'boolean'},
-        'rating': _object({'id': {'type': 'integer'}, 'round': {'type': 'integer'},
-                           'stars': {'type': 'integer', 'minimum': 1, 'maximum': 5},
-                           'tags': {'type': 'array', 'items': {'type': 'string', 'enum': list(TAGS)}},
-                           'comment': _nullable(TEXT), 'excluded': {'type': 'boolean'}, 'rated_at': TIME},
-                          ('id', 'round', 'stars', 'tags', 'comment', 'excluded', 'rated_at')),
-        'finding': _nullable({'type': 'string', 'enum': list(FINDINGS)}),
+        'rating': object_of({'id': {'type': 'integer'}, 'round': {'type': 'integer'},
+                             'stars': {'type': 'integer', 'minimum': 1, 'maximum': 5},
+                             'tags': {'type': 'array', 'items': {'type': 'string', 'enum': list(TAGS)}},
+                             'comment': nullable(TEXT), 'excluded': {'type': 'boolean'}, 'rated_at': TIME},
+                            ('id', 'round', 'stars', 'tags', 'comment', 'excluded', 'rated_at')),
+        'finding': nullable({'type': 'string', 'enum': list(FINDINGS)}),
         'actions': {'type': 'array', 'items': {'type': 'string', 'enum': list(REVIEW_ACTIONS)}},
-        'note': _nullable(TEXT), 'agent': _nullable(TEXT),
+        'note': nullable(TEXT), 'agent': nullable(TEXT),
     }, ('id', 'ticket_no', 'state', 'opened_at', 'due_at', 'overdue', 'rating', 'finding', 'actions',
         'note', 'agent')),
-    'ReviewList': _object({'items': {'type': 'array', 'items': 'Review'}}, ('items',)),
-})
+    'ReviewList': object_of({'items': {'type': 'array', 'items': 'Review'}}, ('items',)),
+    'AgentMetrics': METRICS_SCHEMA,
+}
+PARAMETERS = {
+    'metrics_from': {'in': 'query', 'name': 'from', 'schema': {'type': 'string', 'format': 'date'},
+                     'description': 'first local day (with `to`); default: 90 days ago'},
+    'metrics_to': {'in': 'query', 'name': 'to', 'schema': {'type': 'string', 'format': 'date'},
+                   'description': 'last local day, inclusive'},
+    'review_state': {'in': 'query', 'name': 'state', 'schema': {'type': 'string', 'enum': ['open', 'done']}},
+}
+
+
+def rating_to_dict(rating):
+    return {'id': rating.id, 'round': rating.round, 'stars': rating.stars,
+            'tags': json.loads(rating.tags or '[]'), 'comment': rating.comment,
+            'excluded': rating.excluded, 'rated_at': to_iso(rating.rated_at)}
+
+
+def review_to_dict(item, ticket_no=None):
+    rating = item.rating
+    return {'id': item.id, 'ticket_no': ticket_no or item.complaint.ticket_no, 'state': item.state,
+            'opened_at': to_iso(item.opened_at), 'due_at': to_iso(item.due_at),
+            'overdue': item.state == 'open' and clock.now() > item.due_at,
+            'rating': rating_to_dict(rating), 'finding': item.finding,
+            'actions': json.loads(item.actions or '[]'), 'note': item.note,
+            'agent': item.agent.username if item.agent_id else None}
 
 
 @bp.route('/reviews')
@@ -51,26 +94,6 @@ def list_reviews():
     return jsonify({'items': [review_to_dict(r, r.complaint.ticket_no) for r in query]})
 
 
-METRICS_SCHEMA = _object({
-    'agent': TEXT, 'from': {'type': 'string', 'format': 'date'}, 'to': {'type': 'string', 'format': 'date'},
-    'handled': {'type': 'integer'}, 'rated': {'type': 'integer'}, 'excluded': {'type': 'integer'},
-    'csat_avg': NUMBER, 'csat_pct': NUMBER, 'dissatisfied_pct': NUMBER, 'fcr': NUMBER,
-    'first_response_sla': NUMBER, 'resolution_sla': NUMBER, 'sla': NUMBER,
-    'median_handle_seconds': {'type': 'integer', 'nullable': True}, 'reopen_rate': NUMBER,
-    'overturn_rate': NUMBER, 'not_overturned': NUMBER, 'score': NUMBER,
-}, ('agent', 'from', 'to', 'handled', 'rated', 'csat_avg', 'csat_pct', 'dissatisfied_pct', 'fcr',
-    'first_response_sla', 'resolution_sla', 'median_handle_seconds', 'reopen_rate', 'overturn_rate',
-    'score'), description='ratios are 0–1 (null: no data in the period); see docs/metrics.md')
-SCHEMAS['AgentMetrics'] = METRICS_SCHEMA
-PARAMETERS.update({
-    'metrics_from': {'in': 'query', 'name': 'from', 'schema': {'type': 'string', 'format': 'date'},
-                     'description': 'first local day (with `to`); default: 90 days ago'},
-    'metrics_to': {'in': 'query', 'name': 'to', 'schema': {'type': 'string', 'format': 'date'},
-                   'description': 'last local day, inclusive'},
-    'review_state': {'in': 'query', 'name': 'state', 'schema': {'type': 'string', 'enum': ['open', 'done']}},
-})
-
-
 @bp.route('/agents/<int:agent_id>/metrics')
 @operation(tag='ratings', responses={200: 'AgentMetrics'}, errors=(422,), query=('metrics_from', 'metrics_to'))
 @authenticated('agent', 'senior_agent', 'supervisor', 'admin')
@@ -79,9 +102,6 @@ def agent_metrics(agent_id):
 
     Supervisors and admins read anyone's; an agent only their own (403 otherwise).
     """
-    from desk.cases.access import AGENT_ROLES
-    from desk.satisfaction import metrics
-    from web.consoles.ratings import parse_period
     user = api_user()
     if user.role in AGENT_ROLES and user.id != agent_id:
         raise Forbidden(_('Agents see only their own metrics.'))

@@ -3,12 +3,14 @@ supervisors' decision, manual violations, and the deposit ledger (statement and 
 
 The rules are those of the services (`arbitration.penalties.penalty_appeals`,
 `arbitration.penalties.manual_violations`, `arbitration.penalties.deposit`); a merchant key reaches only its own
-merchant (another merchant's violation, appeal or ledger answers 404).
+merchant (another merchant's violation, appeal or ledger answers 404). The representations
+of a violation, an appeal and a deposit entry are here, beside the endpoints that send them.
 """
-from flask import jsonify, request
+from flask import Blueprint, jsonify, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from arbitration.evidence import too_large_error
 from arbitration.penalties import deposit, penalty_appeals
 from arbitration.penalties.manual_violations import record_manual
 from arbitration.penalties.models import APPEAL_STATES, LEDGER_KINDS, VIOLATION_STATES, AppealEvidence
@@ -16,58 +18,62 @@ from desk.core.errors import Invalid, NotFound
 from desk.core.money import parse_yuan, to_yuan
 from desk.core.times import to_iso
 from desk.parties.models import Merchant
-from web.api import api_user, authenticated, bp, json_body
-from web.api.openapi import MONEY, PARAMETERS, SCHEMAS, TEXT, TIME, _nullable, _object, operation
+from web.api.base import api_user, authenticated, json_body
+from web.api.openapi import MONEY, TEXT, TIME, nullable, object_of, operation
+
+bp = Blueprint('violations', __name__)
 
 SIGNED_MONEY = {'type': 'string', 'pattern': r'^-?\d+\.\d{2}$', 'example': '-500.00',
                 'description': 'signed yuan with two decimals'}
-SCHEMAS.update({
-    'Violation': _object({
+SCHEMAS = {
+    'Violation': object_of({
         'id': {'type': 'integer'}, 'merchant': dict(TEXT, description='merchant ref'),
         'code': dict(TEXT, example='fake_delivery'), 'points': {'type': 'integer'}, 'fine': MONEY,
         'state': {'type': 'string', 'enum': list(VIOLATION_STATES)},
-        'reason': _nullable(TEXT), 'ticket_no': _nullable(TEXT), 'at': TIME, 'expires_at': TIME,
-        'ended_at': _nullable(TIME),
+        'reason': nullable(TEXT), 'ticket_no': nullable(TEXT), 'at': TIME, 'expires_at': TIME,
+        'ended_at': nullable(TIME),
         'appeal_due_at': dict(TIME, description='the merchant may appeal until then'),
-        'appeal': _nullable({'type': 'string', 'enum': list(APPEAL_STATES)}),
+        'appeal': nullable({'type': 'string', 'enum': list(APPEAL_STATES)}),
     }, ('id', 'merchant', 'code', 'points', 'fine', 'state', 'reason', 'ticket_no', 'at', 'expires_at',
         'ended_at', 'appeal_due_at', 'appeal')),
-    'ViolationAppeal': _object({
+    'ViolationAppeal': object_of({
         'id': {'type': 'integer'}, 'violation': {'type': 'integer'},
         'state': {'type': 'string', 'enum': list(APPEAL_STATES)},
-        'reason': TEXT, 'created_at': TIME, 'decided_at': _nullable(TIME), 'decision_note': _nullable(TEXT),
-        'evidence': {'type': 'array', 'items': _object({
-            'id': {'type': 'integer'}, 'filename': _nullable(TEXT), 'mime': TEXT, 'size': {'type': 'integer'}},
+        'reason': TEXT, 'created_at': TIME, 'decided_at': nullable(TIME), 'decision_note': nullable(TEXT),
+        'evidence': {'type': 'array', 'items': object_of({
+            'id': {'type': 'integer'}, 'filename': nullable(TEXT), 'mime': TEXT, 'size': {'type': 'integer'}},
             ('id', 'filename', 'mime', 'size'))},
     }, ('id', 'violation', 'state', 'reason', 'created_at', 'decided_at', 'decision_note', 'evidence')),
-    'ViolationAppealInput': _object({'reason': dict(TEXT, maxLength=penalty_appeals.REASON_MAX)}, ('reason',)),
-    'AppealDecisionInput': _object({
+    'ViolationAppealInput': object_of({'reason': dict(TEXT, maxLength=penalty_appeals.REASON_MAX)}, ('reason',)),
+    'AppealDecisionInput': object_of({
         'decision': {'type': 'string', 'enum': list(penalty_appeals.DECISIONS)},
         'note': dict(TEXT, maxLength=penalty_appeals.NOTE_MAX)}, ('decision', 'note')),
-    'ManualViolationInput': _object({
+    'ManualViolationInput': object_of({
         'points': {'type': 'integer', 'minimum': 0}, 'fine': dict(MONEY, description='yuan; default 0.00'),
         'reason': TEXT, 'ticket_no': dict(TEXT, description='the complaint it rests on (optional)')},
         ('points', 'reason')),
-    'DepositEntry': _object({
+    'DepositEntry': object_of({
         'id': {'type': 'integer'}, 'kind': {'type': 'string', 'enum': list(LEDGER_KINDS)},
         'amount': SIGNED_MONEY, 'balance_after': SIGNED_MONEY,
-        'violation': _nullable({'type': 'integer'}), 'note': TEXT,
-        'idempotency_key': _nullable(TEXT), 'at': TIME,
+        'violation': nullable({'type': 'integer'}), 'note': TEXT,
+        'idempotency_key': nullable(TEXT), 'at': TIME,
     }, ('id', 'kind', 'amount', 'balance_after', 'violation', 'note', 'idempotency_key', 'at')),
-    'DepositLedger': _object({
+    'DepositLedger': object_of({
         'merchant': TEXT, 'balance': SIGNED_MONEY,
         'on_hold': {'type': 'boolean', 'description': 'an uncovered fine: the shop is suspended until '
                                                       'a top-up brings the balance back to 0.00 or more'},
         'items': {'type': 'array', 'items': 'DepositEntry', 'description': 'newest first (at most 200)'},
     }, ('merchant', 'balance', 'on_hold', 'items')),
-    'TopUpInput': _object({'amount': dict(MONEY, description='more than 0.00'), 'note': TEXT}, ('amount',)),
-})
-PARAMETERS['IdempotencyKey'] = {'in': 'header', 'name': 'Idempotency-Key', 'required': False,
-                'schema': {'type': 'string', 'pattern': r'^[\x21-\x7e]{1,64}$'},
-                'description': 'a retry with the same key returns the first entry (200) and credits nothing'}
+    'TopUpInput': object_of({'amount': dict(MONEY, description='more than 0.00'), 'note': TEXT}, ('amount',)),
+}
+PARAMETERS = {
+    'IdempotencyKey': {'in': 'header', 'name': 'Idempotency-Key', 'required': False,
+                       'schema': {'type': 'string', 'pattern': r'^[\x21-\x7e]{1,64}$'},
+                       'description': 'a retry with the same key returns the first entry (200) and credits nothing'},
+}
 _APPEAL_BODY = {'requestBody': {'required': True, 'content': {
     'application/json': {'schema': {'$ref': '#/components/schemas/ViolationAppealInput'}},
-    'multipart/form-data': {'schema': _object({
+    'multipart/form-data': {'schema': object_of({
         'reason': TEXT,
         'files': {'type': 'array', 'items': {'type': 'string', 'format': 'binary'},
                   'description': 'evidence: the file types and size limit of case evidence'}}, ('reason',))},
@@ -91,6 +97,14 @@ def appeal_to_dict(row):
             'decision_note': row.decision_note,
             'evidence': [{'id': e.id, 'filename': e.filename, 'mime': e.mime, 'size': e.size}
                          for e in row.evidence.order_by(AppealEvidence.id)]}
+
+
+def entry_to_dict(entry):
+    """A deposit ledger entry (amounts as signed yuan strings)."""
+    return {'id': entry.id, 'kind': entry.kind, 'amount': deposit.signed_yuan(entry.amount_fen),
+            'balance_after': deposit.signed_yuan(entry.balance_after_fen),
+            'violation': entry.violation_id, 'note': entry.note,
+            'idempotency_key': entry.idempotency_key, 'at': to_iso(entry.at)}
 
 
 def visible_merchant(user, ref):
@@ -120,7 +134,6 @@ def appeal_violation(violation_id):
             reason, files = json_body().get('reason'), []
         row = penalty_appeals.appeal(user, violation_id, reason, files)
     except RequestEntityTooLarge:
-        from arbitration.evidence import too_large_error
         raise too_large_error() from None
     return jsonify(appeal_to_dict(row)), 201
 
@@ -167,7 +180,7 @@ def deposit_ledger(ref):
     merchant = visible_merchant(api_user(), ref)
     balance = deposit.balance_of(merchant.id)
     return jsonify(merchant=merchant.ref, balance=deposit.signed_yuan(balance), on_hold=balance < 0,
-                   items=[deposit.entry_to_dict(e) for e in deposit.statement(merchant.id)])
+                   items=[entry_to_dict(e) for e in deposit.statement(merchant.id)])
 
 
 @bp.route('/merchants/<ref>/deposit/top-ups', methods=['POST'])
@@ -187,4 +200,4 @@ def top_up_deposit(ref):
     if key is not None and not key.strip():
         raise Invalid(_('The Idempotency-Key header is empty.'), fields={'idempotency_key': _('is empty')})
     entry, created = deposit.top_up(user, merchant, amount, data.get('note'), key)
-    return jsonify(deposit.entry_to_dict(entry)), 201 if created else 200
+    return jsonify(entry_to_dict(entry)), 201 if created else 200
