@@ -69,15 +69,6 @@ NOTICES = {
                              _l('The platform added evidence to the complaint.')),
 }
 
-KIND_LABELS = {
-    'order_screenshot': _l('Order screenshot'), 'payment_proof': _l('Payment proof'),
-    'chat_log': _l('Chat log'), 'screen_recording': _l('Screen recording'),
-    'error_screenshot': _l('Error screenshot'), 'delivery_log': _l('Delivery log'),
-    'other': _l('Other'),
-}
-PARTY_LABELS = {'buyer': _l('Buyer'), 'merchant': _l('Merchant'), 'staff': _l('Platform')}
-
-
 # --- who and when -------------------------------------------------------------------------
 
 def party_of(complaint, user):
@@ -125,7 +116,7 @@ def can_submit(complaint, party, now, request=None):
     """
     state = complaint.state
     if lifecycle.is_terminal(state):
-        return False, _('The complaint is %(s)s; no more evidence can be added.', s=state_label(state))
+        return False, _('The complaint is %(s)s; no more evidence can be added.', s=state_label(state, 'message'))
     if request is not None:
         if request.complaint_id != complaint.id or request.party != party:
             return False, _('That evidence request is not addressed to you.')

@@ -24,6 +24,7 @@ from desk.cases.transitions import check, transition
 from desk.core import clock, deadlines
 from desk.core.db import atomic
 from desk.core.errors import Invalid
+from desk.core.labels import party_label
 from desk.core.text_input import required_text
 from desk.core.times import format_local, parse_datetime
 from desk.messaging import notifications
@@ -55,10 +56,6 @@ NOTICES = {
     'evidence_request_expired': (_l('%(ticket)s: an evidence request expired'),
                                  _l('The %(party)s did not answer the evidence request in time.')),
 }
-
-
-def party_label(party):
-    return {'buyer': _('buyer'), 'merchant': _('merchant')}.get(party, party)
 
 
 def evidence_round(complaint):
@@ -106,7 +103,7 @@ def _guard_both_declared(complaint, user, now):
     missing = [p for p in PARTIES if p not in declared_parties(complaint)]
     if missing:
         return _('The evidence period can be closed early only when both parties are done; '
-                 'not yet declared: %(who)s.', who=', '.join(party_label(p) for p in missing))
+                 'not yet declared: %(who)s.', who=', '.join(str(party_label(p, 'message')) for p in missing))
     return None
 
 
@@ -180,7 +177,7 @@ def _request_due(request_id, now):
     if request.party == 'buyer':
         _resume_if_not_waiting(complaint, now)
     notify('evidence_request_expired', [complaint.owner_id],
-           {'ticket': complaint.ticket_no, 'party': party_label(request.party)}, complaint)
+           {'ticket': complaint.ticket_no, 'party': str(party_label(request.party, 'message'))}, complaint)
 
 
 def on_evidence_submitted(complaint, party, now=None):
@@ -205,7 +202,7 @@ def on_evidence_submitted(complaint, party, now=None):
         _resume_if_not_waiting(complaint, now)
     if complaint.owner_id:
         notify('evidence_request_answered', [complaint.owner_id],
-               {'ticket': complaint.ticket_no, 'party': party_label(party)}, complaint)
+               {'ticket': complaint.ticket_no, 'party': str(party_label(party, 'message'))}, complaint)
     return answered
 
 
@@ -277,7 +274,7 @@ def evidence_done(actor, complaint, data=None):
         recipients = [complaint.owner_id] if complaint.owner_id else []
         if recipients:
             notify('evidence_both_done' if both else 'evidence_declared', recipients,
-                   {'ticket': complaint.ticket_no, 'party': party_label(party)}, complaint)
+                   {'ticket': complaint.ticket_no, 'party': str(party_label(party, 'message'))}, complaint)
     return complaint
 
 

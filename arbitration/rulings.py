@@ -33,6 +33,7 @@ from desk.cases.transitions import check, ensure_unchanged, transition
 from desk.core import clock
 from desk.core.db import atomic
 from desk.core.errors import Conflict, Forbidden, Invalid
+from desk.core.labels import outcome_label, party_label
 from desk.core.money import parse_yuan, to_yuan
 from desk.core.tasks import enqueue
 from desk.core.text_input import clean_text
@@ -60,21 +61,6 @@ NOTICES = {
     'appeal_filed': (_l('%(ticket)s was appealed'),
                      _l('The %(party)s appealed the ruling; a senior agent will decide.')),
 }
-
-
-def outcome_label(outcome):
-    return {'buyer_full': _('buyer wins in full'), 'buyer_partial': _('buyer wins in part'),
-            'merchant': _('merchant wins'), 'split': _('responsibility split')}.get(outcome, outcome)
-
-
-def responsibility_label(value):
-    return {'merchant': _('the merchant'), 'buyer': _('the buyer'), 'platform': _('the platform'),
-            'third_party': _('a third party')}.get(value, value)
-
-
-def remedy_label(kind):
-    return {'refund': _('refund'), 'reissue': _('reissue'), 'compensation': _('compensation coupon'),
-            'none': _('no remedy')}.get(kind, kind)
 
 
 def active_ruling(complaint):
@@ -317,7 +303,7 @@ def _execute(complaint, kind, refund_fen, coupon_fen, actor, source='ruling'):
 
 
 def _announce(complaint, ruling, template):
-    params = {'ticket': complaint.ticket_no, 'outcome': outcome_label(ruling.outcome),
+    params = {'ticket': complaint.ticket_no, 'outcome': str(outcome_label(ruling.outcome)),
               'appeal_due': format_local(complaint.appeal_due_at) if complaint.appeal_due_at else ''}
     notify(template, buyer_users(complaint), params, complaint,
            link=f'/buyer/complaints/{complaint.ticket_no}', sms=True)
@@ -472,7 +458,7 @@ def appeal(actor, complaint, data):
             (User.active == True) & (User.id != (ruling.agent_id or 0)))]  # noqa: E712
         other = merchant_users(complaint) if party == 'buyer' else buyer_users(complaint)
         notify('appeal_filed', other + seniors,
-               {'ticket': complaint.ticket_no, 'party': _('buyer') if party == 'buyer' else _('merchant')},
+               {'ticket': complaint.ticket_no, 'party': str(party_label(party, 'message'))},
                complaint)
         publish('complaint.state_changed', {'ticket_no': complaint.ticket_no, 'state': complaint.state,
                                             'reason': 'appeal'}, complaint)

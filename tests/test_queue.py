@@ -180,7 +180,7 @@ def test_counts_beside_the_filters(mixed):
         'tier': {'L1': 1, 'L2': 5},
         'state': {'pending_agent': 5, 'in_progress': 1},
     }
-    l2 = queue.counts(queue._filtered(queue.base_query('cs'), {'tier': 'L2'}))
+    l2 = queue.counts(queue.filtered(queue.base_query('cs'), {'tier': 'L2'}))
     assert (l2['all'], l2['overdue'], l2['unassigned'], l2['tier']) == (5, 1, 4, {'L2': 5})
     assert queue.counts(queue.base_query('tech'))['all'] == 0
 

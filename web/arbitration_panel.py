@@ -11,14 +11,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from arbitration.intervention import evidence_open, evidence_round
-from arbitration.rulings import outcome_label, remedy_label, responsibility_label
 from desk.cases.access import get_visible, relations
 from desk.cases.models import Appeal, EvidenceDeclaration, EvidenceRequest, Ruling
 from desk.cases.transitions import allowed_actions, take_action
 from desk.core import clock
 from desk.core.errors import DomainError
 from web.auth import is_safe_next, roles_required
-from web.consoles.workspace import clause_title
 
 bp = Blueprint('arbitration_party', __name__, url_prefix='/arbitration')
 PARTY_ROLES = ('buyer', 'merchant_staff')
@@ -34,7 +32,7 @@ def ruling_panel(case):
         return None
     now = clock.now()
     rulings = list(Ruling.select().where(Ruling.complaint == case.id).order_by(Ruling.round))
-    if case.state not in ('in_arbitration', 'appealed') and not rulings:
+    if not case.being_arbitrated and not rulings:
         return None
     actions = allowed_actions(case, current_user, now)
     declared = (EvidenceDeclaration
@@ -48,12 +46,10 @@ def ruling_panel(case):
                     .order_by(EvidenceRequest.id))
     return {
         'party': party, 'actions': actions, 'now': now,
-        'evidence_open': case.state == 'in_arbitration' and evidence_open(case, now),
+        'evidence_open': case.in_arbitration and evidence_open(case, now),
         'declared': declared, 'requests': requests,
         'rulings': rulings, 'active': next((r for r in rulings if r.active), None),
         'appeal': Appeal.get_or_none(Appeal.complaint == case.id),
-        'outcome_label': outcome_label, 'responsibility_label': responsibility_label,
-        'remedy_label': remedy_label, 'clause_title': clause_title,
         'next': request.path,
     }
 

@@ -170,7 +170,6 @@ def panel_context(case):
     if party is not None:
         ok, reason = evidence.can_submit(case, party, now)
     return {'items': items, 'can_upload': ok, 'refusal': reason, 'kinds': EVIDENCE_KINDS,
-            'kind_labels': evidence.KIND_LABELS, 'party_labels': evidence.PARTY_LABELS,
             'upload_url': url_for('evidence.upload', ticket_no=case.ticket_no),
             'limit': evidence.size_text(evidence.limit_bytes()),
             'own_items': [i for i in items if i.party == party and not i.replaced_by],

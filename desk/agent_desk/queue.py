@@ -11,17 +11,22 @@ import datetime as dt
 import json
 
 from flask_babel import gettext as _
-from peewee import JOIN, SQL, Tuple, fn
+from peewee import JOIN, SQL, fn
 
+from desk.cases import lifecycle
 from desk.cases.access import AGENT_ROLES
+from desk.cases.filters import filter_complaints, keyset_page
 from desk.cases.models import TIERS, Complaint
 from desk.core.errors import Forbidden, Invalid
 from desk.orders.models import Order
 from desk.parties.models import DEPARTMENTS, Merchant, User
 
-QUEUE_FILTER_STATES = ('pending_agent', 'in_progress', 'in_arbitration', 'appealed')
+#: The states a queue may be filtered by: those a case sits in a queue in.
+QUEUE_FILTER_STATES = lifecycle.QUEUE
 FLAGS = ('overdue', 'external', 'unassigned', 'needs_payment_proof')
 PAGE_MAX = 100
+#: Queue order (overdue first, then tier, then the next due time): the keyset of a page.
+ORDER = (Complaint.queue_rank, Complaint.tier, Complaint.next_due_at, Complaint.id)
 #: What a queue row shows (ticket, flags, countdown) and its keyset: only these columns are
 #: read, so a page does not build 50 whole complaints (facts, scenario...) it never shows.
 ROW_COLUMNS = (Complaint.id, Complaint.ticket_no, Complaint.department, Complaint.state, Complaint.tier,
@@ -44,23 +49,10 @@ def queue_department(user, department):
     raise Forbidden(_('Only staff see the queues.'))
 
 
-def _filtered(query, filters):
-    fields = {}
-    state = filters.get('state')
-    if state:
-        if state not in QUEUE_FILTER_STATES:
-            fields['state'] = _('one of %(c)s', c=', '.join(QUEUE_FILTER_STATES))
-        query = query.where(Complaint.state == state)
-    tier = filters.get('tier')
-    if tier:
-        if tier not in TIERS:
-            fields['tier'] = _('one of %(c)s', c=', '.join(TIERS))
-        query = query.where(Complaint.tier == tier)
-    if filters.get('category'):
-        query = query.where(Complaint.category == filters['category'])
-    if filters.get('merchant'):
-        merchant = Merchant.get_or_none(Merchant.ref == filters['merchant'])
-        query = query.where(Complaint.merchant == (merchant.id if merchant else -1))
+def filtered(query, filters):
+    """`query` narrowed by the queue's filters: the ones every complaint list has (a state of
+    the queue, tier, category, merchant), the owner (username) and a flag."""
+    query, fields = filter_complaints(query, filters, states=QUEUE_FILTER_STATES)
     if filters.get('owner'):
         owner = User.get_or_none(User.username == filters['owner'])
         query = query.where(Complaint.owner == (owner.id if owner else -1))
@@ -109,25 +101,20 @@ def page(query, filters, cursor=None, limit=50):
     """(rows, next_cursor) of `query` in queue order after the keyset `cursor`."""
     if not 1 <= limit <= PAGE_MAX:
         raise Invalid(_('The page size is out of range.'), fields={'limit': _('1 to %(n)d', n=PAGE_MAX)})
-    query = _filtered(query, filters)
-    if cursor:
-        rank, tier, due, last_id = _decode(cursor)
-        key = (Complaint.queue_rank, Complaint.tier, Complaint.next_due_at, Complaint.id)
-        query = query.where(Tuple(*key) > Tuple(rank, tier, due, last_id))
+    query = filtered(query, filters)
+    after = _decode(cursor) if cursor else None
     owner = User.alias()
-    rows = list(query
-                # the joined ids too: without them peewee sets order_id/merchant_id/owner_id to None
-                .select(*ROW_COLUMNS, Order.id, Order.order_no, Order.amount_fen, Merchant.id, Merchant.name,
-                               owner.id, owner.username)
-                .join(Order, on=(Complaint.order == Order.id))
-                .switch(Complaint)
-                .join(Merchant, on=(Complaint.merchant == Merchant.id))
-                .switch(Complaint)
-                .join(owner, JOIN.LEFT_OUTER, on=(Complaint.owner == owner.id))
-                .order_by(Complaint.queue_rank, Complaint.tier, Complaint.next_due_at, Complaint.id)
-                .limit(limit + 1))
-    next_cursor = _encode(rows[limit - 1]) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    query = (query
+             # the joined ids too: without them peewee sets order_id/merchant_id/owner_id to None
+             .select(*ROW_COLUMNS, Order.id, Order.order_no, Order.amount_fen, Merchant.id, Merchant.name,
+                     owner.id, owner.username)
+             .join(Order, on=(Complaint.order == Order.id))
+             .switch(Complaint)
+             .join(Merchant, on=(Complaint.merchant == Merchant.id))
+             .switch(Complaint)
+             .join(owner, JOIN.LEFT_OUTER, on=(Complaint.owner == owner.id)))
+    rows, last = keyset_page(query, ORDER, after, limit)
+    return rows, _encode(last) if last else None
 
 
 def counts(query):

@@ -43,6 +43,13 @@ QUEUE = (PENDING_AGENT, IN_PROGRESS, IN_ARBITRATION, APPEALED)
 WAITING = (PENDING_AGENT, APPEALED)
 #: The states an agent works a case in (owned, before its ruling).
 WORKED = (IN_PROGRESS, IN_ARBITRATION)
+#: Under arbitration: the first round, or the appeal a senior agent decides.
+ARBITRATION = (IN_ARBITRATION, APPEALED)
+#: The states whose case page links the arbitration workspace: worked, appealed, or ruled.
+WORKSPACE = WORKED + (APPEALED, RESOLVED, CLOSED)
+#: The buyer's progress bar: received (not yet handled by anyone), then handled, then finished.
+RECEIVED = (SCREENING, SELF_SERVICE, PENDING_AGENT)
+FINISHED = (RESOLVED,) + TERMINAL
 #: Where a category's path starts the handling (Category.path -> state).
 PATH_STARTS = {'self_service': SELF_SERVICE, 'merchant': NEGOTIATING, 'platform': PENDING_AGENT}
 

@@ -26,6 +26,7 @@ from peewee import (
 from desk.cases import lifecycle
 from desk.core import clock
 from desk.core.db import BaseModel
+from desk.core.labels import category_label
 from desk.orders.models import Order
 from desk.parties.models import Buyer, Merchant, User
 
@@ -54,6 +55,17 @@ class Category(BaseModel):
     active = BooleanField(default=True)
     position = IntegerField(default=0)
 
+    @classmethod
+    def names(cls):
+        """Code -> name in the interface language, of every category (one query)."""
+        return {c.code: category_label(c) for c in cls.select()}
+
+    @classmethod
+    def name_of(cls, code):
+        """The name of the category `code` in the interface language (the code if unknown)."""
+        category = cls.get_or_none(cls.code == code)
+        return category_label(category) if category else code
+
 
 class RuleClause(BaseModel):
     """A clause of the platform rule catalogue a complaint or ruling can cite."""
@@ -64,6 +76,11 @@ class RuleClause(BaseModel):
     body_zh = TextField()
     category = CharField(max_length=40, null=True)
     active = BooleanField(default=True)
+
+
+def state_in(states, doc):
+    """A predicate of a complaint: whether its state is one of `states` (a lifecycle group)."""
+    return property(lambda complaint: complaint.state in states, doc=doc)
 
 
 class TicketCounter(BaseModel):
@@ -142,9 +159,35 @@ class Complaint(BaseModel):
             (('department', 'state', 'id'), False),
         )
 
+    # What the case is at, for the pages: they ask these instead of comparing states (the
+    # states and their groups are named in desk.cases.lifecycle only).
     @property
     def is_open(self):
         return self.state not in lifecycle.TERMINAL
+
+    awaits_merchant = state_in((lifecycle.NEGOTIATING,), 'The merchant owes an answer (a proposal).')
+    awaits_buyer = state_in((lifecycle.AWAITING_BUYER,), "The buyer owes an answer to the merchant's proposal.")
+    awaits_agent = state_in((lifecycle.PENDING_AGENT,), 'In the queue, waiting for an agent to claim it.')
+    in_arbitration = state_in((lifecycle.IN_ARBITRATION,), 'In the first round of arbitration (its evidence period).')
+    under_appeal = state_in((lifecycle.APPEALED,), 'Appealed: a senior agent decides.')
+    being_arbitrated = state_in(lifecycle.ARBITRATION, 'Arbitrated now: in the first round or on appeal.')
+    has_workspace = state_in(lifecycle.WORKSPACE, 'Staff may open its arbitration workspace.')
+    is_resolved = state_in((lifecycle.RESOLVED,), 'Resolved (by agreement, a ruling or the platform).')
+
+    @property
+    def progress_stage(self):
+        """The buyer's progress bar: 1 received (已受理), 2 being handled (处理中), 3 finished (已完成)."""
+        if self.state in lifecycle.RECEIVED:
+            return 1
+        return 3 if self.state in lifecycle.FINISHED else 2
+
+    @property
+    def negotiation_due_at(self):
+        """The deadline of the party that owes the next answer in the negotiation (the
+        merchant's while it must propose, the buyer's while a proposal waits), else None."""
+        if self.awaits_merchant:
+            return self.merchant_due_at
+        return self.buyer_due_at if self.awaits_buyer else None
 
 
 # The partial unique index migration 0002 builds (at most one open complaint per order),

@@ -11,13 +11,13 @@ from flask_babel import gettext as _
 from peewee import JOIN
 
 from desk.cases.access import visible_complaints
-from desk.cases.lifecycle import STATES
-from desk.cases.models import TIERS, Complaint
+from desk.cases.filters import filter_complaints, keyset_page
+from desk.cases.models import Complaint
 from desk.cases.transitions import prefetch_guards
 from desk.core.errors import Invalid
 from desk.core.times import parse_datetime
 from desk.orders.models import Order
-from desk.parties.models import Buyer, Merchant, User
+from desk.parties.models import Buyer, User
 
 PAGE_MAX = 100
 _CURSOR = re.compile(r'c([1-9][0-9]{0,18})')  # ASCII digits only (int() also reads '１２')
@@ -42,23 +42,7 @@ def decode_cursor(cursor):
 def list_complaints(user, args):
     """(complaints, next_cursor) visible to `user`, filtered by the query `args`; what the
     lifecycle guards read is loaded for the whole page at once (`prefetch_guards`)."""
-    fields = {}
-    query = visible_complaints(user)
-    state = args.get('state')
-    if state:
-        if state not in STATES:
-            fields['state'] = _('one of %(c)s', c=', '.join(STATES))
-        query = query.where(Complaint.state == state)
-    tier = args.get('tier')
-    if tier:
-        if tier not in TIERS:
-            fields['tier'] = _('one of %(c)s', c=', '.join(TIERS))
-        query = query.where(Complaint.tier == tier)
-    if args.get('category'):
-        query = query.where(Complaint.category == args['category'])
-    if args.get('merchant'):
-        merchant = Merchant.get_or_none(Merchant.ref == args['merchant'])
-        query = query.where(Complaint.merchant == (merchant.id if merchant else -1))
+    query, fields = filter_complaints(visible_complaints(user), args)
     if args.get('buyer'):
         buyer = Buyer.get_or_none(Buyer.ref == args['buyer'])
         query = query.where(Complaint.buyer == (buyer.id if buyer else -1))
@@ -77,21 +61,18 @@ def list_complaints(user, args):
     except ValueError:
         fields['limit'] = _('a whole number from 1 to %(n)d', n=PAGE_MAX)
         limit = 50
-    if args.get('cursor'):
-        query = query.where(Complaint.id < decode_cursor(args['cursor']))
+    after = (decode_cursor(args['cursor']),) if args.get('cursor') else None
     if fields:
         raise Invalid(_('The filters are invalid.'), fields=fields)
     owner = User.alias()
-    rows = list(query
-                # only what the representation reads: whole joined rows cost more to build
-                # than the query takes (the ids too, or peewee sets order_id/owner_id to None)
-                .select_extend(Order.id, Order.order_no, owner.id, owner.username)
-                .join(Order, on=(Complaint.order == Order.id))
-                .switch(Complaint)
-                .join(owner, JOIN.LEFT_OUTER, on=(Complaint.owner == owner.id))
-                .order_by(Complaint.id.desc())
-                .limit(limit + 1))
-    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
-    rows = rows[:limit]
+    query = (query
+             # only what the representation reads: whole joined rows cost more to build
+             # than the query takes (the ids too, or peewee sets order_id/owner_id to None)
+             .select_extend(Order.id, Order.order_no, owner.id, owner.username)
+             .join(Order, on=(Complaint.order == Order.id))
+             .switch(Complaint)
+             .join(owner, JOIN.LEFT_OUTER, on=(Complaint.owner == owner.id)))
+    rows, last = keyset_page(query, (Complaint.id,), after, limit, descending=True)
+    next_cursor = encode_cursor(last.id) if last else None
     prefetch_guards(rows)
     return rows, next_cursor

@@ -51,7 +51,7 @@ def check(complaint, user, action, now):
         raise Forbidden(_('You may not %(a)s this complaint.', a=action_label(action)))
     transition_row = lifecycle.row(complaint.state, action)
     if transition_row is None:
-        raise Conflict(_('A complaint that is %(s)s cannot %(a)s.', s=state_label(complaint.state),
+        raise Conflict(_('A complaint that is %(s)s cannot %(a)s.', s=state_label(complaint.state, 'message'),
                          a=action_label(action)))
     if not mine & set(transition_row.actors):
         raise Forbidden(_('You may not %(a)s this complaint now.', a=action_label(action)))

@@ -50,9 +50,6 @@ BATCH = 1000
 #: The one message a buyer gets when evidence is missing at filing (zh: 请上传至少一项证据).
 EVIDENCE_REQUIRED = _l('Please upload at least one piece of evidence')
 
-REASON_LABELS = {'ruled_buyer': _l('Ruled responsible'),
-                 'ruling_restored': _l('A later ruling no longer holds the buyer responsible'),
-                 'malicious': _l('Flagged as malicious'), 'monthly_recovery': _l('Clean month')}
 
 
 class FilingRules(NamedTuple):
@@ -69,10 +66,6 @@ def filing_rules(buyer_id):
     credit = credit_of(buyer_id)
     credit = CEILING if credit is None else credit
     return FilingRules(evidence_required=credit < EVIDENCE_BELOW, screening=credit < SCREENING_BELOW)
-
-
-def reason_label(reason):
-    return REASON_LABELS.get(reason, reason)
 
 
 # --- changing the credit ----------------------------------------------------------------------

@@ -28,6 +28,8 @@ from desk.parties.models import Merchant, User
 TAGS = ('slow', 'unfair', 'rude', 'not_resolved', 'good')
 FINDINGS = ('agent_fault', 'policy_gap', 'merchant_fault', 'buyer_unreasonable')
 REVIEW_ACTIONS = ('uphold', 'reopen', 'compensate', 'coach')
+#: A review waits for the supervisor (`open`) until it is recorded (`done`).
+REVIEW_STATES = ('open', 'done')
 HANDLE_BUCKETS = 48
 
 
@@ -65,7 +67,7 @@ class Review(BaseModel):
     id = AutoField()
     rating = ForeignKeyField(Rating, unique=True, backref='reviews', on_delete='CASCADE')
     complaint = ForeignKeyField(Complaint, backref='reviews', on_delete='CASCADE')
-    state = CharField(max_length=8, default='open', index=True)  # open, done
+    state = CharField(max_length=8, default='open', index=True)  # REVIEW_STATES
     opened_at = DateTimeField(default=clock.now)
     due_at = DateTimeField(index=True)
     breached = BooleanField(default=False)

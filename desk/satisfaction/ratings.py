@@ -300,7 +300,7 @@ def review(actor, complaint, data):
                       fields={'actions': _('coach needs an agent')})
     if 'reopen' in actions and lifecycle.row(complaint.state, 'reopen') is None:
         raise Conflict(_('Only a resolved case can be reopened; this one is %(s)s.',
-                         s=state_label(complaint.state)))
+                         s=state_label(complaint.state, 'message')))
     senior = pick_senior(complaint, (data or {}).get('to')) if 'reopen' in actions else None
     with atomic():
         if senior is not None:

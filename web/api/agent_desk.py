@@ -97,7 +97,7 @@ def read_queue():
             'seconds_left': int((due - now).total_seconds()) if due else None,
         })
     return jsonify(department=department, items=items, next_cursor=next_cursor,
-                   counts=queue.counts(queue._filtered(base, request.args)))
+                   counts=queue.counts(queue.filtered(base, request.args)))
 
 
 @bp.route('/agents/me/status', methods=['PUT'])

@@ -12,6 +12,7 @@ from desk.cases.access import get_visible, relations
 from desk.cases.transitions import allowed_actions, take_action
 from desk.core import clock
 from desk.core.errors import DomainError
+from desk.core.labels import rating_tag_label
 from desk.satisfaction.models import TAGS, Rating
 from web.auth import roles_required
 from web.consoles.agent_desk import flash_error
@@ -20,19 +21,14 @@ bp = Blueprint('ratings', __name__, url_prefix='/buyer')
 
 
 
-def tag_label(tag):
-    return {'slow': _('Too slow'), 'unfair': _('Unfair'), 'rude': _('Rude'),
-            'not_resolved': _('Not resolved'), 'good': _('Good service')}.get(tag, tag)
-
-
 def rating_panel(case):
     """What the case page shows: the form while the buyer may rate, their ratings."""
     if not current_user.is_authenticated or 'buyer' not in relations(case, current_user):
         return None
     ratings = list(Rating.select().where(Rating.complaint == case.id).order_by(Rating.round))
     return {'can_rate': 'rate' in allowed_actions(case, current_user, clock.now()),
-            'due': case.rating_due_at, 'tags': [(t, tag_label(t)) for t in TAGS],
-            'ratings': [{'round': r.round, 'stars': r.stars, 'tags': [tag_label(t) for t in json.loads(r.tags)],
+            'due': case.rating_due_at, 'tags': rating_tag_label.choices(TAGS),
+            'ratings': [{'round': r.round, 'stars': r.stars, 'tags': [rating_tag_label(t) for t in json.loads(r.tags)],
                          'comment': r.comment, 'rated_at': r.rated_at} for r in ratings]}
 
 

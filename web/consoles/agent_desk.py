@@ -17,33 +17,29 @@ from flask_admin import BaseView, expose
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
-from flask_wtf.file import FileField
-from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField, widgets
-from wtforms.validators import Optional
+from wtforms import StringField, TextAreaField
 
-from arbitration.evidence import KIND_LABELS
 from desk.agent_desk import assignment, queue, sla_reports
 from desk.cases.access import AGENT_ROLES, can_see, get_visible, is_staff_view
 from desk.cases.complaints import FACTS_MAX, MESSAGE_MAX, STAFF_FILERS, file_complaint, post_message
-from desk.cases.models import EVIDENCE_KINDS, EXTERNAL, FAR_FUTURE, TIERS, Category, RuleClause
+from desk.cases.models import EXTERNAL, FAR_FUTURE, TIERS, Category, RuleClause
 from desk.cases.timeline import events_for
 from desk.cases.transitions import allowed_actions, take_action
 from desk.core import clock
 from desk.core.errors import Conflict, DomainError, Invalid, NotFound
+from desk.core.labels import agent_status_label, category_label, department_label
 from desk.core.masking import mask_phone
 from desk.core.times import to_iso
 from desk.credit import ledger as credit
 from desk.parties.models import DEPARTMENTS, User
 from web.auth import is_safe_next
-from web.buyer.portal import DEMANDS, SCENARIO_FIELDS, category_label, evidence_of_form, show_evidence_errors
 from web.consoles.access import RoleAccess
+from web.filing import FilingForm
 
 SUPERVISOR_ROLES = ('supervisor', 'admin')
 FILTER_KEYS = ('state', 'tier', 'category', 'merchant', 'owner', 'flag')
 PAGE_SIZE = 50
 WARN_SECONDS = 15 * 60
-DEPARTMENT_NAMES = {'cs': _l('Customer service'), 'ops': _l('Operations'), 'tech': _l('Technology')}
 #: Actions the workspace has a form for; the service still decides whether each is allowed.
 WORKSPACE_ACTIONS = ('claim', 'reassign', 'mark_external', 'screen_accept', 'screen_reject', 'flag_malicious')
 
@@ -122,7 +118,7 @@ def _render_queue(view, base, department=None, mine=False):
     try:
         rows, next_cursor = queue.page(base, filters, cursor, _limit(request.args.get('limit')))
         if filters:
-            matching = queue.counts(queue._filtered(base, filters))['all']
+            matching = queue.counts(queue.filtered(base, filters))['all']
     except Invalid as err:
         flash_error(err)
         status = 422
@@ -134,7 +130,7 @@ def _render_queue(view, base, department=None, mine=False):
                        rows=_queue_rows(rows, now), next_cursor=next_cursor, cursor=cursor,
                        counts=queue.counts(base), matching=matching, args=args,
                        categories=[(c.code, category_label(c)) for c in categories],
-                       category_names={c.code: category_label(c) for c in Category.select()},
+                       category_names=Category.names(),
                        states=queue.QUEUE_FILTER_STATES, tiers=TIERS, flags=queue.FLAGS,
                        departments=DEPARTMENTS, now_iso=to_iso(now), warn_seconds=WARN_SECONDS,
                        can_pick_department=current_user.role not in AGENT_ROLES), status
@@ -178,7 +174,7 @@ def _reassign_choices(case):
               .where(User.role.in_(AGENT_ROLES) & (User.active == True))  # noqa: E712
               .order_by(User.department, User.username))
     senior = _('senior')
-    return [(a.username, f'{a.display_name} ({a.username}) · {DEPARTMENT_NAMES.get(a.department, a.department)}'
+    return [(a.username, f'{a.display_name} ({a.username}) · {department_label(a.department)}'
              + (f' · {senior}' if a.role == 'senior_agent' else ''))
             for a in agents if a.id != case.owner_id]
 
@@ -209,7 +205,6 @@ class CaseView(Hidden, RoleAccess, BaseView):
         case = get_visible(current_user, ticket_no)
         now = clock.now()
         order = case.order
-        category = Category.get_or_none(Category.code == case.category)
         clause = RuleClause.get_or_none(RuleClause.code == case.basis) if case.basis else None
         actions = allowed_actions(case, current_user, now)
         clocks = [{'clock': c, 'due_iso': to_iso(c.due_at), 'seconds_left': _seconds_left(c.due_at, now)}
@@ -218,13 +213,11 @@ class CaseView(Hidden, RoleAccess, BaseView):
         return self.render(
             'admin/desk/case.html', case=case, order=order, buyer=order.buyer,
             buyer_phone=mask_phone(order.buyer.phone), merchant=order.merchant, owner=owner,
-            category=category_label(category) if category else case.category,
-            clause=clause, clause_title=_clause_title(clause), scenario=json.loads(case.scenario or '{}'),
+            category=Category.name_of(case.category), clause=clause, scenario=json.loads(case.scenario or '{}'),
             events=list(events_for(case, include_internal=is_staff_view(current_user))),
             actions=actions, clocks=clocks, now_iso=to_iso(now), warn_seconds=WARN_SECONDS,
             reassign_choices=_reassign_choices(case) if 'reassign' in actions else [],
-            external=EXTERNAL, message_max=MESSAGE_MAX, buyer_credit=credit.staff_panel(current_user, case),
-            credit_reason_label=credit.reason_label)
+            external=EXTERNAL, message_max=MESSAGE_MAX, buyer_credit=credit.staff_panel(current_user, case))
 
     @expose('/<ticket_no>/message', methods=['POST'])
     def message(self, ticket_no):
@@ -257,13 +250,6 @@ class CaseView(Hidden, RoleAccess, BaseView):
                    'flag_malicious': _('%(t)s was flagged as malicious.', t=case.ticket_no),
                    }[action], 'success')
         return _back(url_for('.case', ticket_no=case.ticket_no))
-
-
-def _clause_title(clause):
-    if clause is None:
-        return ''
-    from web.i18n import current_language
-    return clause.title_zh if current_language() == 'zh' else clause.title_en
 
 
 # --- the SLA board -----------------------------------------------------------------------------
@@ -331,34 +317,11 @@ class SlaBoardView(SupervisorsOnly, BaseView):
 
 # --- filing for a buyer on the phone -------------------------------------------------------------
 
-class MultiCheckboxField(SelectMultipleField):
-    widget = widgets.ListWidget(prefix_label=False)
-    option_widget = widgets.CheckboxInput()
-
-
-class PhoneFilingForm(FlaskForm):
+class PhoneFilingForm(FilingForm):
+    """An agent files for a buyer on the phone: the shared fields, the order, and the reason to
+    open the complaint after its window."""
     order_no = StringField(_l('Order number'))
-    category = SelectField(_l('Category'))
-    receiving_account = StringField(_l('Account that should have received the recharge'))
-    minutes_late = StringField(_l('Minutes late'))
-    error_message = StringField(_l('Error message shown when using the code'))
-    refund_requested_at = StringField(_l('When the buyer asked for the refund'))
-    occurred_at = StringField(_l('When the fault happened'))
-    facts = TextAreaField(_l('Facts as the buyer tells them'))
-    demand_type = SelectField(_l('Demand'), choices=DEMANDS)
-    demand_amount = StringField(_l('Amount (yuan)'), validators=[Optional()])
-    basis = SelectField(_l('Platform rule (optional)'), validators=[Optional()])
-    external = MultiCheckboxField(_l('Also filed with'),
-                                  choices=[('12315', '12315'), ('heimao', _l('Heimao complaints (黑猫投诉)'))])
     override_reason = TextAreaField(_l('Reason to open it after the complaint window closed (optional)'))
-    evidence_kind = SelectField(_l('Kind of evidence'), choices=[(k, KIND_LABELS[k]) for k in EVIDENCE_KINDS],
-                                default='order_screenshot')
-    evidence_file = FileField(_l('Evidence file (screenshot, recording, PDF)'))
-    evidence_text = TextAreaField(_l('Or paste a chat log'))
-    evidence_description = StringField(_l('What it shows (optional)'))
-
-
-FIELD_NAMES = {'demand.type': 'demand_type', 'demand.amount': 'demand_amount'}
 
 
 class FileForBuyerView(FilersOnly, BaseView):
@@ -366,15 +329,13 @@ class FileForBuyerView(FilersOnly, BaseView):
 
     @expose('/', methods=['GET', 'POST'])
     def index(self):
-        categories = list(Category.select().where(Category.active == True).order_by(Category.position))  # noqa: E712
         form = PhoneFilingForm()
-        form.category.choices = [(c.code, category_label(c)) for c in categories]
-        clauses = RuleClause.select().where(RuleClause.active == True).order_by(RuleClause.code)  # noqa: E712
-        form.basis.choices = [('', '—')] + [(c.code, f'{c.code} {_clause_title(c)}') for c in clauses]
+        form.offer_choices()
         status = 200
         if form.validate_on_submit():
-            data = self._data(form)
-            data['evidence'], uploads = evidence_of_form(form)
+            data = form.filing_data('phone') | {'order_no': form.order_no.data or '',
+                                                'override_reason': form.override_reason.data or None}
+            data['evidence'], uploads = form.evidence_given()
             try:
                 complaint = file_complaint(current_user, data, default_channel='phone', uploads=uploads)
             except Conflict as err:
@@ -383,8 +344,10 @@ class FileForBuyerView(FilersOnly, BaseView):
                     return redirect(url_for('case.case', ticket_no=err.extra['ticket_no']))
                 status = 409
             except (Invalid, NotFound) as err:
-                show_evidence_errors(form, err)
-                self._field_errors(form, err)
+                if isinstance(err, NotFound):
+                    form.order_no.errors = list(form.order_no.errors or []) + [err.message]
+                form.put_errors(err)
+                flash(err.message, 'error')
                 status = err.status
             except DomainError as err:
                 flash_error(err)
@@ -393,33 +356,9 @@ class FileForBuyerView(FilersOnly, BaseView):
                 flash(_('Complaint %(t)s filed for the buyer (phone).', t=complaint.ticket_no), 'success')
                 if can_see(complaint, current_user):
                     return redirect(url_for('case.case', ticket_no=complaint.ticket_no))
-                flash(_('It went to the queue of %(d)s.', d=DEPARTMENT_NAMES.get(complaint.department,
-                                                                               complaint.department)), 'info')
+                flash(_('It went to the queue of %(d)s.', d=department_label(complaint.department)), 'info')
                 return redirect(url_for('.index'))
-        scenario_map = {c.code: json.loads(c.scenario_fields or '[]') for c in categories}
-        return self.render('admin/desk/file_for_buyer.html', form=form, scenario_map=scenario_map,
-                           scenario_fields=SCENARIO_FIELDS, facts_max=FACTS_MAX), status
-
-    @staticmethod
-    def _data(form):
-        demand = {'type': form.demand_type.data}
-        if form.demand_type.data in ('partial_refund', 'compensation'):
-            demand['amount'] = (form.demand_amount.data or '').strip()
-        return {'order_no': form.order_no.data or '', 'category': form.category.data,
-                'facts': form.facts.data,
-                'scenario': {n: getattr(form, n).data for n in SCENARIO_FIELDS if getattr(form, n).data},
-                'demand': demand, 'basis': form.basis.data or None, 'external': form.external.data or [],
-                'channel': 'phone', 'override_reason': form.override_reason.data or None}
-
-    @staticmethod
-    def _field_errors(form, err):
-        if isinstance(err, NotFound):
-            form.order_no.errors = list(form.order_no.errors or []) + [err.message]
-        for key, message in err.fields.items():
-            field = getattr(form, FIELD_NAMES.get(key, key.split('.', 1)[-1]), None)
-            if field is not None:
-                field.errors = list(field.errors or []) + [message]
-        flash(err.message, 'error')
+        return self.render('admin/desk/file_for_buyer.html', form=form, facts_max=FACTS_MAX), status
 
 
 def _visible(ticket_no):
@@ -446,8 +385,7 @@ class AgentStatusView(Hidden, AgentRolesOnly, BaseView):
             except DomainError as err:
                 flash_error(err)
             else:
-                labels = {'online': _('online'), 'away': _('away'), 'offline': _('offline')}
-                flash(_('Your status is now: %(s)s.', s=labels.get(current_user.status, current_user.status)),
+                flash(_('Your status is now: %(s)s.', s=agent_status_label(current_user.status, 'message')),
                       'success')
         return _back(url_for('queue.index'))
 

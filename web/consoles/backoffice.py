@@ -1,5 +1,7 @@
 """The staff backoffice (/admin/): home page, admin-only reference data, API keys and the
 order CSV import."""
+import json
+
 from flask import flash, jsonify, redirect, url_for
 from flask_admin import AdminIndexView, BaseView, expose
 from flask_babel import gettext as _
@@ -8,9 +10,9 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from desk.cases import overview
+from desk.cases import lifecycle, overview
 from desk.cases.models import PATHS, TIERS, Category, RuleClause
 from desk.core.errors import DomainError
 from desk.core.masking import mask_phone
@@ -28,7 +30,7 @@ class HomeView(RoleAccess, AdminIndexView):
     @expose('/')
     def index(self):
         return self.render('admin/home.html', counts=overview.staff_overview(current_user),
-                           desk_counts=overview.agent_overview(current_user))
+                           desk_counts=overview.agent_overview(current_user), waiting_state=lifecycle.PENDING_AGENT)
 
 
 def _money(view, context, model, name):
@@ -142,9 +144,6 @@ def _agent_name(user_id):
 
 def json_list(form, field):
     """The scenario fields must be a JSON list of field names."""
-    import json
-
-    from wtforms.validators import ValidationError
     try:
         value = json.loads(field.data or '[]')
     except ValueError:

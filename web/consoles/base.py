@@ -1,5 +1,6 @@
-"""The model view every console screen builds on: times shown in the configured zone
-(the database holds naive UTC) and money as ¥49.90 wherever a formatter asks for it."""
+"""What every console screen builds on: the model view (times shown in the configured zone,
+the database holds naive UTC, and money as ¥49.90 wherever a formatter asks for it), ids
+read from URLs, and the tab a list screen shows."""
 import datetime as dt
 
 from flask_admin.contrib.peewee import ModelView
@@ -23,6 +24,13 @@ def parse_id(value):
     except (TypeError, ValueError):
         return None
     return number if 0 < number <= MAX_ID else None
+
+
+def tab_of(args, tabs, name='state'):
+    """The tab a list screen shows (its tab bar: templates/_tabs.html): `?state=` when it names
+    one of `tabs`, else the first, the default."""
+    value = args.get(name)
+    return value if value in tabs else tabs[0]
 
 
 class DeskModelView(ModelView):

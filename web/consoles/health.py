@@ -26,6 +26,7 @@ from arbitration.penalties import spike, standing
 from arbitration.penalties.models import Violation
 from desk.core import clock
 from desk.core.errors import Invalid, NotFound
+from desk.core.labels import standing_level_label
 from desk.core.tasks import enqueue
 from desk.parties.models import Merchant
 from web.consoles.access import AdminOnly, RoleAccess
@@ -45,15 +46,8 @@ def pct(value, digits=1):
 
 def level_labels():
     """Level number -> its name (the level table's codes, SPEC §7)."""
-    names = {'warning': _('Warning, search demotion'), 'no_listing': _('No new listings'),
-             'suspended': _('Shop suspended'), 'cleared': _('Cleared (清退)')}
-    labels = {0: _('Normal')}
-    labels.update({row.level: names.get(row.code, row.code) for row in standing.levels()})
-    return labels
-
-
-def violation_state_labels():
-    return {'active': _('active'), 'expired': _('expired'), 'revoked': _('revoked')}
+    return {0: standing_level_label('normal')} | {row.level: standing_level_label(row.code)
+                                                  for row in standing.levels()}
 
 
 def sort_labels():
@@ -196,7 +190,6 @@ class MerchantHealthView(SupervisorsOnly, BaseView):
                       .limit(20))
         return self.render('admin/merchants/page.html', merchant=merchant,
                            standing=standing.standing_of(merchant.id), levels=level_labels(),
-                           states=violation_state_labels(),
                            panel=health_panel(merchant),
                            spikes=[(v, spike.linked_complaints(v.id)) for v in spikes], now=clock.now())
 

@@ -20,7 +20,7 @@ from flask_login import current_user
 from peewee import fn
 
 from arbitration.negotiation import REASON_MAX
-from desk.cases import overview, remedies
+from desk.cases import lifecycle, overview, remedies
 from desk.cases.access import get_visible, visible_complaints
 from desk.cases.complaints import MESSAGE_MAX
 from desk.cases.models import FAR_FUTURE, MAX_PROPOSALS, PROPOSAL_KINDS, Category, Complaint, Proposal, Remedy
@@ -35,16 +35,15 @@ from desk.orders.models import Order
 from desk.orders.orders import visible_orders
 from desk.parties import accounts
 from desk.parties.models import ApiKey, Merchant
-from web.buyer.portal import category_label
 from web.consoles.access import MerchantOnly
-from web.consoles.base import DeskModelView, parse_id
+from web.consoles.base import DeskModelView, parse_id, tab_of
 
 #: The inbox tabs and the states each one lists.
 TABS = {
-    'needs_answer': ('negotiating',),
-    'waiting_buyer': ('awaiting_buyer',),
-    'platform': ('pending_agent', 'in_progress', 'in_arbitration', 'appealed'),
-    'closed': ('resolved', 'closed', 'withdrawn'),
+    'needs_answer': (lifecycle.NEGOTIATING,),
+    'waiting_buyer': (lifecycle.AWAITING_BUYER,),
+    'platform': lifecycle.QUEUE,
+    'closed': lifecycle.FINISHED,
 }
 PAGE_SIZE = 50
 #: Below this much time left, a merchant's deadline is shown in red.
@@ -186,9 +185,7 @@ class ComplaintsView(MerchantOnly, BaseView):
 
     @expose('/')
     def index(self):
-        tab = request.args.get('tab', 'needs_answer')
-        if tab not in TABS:
-            tab = 'needs_answer'
+        tab = tab_of(request.args, tuple(TABS), name='tab')
         now = clock.now()
         status = 200
         try:
@@ -196,11 +193,9 @@ class ComplaintsView(MerchantOnly, BaseView):
         except Invalid as err:
             flash(err.message, 'error')
             rows, next_cursor, status = [], None, 422
-        names = {c.code: category_label(c) for c in Category.select()}
+        names = Category.names()
         orders = {o.id: o for o in Order.select().where(Order.id.in_([r.order_id for r in rows]))} if rows else {}
-        items = [{'case': r, 'order': orders.get(r.order_id),
-                  'due': (r.merchant_due_at if tab == 'needs_answer' else
-                          r.buyer_due_at if tab == 'waiting_buyer' else None)} for r in rows]
+        items = [{'case': r, 'order': orders.get(r.order_id), 'due': r.negotiation_due_at} for r in rows]
         for item in items:
             item['due_iso'] = to_iso(item['due'])
             item['seconds_left'] = _seconds_left(item['due'], now)
@@ -215,16 +210,14 @@ class ComplaintsView(MerchantOnly, BaseView):
     def _render_case(self, case, status=200, errors=None, values=None, open_form=None):
         now = clock.now()
         order = case.order
-        category = Category.get_or_none(Category.code == case.category)
         proposals = list(Proposal.select().where(Proposal.complaint == case.id).order_by(Proposal.seq))
         decided = list(Remedy.select().where(Remedy.complaint == case.id).order_by(Remedy.id))
-        due = case.merchant_due_at if case.state == 'negotiating' else \
-            case.buyer_due_at if case.state == 'awaiting_buyer' else None
+        due = case.negotiation_due_at
         refundable = remedies.refundable(order)
         return self.render(
             'merchant/case.html', case=case, order=order, buyer=order.buyer,
             buyer_phone=mask_phone(order.buyer.phone),
-            category=category_label(category) if category else case.category,
+            category=Category.name_of(case.category),
             scenario=json.loads(case.scenario or '{}'),
             events=list(events_for(case, include_internal=False)),
             proposals=proposals, remedies=decided, actions=allowed_actions(case, current_user, now),

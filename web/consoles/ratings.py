@@ -25,22 +25,20 @@ from desk.cases.models import Complaint
 from desk.cases.transitions import take_action
 from desk.core import clock
 from desk.core.errors import DomainError, Invalid
+from desk.core.labels import finding_label, review_action_label, review_state_label
 from desk.parties.models import DEPARTMENTS, User
 from desk.satisfaction import metrics
-from desk.satisfaction.models import FINDINGS, REVIEW_ACTIONS, MetricWeights, Rating, Review
+from desk.satisfaction.models import FINDINGS, REVIEW_ACTIONS, REVIEW_STATES, MetricWeights, Rating, Review
 from desk.satisfaction.ratings import agent_record
 from web.consoles.access import AdminOnly, MerchantOnly, RoleAccess
 from web.consoles.agent_desk import flash_error
+from web.consoles.base import tab_of
 
 SORTS = ('score', 'handled', 'csat_avg', 'csat_pct', 'dissatisfied_pct', 'fcr', 'first_response_sla',
          'resolution_sla', 'median_handle_seconds', 'reopen_rate', 'overturn_rate', 'username')
 PERIODS = ('day', 'week', 'month', '90d', 'custom')
 PAGE_SIZE = 50  # leaderboard rows per page (sorted over all agents; the CSV has them all)
 SUPERVISORS = ('supervisor', 'admin')
-FINDING_LABELS = {'agent_fault': _l('Agent at fault'), 'policy_gap': _l('Gap in the rules'),
-                  'merchant_fault': _l('Merchant at fault'), 'buyer_unreasonable': _l('Buyer unreasonable')}
-ACTION_LABELS = {'uphold': _l('Uphold'), 'reopen': _l('Reopen to a senior agent'),
-                 'compensate': _l('Compensate the buyer (coupon)'), 'coach': _l('Coach the agent')}
 
 
 def _day(raw, field):
@@ -116,7 +114,7 @@ class ReviewQueueView(SupervisorsOnly, BaseView):
 
     @expose('/')
     def index(self):
-        state = 'done' if request.args.get('state') == 'done' else 'open'
+        state = tab_of(request.args, REVIEW_STATES)
         now = clock.now()
         reviews = list(Review
                        .select(Review, Rating, Complaint)
@@ -129,9 +127,9 @@ class ReviewQueueView(SupervisorsOnly, BaseView):
         agents = {u.id: u for u in User.select().where(User.id.in_([r.agent_id for r in reviews if r.agent_id]))}
         records = {a: agent_record(a, 5) for a in agents}
         return self.render('admin/ratings/reviews.html', reviews=reviews, agents=agents, records=records,
-                           state=state, now=now, findings=[(f, FINDING_LABELS[f]) for f in FINDINGS],
-                           actions=[(a, ACTION_LABELS[a]) for a in REVIEW_ACTIONS], json=json,
-                           finding_labels=FINDING_LABELS)
+                           state=state, tabs=review_state_label.choices(REVIEW_STATES), now=now,
+                           findings=finding_label.choices(FINDINGS),
+                           actions=review_action_label.choices(REVIEW_ACTIONS), json=json)
 
     @expose('/<int:review_id>', methods=['POST'])
     def decide(self, review_id):
@@ -229,8 +227,7 @@ def render_agent(view, agent, own):
                     .limit(20))
     return view.render('admin/ratings/agent.html', agent=agent, own=own, figures=figures, charts=charts,
                        rated=rated, coaching=coaching, period=name, start=start, end=end, step=step,
-                       periods=PERIODS, pct=pct, duration=duration, json=json,
-                       finding_labels=FINDING_LABELS), status or 200
+                       periods=PERIODS, pct=pct, duration=duration, json=json), status or 200
 
 
 class AgentMetricsView(AgentsAndSupervisors, BaseView):

@@ -5,7 +5,7 @@ maps the domain errors to flashed messages.
 """
 import json
 
-from flask import redirect, request, url_for
+from flask import flash, redirect, request, url_for
 from flask_admin import BaseView, expose
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -17,7 +17,6 @@ from desk.cases.transitions import take_action
 from desk.core.errors import DomainError
 from desk.credit import ledger as credit
 from desk.credit.screening import pending_screening
-from web.buyer.portal import category_label
 from web.consoles.access import RoleAccess
 from web.consoles.agent_desk import flash_error
 
@@ -34,8 +33,7 @@ class PreScreenView(RoleAccess, BaseView):
         if ids:
             for complaint_id in (Evidence.select(Evidence.complaint).where(Evidence.complaint.in_(ids)).tuples()):
                 counts[complaint_id[0]] = counts.get(complaint_id[0], 0) + 1
-        names = {c.code: category_label(c) for c in Category.select()}
-        return self.render('admin/desk/pre_screen.html', rows=rows, names=names, evidence_counts=counts,
+        return self.render('admin/desk/pre_screen.html', rows=rows, names=Category.names(), evidence_counts=counts,
                            scenario=lambda c: json.loads(c.scenario or '{}'), credit_of=credit.credit_of)
 
     @expose('/<ticket_no>/<decision>', methods=['POST'])
@@ -49,7 +47,6 @@ class PreScreenView(RoleAccess, BaseView):
         except DomainError as err:
             flash_error(err)
         else:
-            from flask import flash
             flash(_('%(t)s was accepted and takes its normal path.', t=case.ticket_no) if action == 'screen_accept'
                   else _('%(t)s was not accepted; the buyer has been told why.', t=case.ticket_no), 'success')
         return redirect(url_for('.index'))

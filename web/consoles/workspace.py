@@ -10,7 +10,7 @@ one joined query. `bench/workspace.py` measures it.
 """
 import json
 
-from flask import current_app, redirect, request, url_for
+from flask import abort, current_app, flash, redirect, request, url_for
 from flask_admin import BaseView, expose
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -18,13 +18,14 @@ from flask_login import current_user
 from peewee import JOIN
 
 from arbitration.intervention import evidence_open
-from arbitration.rulings import outcome_label, payment_proof_missing, remedy_label, responsibility_label
+from arbitration.rulings import payment_proof_missing
 from desk.agent_desk import sla_reports
 from desk.cases import remedies
 from desk.cases.access import AGENT_ROLES, get_visible
 from desk.cases.models import (
     RESPONSIBILITIES,
     RULING_OUTCOMES,
+    RULING_REMEDIES,
     Appeal,
     Category,
     Complaint,
@@ -37,25 +38,19 @@ from desk.cases.models import (
     RuleClause,
     Ruling,
 )
-from desk.cases.transitions import allowed_actions, check
+from desk.cases.transitions import allowed_actions, check, take_action
 from desk.core import clock
-from desk.core.errors import DomainError
+from desk.core.errors import DomainError, Invalid
+from desk.core.labels import outcome_label, remedy_label, responsibility_label
 from desk.core.masking import mask_phone
 from desk.core.money import to_yuan
 from desk.core.times import to_local
 from desk.orders.models import Order
 from web.consoles.access import RoleAccess
-from web.i18n import current_language
 
 PRECEDENTS_MAX = 20
 TEXT_PREVIEW = 4000
 WORKSPACE_ACTIONS = ('request_evidence', 'close_evidence', 'rule', 'resolve')
-#: Jinja extras shared with the parties' ruling panel.
-EVIDENCE_KIND_LABELS = {
-    'order_screenshot': _l('Order screenshot'), 'payment_proof': _l('Payment proof'),
-    'chat_log': _l('Chat log'), 'screen_recording': _l('Screen recording'),
-    'error_screenshot': _l('Error screenshot'), 'delivery_log': _l('Delivery log'), 'other': _l('Other'),
-}
 
 
 def evidence_endpoints():
@@ -103,12 +98,6 @@ def minute(value):
     return to_local(value).strftime('%Y-%m-%d %H:%M') if value is not None else ''
 
 
-def clause_title(clause):
-    if clause is None:
-        return ''
-    return clause.title_zh if current_language() == 'zh' else clause.title_en
-
-
 def _precedents(case, order):
     """Other complaints of the same merchant on the same SKU (or product when no SKU), newest
     first, with their active ruling: one query."""
@@ -152,7 +141,6 @@ def workspace_context(case, user, now):
              .select(Order)
              .where(Order.id == case.order_id)
              .get())
-    category = Category.get_or_none(Category.code == case.category)
     items = list(Evidence
                  .select(Evidence.id, Evidence.party, Evidence.kind, Evidence.description, Evidence.text,
                          Evidence.filename, Evidence.mime, Evidence.size, Evidence.sha256,
@@ -173,12 +161,12 @@ def workspace_context(case, user, now):
     clause_codes = {c.id: c for c in clauses}
     actions = allowed_actions(case, user, now)
     rule_blocked = None
-    if case.state in ('in_arbitration', 'appealed') and 'rule' not in actions:
+    if case.being_arbitrated and 'rule' not in actions:
         rule_blocked = _why_not(case, 'rule', now)
     return dict(
         case=case, order=order, buyer=order.buyer, merchant=order.merchant,
         buyer_phone=mask_phone(order.buyer.phone),
-        category=(category.name_zh if current_language() == 'zh' else category.name_en) if category else case.category,
+        category=Category.name_of(case.category),
         basis=RuleClause.get_or_none(RuleClause.code == case.basis) if case.basis else None,
         scenario=json.loads(case.scenario or '{}'),
         proposals=list(Proposal.select().where(Proposal.complaint == case.id).order_by(Proposal.seq)),
@@ -193,14 +181,11 @@ def workspace_context(case, user, now):
         precedents=_precedents(case, order), clauses=clauses, clause_codes=clause_codes,
         rulings=rulings, appeal=Appeal.get_or_none(Appeal.complaint == case.id),
         actions=actions, rule_blocked=rule_blocked, evidence_open=evidence_open(case, now),
-        proof_missing=payment_proof_missing(case) if case.state in ('in_arbitration', 'appealed') else False,
+        proof_missing=payment_proof_missing(case) if case.being_arbitrated else False,
         refundable=remedies.refundable(order), clocks=sla_reports.case_clocks(case),
-        outcomes=[(o, outcome_label(o)) for o in RULING_OUTCOMES],
-        responsibilities=[(r, responsibility_label(r)) for r in RESPONSIBILITIES],
-        remedy_kinds=[(k, remedy_label(k)) for k in ('refund', 'reissue', 'compensation', 'none')],
-        outcome_label=outcome_label, responsibility_label=responsibility_label, remedy_label=remedy_label,
-        kind_labels=EVIDENCE_KIND_LABELS, clause_title=clause_title, text_preview=TEXT_PREVIEW,
-        to_yuan=to_yuan)
+        outcomes=outcome_label.choices(RULING_OUTCOMES),
+        responsibilities=responsibility_label.choices(RESPONSIBILITIES),
+        remedy_kinds=remedy_label.choices(RULING_REMEDIES), text_preview=TEXT_PREVIEW, to_yuan=to_yuan)
 
 
 def _form_data(action, form):
@@ -241,10 +226,6 @@ class ArbitrationView(RoleAccess, BaseView):
 
     @expose('/<ticket_no>/act/<action>', methods=['POST'])
     def act(self, ticket_no, action):
-        from flask import abort, flash
-
-        from desk.cases.transitions import take_action
-        from desk.core.errors import Invalid
         case = get_visible(current_user, ticket_no)
         if action not in WORKSPACE_ACTIONS:
             abort(404)
