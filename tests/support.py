@@ -8,10 +8,15 @@ client would act as the first client's user. This client gives each request its 
 application context, as a real server does.
 """
 import contextvars
+import os
 import threading
 
 from flask.globals import _cv_app
 from flask.testing import FlaskClient
+
+#: The repository's root (the tests read the README, the catalogue, the Makefile … from it and
+#: start `rq` there, as the Procfile does).
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class IsolatedClient(FlaskClient):

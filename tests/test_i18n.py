@@ -23,8 +23,8 @@ from flask.testing import FlaskClient
 from desk.parties import accounts
 from desk.orders import orders
 from tests.conftest import login
+from tests.support import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRANSLATIONS = os.path.join(ROOT, 'translations')
 PO = os.path.join(TRANSLATIONS, 'zh', 'LC_MESSAGES', 'messages.po')
 MO = os.path.join(TRANSLATIONS, 'zh', 'LC_MESSAGES', 'messages.mo')

@@ -3,8 +3,8 @@ import os
 import re
 
 from config.__main__ import settings_table
+from tests.support import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_settings_table_is_current():

@@ -11,7 +11,6 @@ Skipped unless DESK_TEST_REDIS_URL is set. The worker runs in another process wi
 clock, so the tests poll the database with a time bound.
 """
 import datetime as dt
-import os
 import time
 
 import pytest
@@ -25,11 +24,11 @@ from desk.core import clock, tasks
 from desk.core.db import database
 from desk.agent_desk.models import SlaEvent, SlaPolicy
 from tests import case_builders as b
-from tests.test_worker_integration import diagnostics, redis_conn, spawn, worker  # noqa: F401  (fixtures)
+from tests.web.test_worker import diagnostics, redis_conn, spawn, worker  # noqa: F401  (fixtures)
+from tests.support import ROOT
 
 pytestmark = pytest.mark.redis
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 AHEAD = 3           # seconds from filing to the deadline
 LATENESS = 5        # seconds the exact-time job may take past its time
 START_TIMEOUT = 30  # seconds for the worker to start and take the scheduler lock

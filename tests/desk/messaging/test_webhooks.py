@@ -22,7 +22,7 @@ from desk.messaging import webhooks
 from desk.core.errors import Forbidden, Invalid
 from desk.messaging.models import WebhookDelivery
 from tests import complaint_helpers as h
-from tests.test_negotiation import case, ok, parties, propose  # noqa: F401  (fixture)
+from tests.arbitration.test_negotiation import case, ok, parties, propose  # noqa: F401  (fixture)
 
 from desk.cases.models import Remedy
 

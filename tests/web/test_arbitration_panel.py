@@ -5,8 +5,8 @@ import re
 from desk.core import clock
 from tests import case_builders as cb
 from tests.conftest import T0, csrf_token
-from tests.test_agent_desk_views import client_for, text
-from tests.test_rulings import EVIDENCE, HOUR, RULE, desk  # noqa: F401 (fixture)
+from tests.web.consoles.test_agent_desk import client_for, text
+from tests.arbitration.test_rulings import EVIDENCE, HOUR, RULE, desk  # noqa: F401 (fixture)
 
 from desk.cases.models import Appeal, EvidenceDeclaration
 from arbitration.intervention import request_evidence

@@ -14,7 +14,7 @@ from desk.messaging.models import InboxMessage
 from desk.satisfaction.models import Review
 from desk.satisfaction.ratings import REVIEW_SLA
 from tests import case_builders as cb
-from tests.test_ratings import act, desk, dissatisfied, ok  # noqa: F401 (the fixture)
+from tests.desk.satisfaction.test_ratings import act, desk, dissatisfied, ok  # noqa: F401 (the fixture)
 
 SECOND = dt.timedelta(seconds=1)
 UPHOLD = {'finding': 'agent_fault', 'actions': ['uphold'], 'note': '处理偏慢,已提醒。'}

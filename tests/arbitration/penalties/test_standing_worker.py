@@ -3,7 +3,7 @@ expires (once within two hours of it), the same job id when scheduled again, and
 itself, run at that second, drops the level.
 
 Skipped unless DESK_TEST_REDIS_URL is set. The job is performed in this process (no worker:
-tests/test_deadline_worker.py covers the worker picking scheduled jobs up)."""
+tests/desk/core/test_deadline_worker.py covers the worker picking scheduled jobs up)."""
 import datetime as dt
 
 import pytest
@@ -16,7 +16,7 @@ from arbitration.penalties.models import MerchantStanding
 from desk.core import clock, tasks
 from tests import complaint_helpers as h
 from tests.conftest import T0
-from tests.test_worker_integration import redis_conn  # noqa: F401  (fixture)
+from tests.web.test_worker import redis_conn  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.redis
 YEAR = dt.timedelta(days=365)

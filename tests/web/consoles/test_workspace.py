@@ -9,8 +9,8 @@ from desk.core import clock
 from desk.core.db import database
 from tests import case_builders as cb
 from tests.conftest import T0, csrf_token
-from tests.test_agent_desk_views import client_for, text
-from tests.test_rulings import EVIDENCE, HOUR
+from tests.web.consoles.test_agent_desk import client_for, text
+from tests.arbitration.test_rulings import EVIDENCE, HOUR
 
 from desk.cases.models import Ruling
 

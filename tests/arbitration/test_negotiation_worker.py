@@ -28,16 +28,16 @@ from desk.messaging.models import WebhookDelivery
 from desk.agent_desk.models import SlaEvent
 from tests import complaint_helpers as h
 from tests.support import isolated_client
-from tests.test_negotiation import parties  # noqa: F401  (fixture)
-from tests.test_webhooks import SECRET, Receiver, verify
-from tests.test_worker_integration import diagnostics, redis_conn, rq_command  # noqa: F401  (fixture)
+from tests.arbitration.test_negotiation import parties  # noqa: F401  (fixture)
+from tests.desk.messaging.test_webhooks import SECRET, Receiver, verify
+from tests.web.test_worker import diagnostics, redis_conn, rq_command  # noqa: F401  (fixture)
 
 from desk.cases.models import Proposal, Remedy
 from arbitration.penalties.models import Violation
+from tests.support import ROOT
 
 pytestmark = pytest.mark.redis
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WINDOW = 3            # seconds the merchant has in these tests
 LATENESS = 5          # seconds the timer may apply after its deadline
 START_TIMEOUT = 30    # seconds for the worker to start and take the scheduler lock

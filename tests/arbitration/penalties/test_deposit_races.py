@@ -11,7 +11,7 @@ from desk.core.db import connection
 from desk.parties.models import Merchant
 from tests import complaint_helpers as h
 from tests.support import isolated_client
-from tests.test_negotiation_races import run_together
+from tests.arbitration.test_negotiation_races import run_together
 
 WRITERS = 4
 EACH = 5

@@ -24,10 +24,10 @@ from desk.orders import imports
 from desk.core.db import database
 from desk.orders.models import ImportRun, Order
 from desk.parties.models import LoginFailure
+from tests.support import ROOT
 
 pytestmark = pytest.mark.redis
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TIMEOUT = 30  # seconds; a job normally finishes in one or two
 CSV = (
     'order_no,buyer_ref,buyer_name,buyer_phone,merchant_ref,merchant_name,product,goods_type,'

@@ -1,11 +1,10 @@
 """Background work without Redis: jobs run inline after commit, the ticker runs periodic
 jobs on their intervals, and the `rq cron` config registers the same periodic jobs.
 The Redis path is exercised against fakeredis here and against a real worker in
-test_worker_integration.py.
+tests/web/test_worker.py.
 """
 import datetime as dt
 import logging
-import os
 
 import fakeredis
 import pytest
@@ -19,8 +18,8 @@ from desk import jobs
 from desk.core.db import atomic
 from desk.orders.models import ImportRun
 from desk.parties.models import LoginFailure
+from tests.support import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 calls = []
 

@@ -28,7 +28,7 @@ def shop(app, users, frozen):
     """Merchant m-1 with one staff login, and a marketplace subscribed to every webhook.
 
     These tests are about points: the rules carry no fines here, so an uncovered fine does
-    not add a deposit hold (tested on its own below and in test_deposit.py)."""
+    not add a deposit hold (tested on its own below and in test_deposit.py beside this file)."""
     ViolationRule.update(fine_fen=0).execute()
     staff = h.staff_user(users, 'm-1')
     User.update(locale='en').where(User.id == staff.id).execute()  # the titles below are read in English

@@ -8,7 +8,7 @@ import pytest
 from arbitration.storage import LocalStorage, get_storage, is_sha256
 from tests import case_builders as cb
 from tests import evidence_helpers as ev
-from tests.test_openapi import assert_valid
+from tests.web.api.test_openapi import assert_valid
 
 
 def test_put_open_exists(tmp_path):

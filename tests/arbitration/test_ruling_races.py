@@ -11,8 +11,8 @@ from desk.core import clock
 from tests import case_builders as cb
 from tests.conftest import T0
 from tests.support import isolated_client
-from tests.test_negotiation_races import run_together
-from tests.test_rulings import HOUR, RULE, desk, past_evidence_period  # noqa: F401 (fixture)
+from tests.arbitration.test_negotiation_races import run_together
+from tests.arbitration.test_rulings import HOUR, RULE, desk, past_evidence_period  # noqa: F401 (fixture)
 
 from desk.cases.models import Ruling
 from desk.cases.models import Remedy

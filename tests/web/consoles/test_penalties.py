@@ -17,7 +17,7 @@ from tests import case_builders as cb
 from tests import complaint_helpers as h
 from tests.conftest import csrf_token, login
 from tests.support import isolated_client
-from tests.test_deposit import PNG
+from tests.arbitration.penalties.test_deposit import PNG
 
 
 @pytest.fixture

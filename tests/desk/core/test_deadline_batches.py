@@ -38,7 +38,8 @@ DUE = T0 + 24 * HOUR
 @pytest.fixture(autouse=True)
 def _no_complaint_spike(app):
     """Dozens of complaints against m-1 would also record complaint_spike violations on filing
-    (tests/test_spike.py covers those); these tests compare what the deadlines write."""
+    (tests/arbitration/penalties/test_spike.py covers those); these tests compare what the
+    deadlines write."""
     from arbitration.penalties.models import ViolationRule
     ViolationRule.update(active=False).where(ViolationRule.code == 'complaint_spike').execute()
 

@@ -42,7 +42,8 @@ HEAD_START = 0.08  # seconds
 @pytest.fixture(autouse=True)
 def _no_complaint_spike(app):
     """The rounds file many complaints against m-1, which would also record a complaint_spike
-    violation on the 5th (tests/test_spike.py); these tests count the no_response ones."""
+    violation on the 5th (tests/arbitration/penalties/test_spike.py); these tests count the
+    no_response ones."""
     from arbitration.penalties.models import ViolationRule
     ViolationRule.update(active=False).where(ViolationRule.code == 'complaint_spike').execute()
 

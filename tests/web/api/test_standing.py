@@ -12,7 +12,7 @@ from desk.core import clock
 from desk.core.db import atomic
 from tests import complaint_helpers as h
 from tests.conftest import T0
-from tests.test_openapi import assert_valid
+from tests.web.api.test_openapi import assert_valid
 
 URL = '/api/v1/merchants/{}/standing'
 
@@ -101,7 +101,7 @@ def test_a_merchant_without_violations_is_normal(client, keys):
 
 def test_reading_takes_a_fixed_number_of_statements(client, keys, frozen):
     """However many violations a merchant carries, a read is the same few queries."""
-    from tests.test_standing import count_queries
+    from tests.arbitration.penalties.test_standing import count_queries
     merchant = h.merchant('m-a')
     get(client, keys['integration'], 'm-a')  # the key's first use records when it was used
 

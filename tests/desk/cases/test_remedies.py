@@ -13,8 +13,8 @@ from desk.messaging.models import InboxMessage, Outbox
 from desk.core.errors import Invalid
 from desk.messaging.notifications import render
 from tests import complaint_helpers as h
-from tests.test_negotiation import case, error, ok, parties, propose  # noqa: F401  (fixture)
-from tests.test_webhooks import closed_port_url
+from tests.arbitration.test_negotiation import case, error, ok, parties, propose  # noqa: F401  (fixture)
+from tests.desk.messaging.test_webhooks import closed_port_url
 
 from desk.cases import remedies
 from desk.cases.models import Remedy
