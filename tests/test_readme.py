@@ -6,7 +6,6 @@ from config.__main__ import settings_table
 from tests.support import ROOT
 
 
-
 def test_settings_table_is_current():
     with open(os.path.join(ROOT, 'README.md'), encoding='utf-8') as f:
         text = f.read()

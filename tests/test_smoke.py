@@ -1,4 +1,4 @@
-from tests.conftest import login
+from tests.support import login
 
 
 def test_admin_logs_in_and_sees_home(client, users):

@@ -5,22 +5,20 @@ transactions); on SQLite the writers are serialised and the same assertions hold
 import threading
 
 from desk.cases.timeline import verify_chain
-from tests import case_builders as cb
-from tests import complaint_helpers as h
-from tests import evidence_helpers as ev
-from tests.support import isolated_client
 
 from desk.cases.models import Blob, Evidence
+from tests import builders as b
+from tests.support import isolated_client
 
 ROUNDS = 10
 
 
 def test_the_same_file_twice_at_once(app, users, api_key, frozen):
-    case = ev.in_arbitration('O-1')
-    buyer = api_key(cb.buyer_login('b-1'))
-    merchant = api_key(h.staff_user(users, 'm-1'))
+    case = b.forced_dispute('O-1')
+    buyer = api_key(b.buyer_login('b-1'))
+    merchant = api_key(b.staff_user(users, 'm-1'))
     for n in range(ROUNDS):
-        data = ev.png_bytes((20 + n, 20), (n, 1, 2))
+        data = b.png_bytes((20 + n, 20), (n, 1, 2))
         statuses = []
         barrier = threading.Barrier(2, timeout=30)
 
@@ -28,7 +26,7 @@ def test_the_same_file_twice_at_once(app, users, api_key, frozen):
             client = isolated_client(app)
             barrier.wait()
             response = client.post(f'/api/v1/complaints/{case.ticket_no}/evidence', headers=headers,
-                                   data=ev.upload(data, name), content_type='multipart/form-data')
+                                   data=b.upload(data, name), content_type='multipart/form-data')
             statuses.append(response.status_code)
 
         threads = [threading.Thread(target=send, args=(buyer, 'a.png')),

@@ -14,13 +14,13 @@ from desk.cases.models import Complaint, Event
 from desk.messaging.models import InboxMessage
 from desk.core.errors import Invalid
 from desk.agent_desk.models import SlaEvent
-from tests import complaint_helpers as h
-from tests.conftest import T0
-from tests.support import isolated_client
 
 from desk.cases import remedies
 from desk.cases.models import Proposal, Remedy
 from arbitration.penalties.models import Violation
+from tests import builders as b
+from tests.conftest import T0
+from tests.support import act, error, file_ok, isolated_client, ok
 
 HOUR = dt.timedelta(hours=1)
 DUE = T0 + 24 * HOUR          # the merchant's deadline for a complaint filed at T0
@@ -32,20 +32,20 @@ DUE = T0 + 24 * HOUR          # the merchant's deadline for a complaint filed at
 def parties(app, users, api_key):
     """Order O-1 (49.90) of buyer b-1 at merchant m-1; keys for the buyer (English), a staff
     member of m-1 (English) and one of another merchant m-2."""
-    h.order('O-1')
-    buyer = h.buyer_user(users, 'b-1')
-    staff = h.staff_user(users, 'm-1')
+    b.order('O-1')
+    buyer = b.buyer_user(users, 'b-1')
+    staff = b.staff_user(users, 'm-1')
     for user in (buyer, staff):  # inbox messages in English, whatever the catalogue holds
         user.locale = 'en'
         user.save()
     return {'buyer': api_key(buyer), 'merchant': api_key(staff),
-            'other_merchant': api_key(h.staff_user(users, 'm-2')),
+            'other_merchant': api_key(b.staff_user(users, 'm-2')),
             'buyer_user': buyer, 'staff_user': staff}
 
 
 def file_case(client, parties, order_no='O-1', **kwargs):
     """File a merchant-path complaint as the buyer; returns its ticket number."""
-    return h.file_ok(client, parties['buyer'], order_no=order_no, **kwargs)['ticket_no']
+    return file_ok(client, parties['buyer'], order_no=order_no, **kwargs)['ticket_no']
 
 
 def case(ticket):
@@ -60,18 +60,7 @@ def proposal(kind='refund', amount=None, message='核实后同意退款,请查�
 
 
 def propose(client, parties, ticket, **kwargs):
-    return h.act(client, parties['merchant'], ticket, 'propose', proposal(**kwargs))
-
-
-def ok(response, status=200):
-    assert response.status_code == status, response.get_json()
-    return response.get_json()
-
-
-def error(response, status):
-    assert response.status_code == status, response.get_json()
-    assert response.status_code != 500
-    return response.get_json()['error']
+    return act(client, parties['merchant'], ticket, 'propose', proposal(**kwargs))
 
 
 def violations(ticket, code='no_response'):
@@ -118,7 +107,7 @@ def test_an_answer_in_time_waits_for_the_buyer(client, parties, frozen):
 
     buyer_view = ok(client.get(f'/api/v1/complaints/{ticket}', headers=parties['buyer']))
     assert {'accept', 'reject', 'escalate'} <= set(buyer_view['allowed_actions'])
-    accepted = ok(h.act(client, parties['buyer'], ticket, 'accept'))
+    accepted = ok(act(client, parties['buyer'], ticket, 'accept'))
     assert accepted['state'] == 'resolved'
     assert accepted['proposals'][0]['state'] == 'accepted'
     (remedy,) = accepted['remedies']
@@ -170,7 +159,7 @@ def test_silence_reminds_twice_then_the_platform_steps_in_with_one_violation(cli
 def test_a_chat_message_does_not_stop_the_timer(client, parties, frozen):
     ticket = file_case(client, parties)
     clock.advance(hours=1)
-    ok(h.act(client, parties['merchant'], ticket, 'message', {'body': '已记录,会尽快处理'}))
+    ok(act(client, parties['merchant'], ticket, 'message', {'body': '已记录,会尽快处理'}))
     assert case(ticket).merchant_answered_at is None
     assert case(ticket).merchant_due_at == DUE
     view = ok(client.get(f'/api/v1/complaints/{ticket}', headers=parties['buyer']))
@@ -185,7 +174,7 @@ def test_three_rejected_proposals_send_the_case_to_the_platform(client, parties,
     for n in (1, 2, 3):
         ok(propose(client, parties, ticket, kind='reissue', message=f'第 {n} 次:补发新卡密'))
         clock.advance(hours=1)
-        rejected = ok(h.act(client, parties['buyer'], ticket, 'reject', {'reason': f'第 {n} 张也无效'}))
+        rejected = ok(act(client, parties['buyer'], ticket, 'reject', {'reason': f'第 {n} 张也无效'}))
         if n < 3:
             assert rejected['state'] == 'negotiating'
             # a new 24 h for the next proposal, with its reminders
@@ -212,11 +201,10 @@ def test_a_fourth_proposal_is_409_even_while_negotiating(client, parties, frozen
     ticket = file_case(client, parties)
     for n in (1, 2):
         ok(propose(client, parties, ticket, kind='reissue'))
-        ok(h.act(client, parties['buyer'], ticket, 'reject', {'reason': '无效'}))
+        ok(act(client, parties['buyer'], ticket, 'reject', {'reason': '无效'}))
     ok(propose(client, parties, ticket, kind='reissue'))
     assert error(propose(client, parties, ticket, kind='reissue'), 409)   # awaiting the buyer
-    Complaint.update(state='negotiating', merchant_due_at=clock.now() + HOUR).where(
-        Complaint.id == case(ticket).id).execute()
+    b.force_state(ticket, 'negotiating', merchant_due_at=clock.now() + HOUR)
     assert 'at most 3 proposals' in error(propose(client, parties, ticket, kind='reissue'), 409)['message']
     assert Proposal.select().where(Proposal.complaint == case(ticket).id).count() == 3
 
@@ -238,7 +226,7 @@ def test_buyer_silence_for_72_hours_accepts_the_proposal(client, parties, frozen
     assert 'buyer_timeout' in events(ticket) and 'remedy_created' in events(ticket)
     at(proposed_at + 80 * HOUR)
     assert Remedy.select().where(Remedy.complaint == row.id).count() == 1
-    assert error(h.act(client, parties['buyer'], ticket, 'accept'), 409)
+    assert error(act(client, parties['buyer'], ticket, 'accept'), 409)
 
 
 def test_a_rejection_timed_out_by_the_buyer_creates_no_remedy(client, parties, frozen):
@@ -274,7 +262,7 @@ def test_auto_refund_refunds_only_what_is_left(make_app, parties, frozen):
     client = isolated_client(auto)
     first = file_case(client, parties)
     ok(propose(client, parties, first, amount='10.00'))
-    ok(h.act(client, parties['buyer'], first, 'accept'))
+    ok(act(client, parties['buyer'], first, 'accept'))
     close(first)
     second = file_case(client, parties, category='card_invalid')
     with auto.app_context():
@@ -288,34 +276,34 @@ def test_auto_refund_refunds_only_what_is_left(make_app, parties, frozen):
 
 def test_urge_once_every_four_hours(client, parties, frozen):
     ticket = file_case(client, parties)
-    ok(h.act(client, parties['buyer'], ticket, 'urge'))
+    ok(act(client, parties['buyer'], ticket, 'urge'))
     clock.advance(hours=3, minutes=59)
     view = ok(client.get(f'/api/v1/complaints/{ticket}', headers=parties['buyer']))
     assert 'urge' not in view['allowed_actions']
-    refused = error(h.act(client, parties['buyer'], ticket, 'urge'), 409)
+    refused = error(act(client, parties['buyer'], ticket, 'urge'), 409)
     assert '2026-11-24 14:00' in refused['message']       # T0 + 4 h, Beijing time
     clock.advance(minutes=1)
-    ok(h.act(client, parties['buyer'], ticket, 'urge'))
+    ok(act(client, parties['buyer'], ticket, 'urge'))
     row = case(ticket)
     assert (row.urge_count, row.last_urged_at) == (2, clock.now())
     assert inbox_titles(parties['staff_user']).count(f'The buyer urges {ticket}') == 2
-    assert error(h.act(client, parties['merchant'], ticket, 'urge'), 403)
+    assert error(act(client, parties['merchant'], ticket, 'urge'), 403)
 
 
 def test_escalate_needs_an_answer_or_the_time_to_have_run_out(client, parties, frozen):
     ticket = file_case(client, parties)
-    refused = error(h.act(client, parties['buyer'], ticket, 'escalate', {'reason': '商家不理我'}), 409)
+    refused = error(act(client, parties['buyer'], ticket, 'escalate', {'reason': '商家不理我'}), 409)
     assert '2026-11-25 10:00' in refused['message']
-    assert error(h.act(client, parties['merchant'], ticket, 'escalate', {'reason': '请平台处理'}), 409)
+    assert error(act(client, parties['merchant'], ticket, 'escalate', {'reason': '请平台处理'}), 409)
     assert case(ticket).state == 'negotiating'
 
 
 def test_escalate_after_a_rejection(client, parties, frozen):
     ticket = file_case(client, parties)
     ok(propose(client, parties, ticket, kind='reissue'))
-    ok(h.act(client, parties['buyer'], ticket, 'reject', {'reason': '不要补发'}))
-    assert error(h.act(client, parties['buyer'], ticket, 'escalate', {}), 422)['fields'] == {'reason': 'is required'}
-    done = ok(h.act(client, parties['buyer'], ticket, 'escalate', {'reason': '协商不成'}))
+    ok(act(client, parties['buyer'], ticket, 'reject', {'reason': '不要补发'}))
+    assert error(act(client, parties['buyer'], ticket, 'escalate', {}), 422)['fields'] == {'reason': 'is required'}
+    done = ok(act(client, parties['buyer'], ticket, 'escalate', {'reason': '协商不成'}))
     assert done['state'] == 'pending_agent'
     row = case(ticket)
     assert (row.merchant_due_at, row.merchant_remind_at) == (None, None)
@@ -327,11 +315,11 @@ def test_escalate_after_a_rejection(client, parties, frozen):
 def test_the_merchant_may_escalate_a_pending_proposal(client, parties, frozen):
     ticket = file_case(client, parties)
     ok(propose(client, parties, ticket, kind='reissue'))
-    done = ok(h.act(client, parties['merchant'], ticket, 'escalate', {'reason': '买家要求不合理'}))
+    done = ok(act(client, parties['merchant'], ticket, 'escalate', {'reason': '买家要求不合理'}))
     assert done['state'] == 'pending_agent'
     assert done['proposals'][0]['state'] == 'superseded'
     assert case(ticket).buyer_due_at is None
-    refused = error(h.act(client, parties['buyer'], ticket, 'accept'), 409)   # superseded
+    refused = error(act(client, parties['buyer'], ticket, 'accept'), 409)   # superseded
     assert refused['code'] == 'conflict'
     at(T0 + 100 * HOUR)
     assert case(ticket).state == 'pending_agent'
@@ -346,7 +334,7 @@ def test_escalate_once_the_time_ran_out_before_the_sweep_applied_it(client, part
     clock.freeze(DUE + dt.timedelta(seconds=20))      # the sweep has not run yet
     view = ok(client.get(f'/api/v1/complaints/{ticket}', headers=parties['buyer']))
     assert 'escalate' in view['allowed_actions']
-    done = ok(h.act(client, parties['buyer'], ticket, 'escalate', {'reason': '商家超时未处理'}))
+    done = ok(act(client, parties['buyer'], ticket, 'escalate', {'reason': '商家超时未处理'}))
     assert done['state'] == 'pending_agent'
     at(DUE + HOUR)
     assert len(violations(ticket)) == 1
@@ -364,10 +352,10 @@ def test_a_proposal_after_the_deadline_is_409(client, parties, frozen):
 
 def test_a_missing_message_or_type_is_422(client, parties, frozen):
     ticket = file_case(client, parties)
-    assert error(h.act(client, parties['merchant'], ticket, 'propose', {'type': 'reissue'}), 422)[
+    assert error(act(client, parties['merchant'], ticket, 'propose', {'type': 'reissue'}), 422)[
         'fields'] == {'message': 'is required'}
     assert 'message' in error(propose(client, parties, ticket, kind='reissue', message='   '), 422)['fields']
-    assert 'type' in error(h.act(client, parties['merchant'], ticket, 'propose', {'message': 'x'}), 422)['fields']
+    assert 'type' in error(act(client, parties['merchant'], ticket, 'propose', {'message': 'x'}), 422)['fields']
     assert 'type' in error(propose(client, parties, ticket, kind='coupon'), 422)['fields']
     assert 'message' in error(propose(client, parties, ticket, kind='reissue', message='长' * 1001), 422)['fields']
     assert error(propose(client, parties, ticket, kind='compensation'), 422)['fields'].keys() == {'amount'}
@@ -382,14 +370,14 @@ def test_a_refund_above_the_order_or_what_is_left_is_422(client, parties, frozen
     refused = error(propose(client, parties, ticket, amount='49.91'), 422)
     assert refused['fields'] == {'amount': 'at most 49.90'}
     ok(propose(client, parties, ticket, amount='40.00'))
-    ok(h.act(client, parties['buyer'], ticket, 'accept'))
+    ok(act(client, parties['buyer'], ticket, 'accept'))
     close(ticket)
 
     again = file_case(client, parties, category='card_invalid')
     assert error(propose(client, parties, again, amount='9.91'), 422)['fields'] == {'amount': 'at most 9.90'}
     full = ok(propose(client, parties, again))        # no amount: the whole rest
     assert full['proposals'][0]['amount'] == '9.90'
-    ok(h.act(client, parties['buyer'], again, 'accept'))
+    ok(act(client, parties['buyer'], again, 'accept'))
     close(again)
 
     third = file_case(client, parties, category='fake_delivery')
@@ -408,18 +396,18 @@ def test_compensation_above_the_order_amount_is_422(client, parties, frozen):
 
 def test_who_may_do_what(client, parties, frozen):
     ticket = file_case(client, parties)
-    assert error(h.act(client, parties['other_merchant'], ticket, 'propose', proposal()), 404)['code'] == 'not_found'
-    assert error(h.act(client, parties['buyer'], ticket, 'propose', proposal()), 403)['code'] == 'forbidden'
+    assert error(act(client, parties['other_merchant'], ticket, 'propose', proposal()), 404)['code'] == 'not_found'
+    assert error(act(client, parties['buyer'], ticket, 'propose', proposal()), 403)['code'] == 'forbidden'
     ok(propose(client, parties, ticket, kind='reissue'))
-    assert error(h.act(client, parties['other_merchant'], ticket, 'escalate', {'reason': 'x'}), 404)
-    assert error(h.act(client, parties['merchant'], ticket, 'accept'), 403)
-    assert error(h.act(client, parties['merchant'], ticket, 'reject', {'reason': 'x'}), 403)
-    assert error(h.act(client, parties['buyer'], ticket, 'buyer_timeout'), 403)
-    assert error(h.act(client, parties['merchant'], ticket, 'merchant_timeout'), 403)
-    assert error(h.act(client, parties['buyer'], ticket, 'reject', {}), 422)['fields'] == {'reason': 'is required'}
-    assert error(h.act(client, parties['buyer'], ticket, 'reject', {'reason': '  '}), 422)
+    assert error(act(client, parties['other_merchant'], ticket, 'escalate', {'reason': 'x'}), 404)
+    assert error(act(client, parties['merchant'], ticket, 'accept'), 403)
+    assert error(act(client, parties['merchant'], ticket, 'reject', {'reason': 'x'}), 403)
+    assert error(act(client, parties['buyer'], ticket, 'buyer_timeout'), 403)
+    assert error(act(client, parties['merchant'], ticket, 'merchant_timeout'), 403)
+    assert error(act(client, parties['buyer'], ticket, 'reject', {}), 422)['fields'] == {'reason': 'is required'}
+    assert error(act(client, parties['buyer'], ticket, 'reject', {'reason': '  '}), 422)
     assert case(ticket).state == 'awaiting_buyer'
-    assert error(h.act(client, parties['buyer'], 'TS20261124-999999', 'accept'), 404)
+    assert error(act(client, parties['buyer'], 'TS20261124-999999', 'accept'), 404)
 
 
 # --- refunds never add up to more than was paid ----------------------------------------------
@@ -427,8 +415,7 @@ def test_who_may_do_what(client, parties, frozen):
 def close(ticket):
     """Close a resolved complaint so the order can be complained about again (the
     close_timeout timer that does this in production is not built yet)."""
-    Complaint.update(state='closed', closed_at=clock.now(), in_queue=False).where(
-        Complaint.ticket_no == ticket).execute()
+    b.force_state(ticket, 'closed', closed_at=clock.now(), in_queue=False)
 
 
 def test_refunds_on_one_order_never_exceed_what_was_paid(client, parties, frozen):
@@ -442,7 +429,7 @@ def test_refunds_on_one_order_never_exceed_what_was_paid(client, parties, frozen
     for n in range(12):
         clock.freeze(T0 + dt.timedelta(days=20 * n))   # each order inside its complaint window
         paid = rng.randint(1, 20000)
-        order = h.order(f'P-{n}', amount_fen=paid)
+        order = b.order(f'P-{n}', amount_fen=paid)
         for step in range(rng.randint(2, 5)):
             ticket = file_case(client, parties, order_no=order.order_no,
                                category=categories[step % len(categories)])
@@ -455,14 +442,14 @@ def test_refunds_on_one_order_never_exceed_what_was_paid(client, parties, frozen
             else:
                 amount = rng.randint(1, max(1, paid))
             body = proposal(amount=None if amount is None else f'{amount // 100}.{amount % 100:02d}')
-            response = h.act(client, parties['merchant'], ticket, 'propose', body)
+            response = act(client, parties['merchant'], ticket, 'propose', body)
             expect = left if amount is None else amount
             if expect <= 0 or expect > left:
                 assert error(response, 422)['fields'].keys() == {'amount'}
                 seen['refused'] += 1
                 ok(propose(client, parties, ticket, kind='reissue', message='补发'))
             elif rng.random() < 0.5:
-                ok(h.act(client, parties['buyer'], ticket, 'accept'))
+                ok(act(client, parties['buyer'], ticket, 'accept'))
                 seen['accepted'] += 1
             else:
                 at(clock.now() + 72 * HOUR)
@@ -479,7 +466,7 @@ def test_refunds_on_one_order_never_exceed_what_was_paid(client, parties, frozen
             assert remedies.refunded_fen(order.id) <= paid
             assert remedies.refundable(order) == paid - remedies.refunded_fen(order.id)
             if case(ticket).state == 'awaiting_buyer':
-                ok(h.act(client, parties['buyer'], ticket, 'accept'))
+                ok(act(client, parties['buyer'], ticket, 'accept'))
             close(ticket)
         assert remedies.refunded_fen(order.id) <= paid
     assert all(seen.values()), seen                # every branch was exercised

@@ -3,7 +3,8 @@ requests and declarations, rulings with their guards, platform resolutions and a
 
 Disputes reach `in_arbitration` the real way (filed, a proposal, escalated, claimed); the
 clock is frozen at T0 and timers are applied with `desk.core.deadlines.advance_due()`. Evidence
-items are written directly (the evidence service is built separately).
+items are forced straight into the table (`builders.forced_evidence`), so that each test puts
+them exactly where its rule needs them (before or after a ruling, in the same second).
 """
 import datetime as dt
 import json
@@ -11,18 +12,17 @@ import json
 import pytest
 
 from desk.core import clock, deadlines
-from desk.cases.models import Complaint, Event
+from desk.cases.models import Event
 from desk.agent_desk.models import SlaClock
-from tests import case_builders as cb
-from tests import complaint_helpers as h
-from tests.conftest import T0
-from tests.support import isolated_client
 
 from desk.cases import remedies
 from desk.cases.models import Appeal, EvidenceRequest, Ruling
 from arbitration.intervention import on_evidence_submitted
 from desk.cases.models import Remedy
 from arbitration.penalties.models import Violation
+from tests import builders as b
+from tests.conftest import T0
+from tests.support import act, error, isolated_client, ok
 
 HOUR = dt.timedelta(hours=1)
 EVIDENCE = dt.timedelta(seconds=172800)
@@ -35,44 +35,19 @@ RULE = {'outcome': 'buyer_partial', 'responsibility': 'merchant',
 def desk(app, users, api_key, frozen):
     """A first arbiter (a senior agent, so that only the "first arbiter" rule can stop them),
     another senior and a plain agent of cs; the case's buyer and merchant; keys for all."""
-    first = cb.agent(users, 'arbiter', role='senior_agent')
-    second = cb.agent(users, 'senior2', role='senior_agent')
-    plain = cb.agent(users, 'plain')
-    buyer, staff = cb.buyer_login('b-1'), cb.merchant_login('m-1')
+    first = b.agent(users, 'arbiter', role='senior_agent')
+    second = b.agent(users, 'senior2', role='senior_agent')
+    plain = b.agent(users, 'plain')
+    buyer, staff = b.buyer_login('b-1'), b.merchant_login('m-1')
     for user in (buyer, staff):
         user.locale = 'en'
         user.save()
-    other_buyer, other_staff = cb.buyer_login('b-2'), cb.merchant_login('m-2')
+    other_buyer, other_staff = b.buyer_login('b-2'), b.merchant_login('m-2')
     keys = {name: api_key(u) for name, u in (('first', first), ('second', second), ('plain', plain),
                                              ('buyer', buyer), ('merchant', staff),
                                              ('other_buyer', other_buyer), ('other_merchant', other_staff))}
     return dict(keys, users={'first': first, 'second': second, 'plain': plain, 'buyer': buyer,
                              'merchant': staff}, client=isolated_client(app))
-
-
-def act(desk, who, complaint, action, data=None):
-    return h.act(desk['client'], desk[who], complaint.ticket_no, action, data or {})
-
-
-def ok(response):
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()
-
-
-def error(response, status):
-    assert response.status_code == status, response.get_json()
-    return response.get_json()['error']
-
-
-def row(complaint):
-    return Complaint.get_by_id(complaint.id)
-
-
-def kinds(complaint, public_only=False):
-    query = Event.select().where(Event.complaint == complaint.id)
-    if public_only:
-        query = query.where(Event.public == True)  # noqa: E712
-    return [e.kind for e in query.order_by(Event.seq)]
 
 
 def past_evidence_period():
@@ -82,37 +57,37 @@ def past_evidence_period():
 
 def ruled(desk, order_no='O-1', **kwargs):
     """A dispute ruled by the first arbiter with RULE (refund 30.00 of 100.00)."""
-    complaint = cb.dispute(order_no, desk['users']['first'], **kwargs)
+    complaint = b.dispute(order_no, desk['users']['first'], **kwargs)
     past_evidence_period()
     ok(act(desk, 'first', complaint, 'rule', RULE))
-    return row(complaint)
+    return b.reload(complaint)
 
 
 # --- the evidence period --------------------------------------------------------------------
 
 def test_claiming_a_dispute_opens_the_evidence_period_and_tells_both_parties(desk):
-    complaint = cb.dispute('O-1', desk['users']['first'])
+    complaint = b.dispute('O-1', desk['users']['first'])
     assert complaint.state == 'in_arbitration'
     assert complaint.evidence_due_at == T0 + EVIDENCE
     view = ok(desk['client'].get(f'/api/v1/complaints/{complaint.ticket_no}', headers=desk['buyer']))
     assert view['deadlines']['evidence_due'].startswith('2026-11-26T10:00:00')
     assert 'evidence_done' in view['allowed_actions']
     for party in ('buyer', 'merchant'):
-        assert 'evidence_period_opened' in cb.notices(desk['users'][party], complaint)
-    assert 'evidence_period_opened' in kinds(complaint, public_only=True)
+        assert 'evidence_period_opened' in b.notices(desk['users'][party], complaint)
+    assert 'evidence_period_opened' in b.event_kinds(complaint, public_only=True)
 
 
 def test_ruling_during_the_evidence_period_is_409_then_allowed_when_it_ends(desk):
-    complaint = cb.dispute('O-1', desk['users']['first'])
+    complaint = b.dispute('O-1', desk['users']['first'])
     refused = error(act(desk, 'first', complaint, 'rule', RULE), 409)
     assert 'evidence period is open until 2026-11-26 10:00' in refused['message']
     owner_view = ok(desk['client'].get(f'/api/v1/complaints/{complaint.ticket_no}', headers=desk['first']))
     assert 'rule' not in owner_view['allowed_actions']
     assert 'request_evidence' in owner_view['allowed_actions']
     past_evidence_period()
-    assert row(complaint).evidence_due_at is None
-    assert 'evidence_period_opened' in cb.notices(desk['users']['buyer'], complaint)
-    assert 'evidence_period_over' in cb.notices(desk['users']['first'], complaint)
+    assert b.reload(complaint).evidence_due_at is None
+    assert 'evidence_period_opened' in b.notices(desk['users']['buyer'], complaint)
+    assert 'evidence_period_over' in b.notices(desk['users']['first'], complaint)
     done = ok(act(desk, 'first', complaint, 'rule', RULE))
     assert done['state'] == 'resolved'
     assert done['ruling']['outcome'] == 'buyer_partial' and done['ruling']['clause'] == 'R-DESC-01'
@@ -134,7 +109,7 @@ def test_a_ruling_records_everything_in_one_go(desk):
     (event,) = [e for e in events['items'] if e['kind'] == 'ruled']
     assert event['data']['reasoning'] == RULE['reasoning'] and event['data']['outcome'] == 'buyer_partial'
     for party in ('buyer', 'merchant'):
-        assert 'ruling_made' in cb.notices(desk['users'][party], complaint)
+        assert 'ruling_made' in b.notices(desk['users'][party], complaint)
     # the resolution clock stops: met, since it was paused for the 48 h evidence period
     resolution = SlaClock.get((SlaClock.complaint == complaint.id) & (SlaClock.target == 'resolution'))
     assert resolution.finished_at == now and resolution.state == 'achieved'
@@ -143,24 +118,24 @@ def test_a_ruling_records_everything_in_one_go(desk):
 
 
 def test_a_ruling_without_payment_proof_on_an_800_yuan_order_is_409_naming_it(desk):
-    complaint = cb.dispute('O-800', desk['users']['first'], amount_fen=80000)
+    complaint = b.dispute('O-800', desk['users']['first'], amount_fen=80000)
     past_evidence_period()
     refused = error(act(desk, 'first', complaint, 'rule', RULE), 409)
     assert 'payment proof' in refused['message'] and 'payment_proof' in refused['message']
     assert '800.00' in refused['message']
-    cb.evidence(complaint, 'merchant', 'payment_proof')  # the merchant's does not count
+    b.forced_evidence(complaint, 'merchant', 'payment_proof')  # the merchant's does not count
     error(act(desk, 'first', complaint, 'rule', RULE), 409)
-    cb.evidence(complaint, 'buyer', 'payment_proof')
+    b.forced_evidence(complaint, 'buyer', 'payment_proof')
     assert ok(act(desk, 'first', complaint, 'rule', RULE))['state'] == 'resolved'
 
 
 def test_a_refund_above_what_is_left_is_422(desk):
-    complaint = cb.dispute('O-1', desk['users']['first'])
+    complaint = b.dispute('O-1', desk['users']['first'])
     remedies.create(complaint, 'refund', 8000, 'agreement')  # 80.00 of 100.00 already refunded
     past_evidence_period()
     refused = error(act(desk, 'first', complaint, 'rule', dict(RULE, remedy={'type': 'refund', 'amount': '30.00'})), 422)
     assert refused['fields'] == {'remedy.amount': 'at most 20.00, what is left to refund on this order'}
-    assert row(complaint).state == 'in_arbitration'
+    assert b.reload(complaint).state == 'in_arbitration'
     assert Ruling.select().count() == 0
     done = ok(act(desk, 'first', complaint, 'rule', dict(RULE, remedy={'type': 'refund'})))
     assert done['ruling']['remedy']['amount'] == '20.00'   # no amount: the whole remainder
@@ -179,10 +154,10 @@ def test_a_refund_above_what_is_left_is_422(desk):
     (dict(RULE, remedy={'type': 'reissue', 'amount': '1.00'}), 'remedy.amount'),
 ])
 def test_inconsistent_or_incomplete_rulings_are_422(desk, body, field):
-    complaint = cb.dispute('O-1', desk['users']['first'])
+    complaint = b.dispute('O-1', desk['users']['first'])
     past_evidence_period()
     assert field in error(act(desk, 'first', complaint, 'rule', body), 422)['fields']
-    assert row(complaint).state == 'in_arbitration'
+    assert b.reload(complaint).state == 'in_arbitration'
 
 
 @pytest.mark.parametrize('category, code', [('not_as_described', 'not_as_described'),
@@ -194,7 +169,7 @@ def test_merchant_responsibility_records_a_violation_by_category(desk, category,
 
 
 def test_no_violation_when_the_merchant_is_not_responsible(desk):
-    complaint = cb.dispute('O-1', desk['users']['first'])
+    complaint = b.dispute('O-1', desk['users']['first'])
     past_evidence_period()
     ok(act(desk, 'first', complaint, 'rule', dict(RULE, outcome='merchant', responsibility='buyer',
                                                   remedy={'type': 'none'})))
@@ -203,7 +178,7 @@ def test_no_violation_when_the_merchant_is_not_responsible(desk):
 
 
 def test_only_the_owner_rules_and_other_parties_get_404(desk):
-    complaint = cb.dispute('O-1', desk['users']['first'])
+    complaint = b.dispute('O-1', desk['users']['first'])
     past_evidence_period()
     error(act(desk, 'second', complaint, 'rule', RULE), 403)
     error(act(desk, 'merchant', complaint, 'rule', RULE), 403)
@@ -215,7 +190,7 @@ def test_only_the_owner_rules_and_other_parties_get_404(desk):
 # --- requests and declarations --------------------------------------------------------------
 
 def test_close_evidence_needs_both_declarations_naming_who_is_missing(desk):
-    complaint = cb.dispute('O-1', desk['users']['first'])
+    complaint = b.dispute('O-1', desk['users']['first'])
     refused = error(act(desk, 'first', complaint, 'close_evidence'), 409)
     assert 'not yet declared: buyer, merchant' in refused['message']
     ok(act(desk, 'buyer', complaint, 'evidence_done'))
@@ -223,75 +198,75 @@ def test_close_evidence_needs_both_declarations_naming_who_is_missing(desk):
     refused = error(act(desk, 'first', complaint, 'close_evidence'), 409)
     assert 'not yet declared: merchant' in refused['message']
     ok(act(desk, 'merchant', complaint, 'evidence_done'))
-    assert 'evidence_both_done' in cb.notices(desk['users']['first'], complaint)
+    assert 'evidence_both_done' in b.notices(desk['users']['first'], complaint)
     error(act(desk, 'buyer', complaint, 'close_evidence'), 403)
     done = ok(act(desk, 'first', complaint, 'close_evidence'))
     assert 'evidence_due' not in done['deadlines'] and 'rule' in done['allowed_actions']
     for party in ('buyer', 'merchant'):
-        assert 'evidence_period_closed' in cb.notices(desk['users'][party], complaint)
+        assert 'evidence_period_closed' in b.notices(desk['users'][party], complaint)
     assert ok(act(desk, 'first', complaint, 'rule', RULE))['state'] == 'resolved'  # before the 48 h
 
 
 def test_the_evidence_period_pauses_the_sla_until_it_ends_or_is_closed(desk):
-    complaint = cb.dispute('O-1', desk['users']['first'])
-    assert cb.clock_of(complaint, 'resolution').state == 'paused'     # waiting on both parties
-    due_at_claim = cb.clock_of(complaint, 'resolution').due_at
+    complaint = b.dispute('O-1', desk['users']['first'])
+    assert b.clock_of(complaint, 'resolution').state == 'paused'     # waiting on both parties
+    due_at_claim = b.clock_of(complaint, 'resolution').due_at
     past_evidence_period()
-    resolution = cb.clock_of(complaint, 'resolution')
+    resolution = b.clock_of(complaint, 'resolution')
     assert resolution.state == 'running' and resolution.due_at == due_at_claim + EVIDENCE + HOUR  # paused 49 h (swept an hour late)
-    assert cb.sla_events(complaint, 'resolution')[-2:] == ['paused', 'resumed']
+    assert b.sla_events(complaint, 'resolution')[-2:] == ['paused', 'resumed']
     # closed early once both declared: the clock runs from then
-    other = cb.dispute('O-2', desk['users']['first'])
+    other = b.dispute('O-2', desk['users']['first'])
     ok(act(desk, 'buyer', other, 'evidence_done'))
     ok(act(desk, 'merchant', other, 'evidence_done'))
     ok(act(desk, 'first', other, 'close_evidence'))
-    assert cb.clock_of(other, 'resolution').state == 'running'
+    assert b.clock_of(other, 'resolution').state == 'running'
 
 
 def test_a_request_to_the_buyer_pauses_the_sla_until_the_buyer_submits(desk):
-    complaint = cb.dispute('O-1', desk['users']['first'])
+    complaint = b.dispute('O-1', desk['users']['first'])
     past_evidence_period()
-    assert cb.clock_of(complaint, 'resolution').state == 'running'
+    assert b.clock_of(complaint, 'resolution').state == 'running'
     ok(act(desk, 'first', complaint, 'request_evidence',
            {'party': 'buyer', 'note': '请提供充值失败的截图。', 'due_in_hours': 12}))
     (request,) = EvidenceRequest.select().where(EvidenceRequest.complaint == complaint.id)
     assert request.due_at == clock.now() + 12 * HOUR and request.expire_at == request.due_at
-    assert cb.clock_of(complaint, 'resolution').state == 'paused'
-    assert cb.notices(desk['users']['buyer'], complaint)[-1] == 'evidence_requested'
-    due_before = cb.clock_of(complaint, 'resolution').due_at
+    assert b.clock_of(complaint, 'resolution').state == 'paused'
+    assert b.notices(desk['users']['buyer'], complaint)[-1] == 'evidence_requested'
+    due_before = b.clock_of(complaint, 'resolution').due_at
     clock.advance(hours=3)
-    cb.evidence(complaint, 'buyer', 'error_screenshot')
-    (answered,) = on_evidence_submitted(row(complaint), 'buyer', clock.now())
+    b.forced_evidence(complaint, 'buyer', 'error_screenshot')
+    (answered,) = on_evidence_submitted(b.reload(complaint), 'buyer', clock.now())
     request = EvidenceRequest.get_by_id(request.id)
     # answered; it stays open for more files until its own deadline
     assert request.answered_at == clock.now() and request.closed_at is None and request.expire_at == request.due_at
-    resolution = cb.clock_of(complaint, 'resolution')
+    resolution = b.clock_of(complaint, 'resolution')
     assert resolution.state == 'running' and resolution.due_at > due_before  # pushed by the pause
-    assert cb.sla_events(complaint, 'resolution')[-2:] == ['paused', 'resumed']
-    assert on_evidence_submitted(row(complaint), 'buyer', clock.now()) == []   # nothing unanswered: no-op
-    assert cb.notices(desk['users']['first'], complaint)[-1] == 'evidence_request_answered'
+    assert b.sla_events(complaint, 'resolution')[-2:] == ['paused', 'resumed']
+    assert on_evidence_submitted(b.reload(complaint), 'buyer', clock.now()) == []   # nothing unanswered: no-op
+    assert b.notices(desk['users']['first'], complaint)[-1] == 'evidence_request_answered'
 
 
 def test_an_unanswered_request_resumes_the_clock_at_its_deadline(desk):
-    complaint = cb.dispute('O-1', desk['users']['first'])
+    complaint = b.dispute('O-1', desk['users']['first'])
     past_evidence_period()
     ok(act(desk, 'first', complaint, 'request_evidence', {'party': 'buyer', 'note': '付款凭证', 'due_in_seconds': 7200}))
-    assert cb.clock_of(complaint, 'resolution').state == 'paused'
+    assert b.clock_of(complaint, 'resolution').state == 'paused'
     clock.advance(hours=2)
     deadlines.advance_due()
-    assert cb.clock_of(complaint, 'resolution').state == 'running'
+    assert b.clock_of(complaint, 'resolution').state == 'running'
     (request,) = EvidenceRequest.select().where(EvidenceRequest.complaint == complaint.id)
     assert request.closed_at == clock.now() and request.answered_at is None and request.expire_at is None
-    assert 'evidence_request_expired' in kinds(complaint)
+    assert 'evidence_request_expired' in b.event_kinds(complaint)
     assert deadlines.advance_due() == 0  # swept once
 
 
 def test_a_request_to_the_merchant_does_not_pause_and_bad_deadlines_are_422(desk):
-    complaint = cb.dispute('O-1', desk['users']['first'])
+    complaint = b.dispute('O-1', desk['users']['first'])
     past_evidence_period()
     ok(act(desk, 'first', complaint, 'request_evidence', {'party': 'merchant', 'note': '发放日志'}))
-    assert cb.clock_of(complaint, 'resolution').state == 'running'
-    assert 'evidence_requested' in cb.notices(desk['users']['merchant'], complaint)
+    assert b.clock_of(complaint, 'resolution').state == 'running'
+    assert 'evidence_requested' in b.notices(desk['users']['merchant'], complaint)
     for body, field in (({'party': 'platform', 'note': 'x'}, 'party'), ({'party': 'buyer'}, 'note'),
                         ({'party': 'buyer', 'note': 'x', 'due_in_hours': 0.1}, 'due_in_hours'),
                         ({'party': 'buyer', 'note': 'x', 'due_in_seconds': 'soon'}, 'due_in_seconds')):
@@ -302,8 +277,8 @@ def test_a_request_to_the_merchant_does_not_pause_and_bad_deadlines_are_422(desk
 # --- platform cases --------------------------------------------------------------------------
 
 def test_resolve_a_platform_case_with_a_remedy_and_a_note(desk):
-    complaint = cb.case('P-1', amount_fen=10000)
-    cb.agent  # noqa: B018 (documentation: platform cases come from cb.case)
+    complaint = b.case('P-1', amount_fen=10000)
+    b.agent  # noqa: B018 (documentation: platform cases come from b.case)
     ok(act(desk, 'plain', complaint, 'claim'))
     refused = error(act(desk, 'plain', complaint, 'resolve',
                         {'remedy': {'type': 'refund', 'amount': '100.01'}, 'note': '系统故障补偿'}), 422)
@@ -320,38 +295,38 @@ def test_resolve_a_platform_case_with_a_remedy_and_a_note(desk):
 # --- appeals ---------------------------------------------------------------------------------
 
 def test_an_appeal_without_new_evidence_is_409(desk):
-    complaint = cb.dispute('O-1', desk['users']['first'])
-    cb.evidence(complaint, 'merchant', 'delivery_log')  # before the ruling: not new
+    complaint = b.dispute('O-1', desk['users']['first'])
+    b.forced_evidence(complaint, 'merchant', 'delivery_log')  # before the ruling: not new
     past_evidence_period()
     ok(act(desk, 'first', complaint, 'rule', RULE))
     clock.advance(hours=1)
-    cb.evidence(complaint, 'buyer', 'chat_log')          # the other party's: not the appellant's
+    b.forced_evidence(complaint, 'buyer', 'chat_log')          # the other party's: not the appellant's
     refused = error(act(desk, 'merchant', complaint, 'appeal', {'reason': '发放日志证明卡密有效'}), 409)
     assert 'appeal needs new evidence' in refused['message']
-    assert row(complaint).state == 'resolved'
+    assert b.reload(complaint).state == 'resolved'
     assert 'reason' in error(act(desk, 'merchant', complaint, 'appeal', {}), 422)['fields']
 
 
 def test_evidence_in_the_rulings_own_second_counts_as_new_for_an_appeal(desk):
     """Times are whole seconds; a quick party uploads in the second of the ruling (the
     e2e test's merchant did on a fast machine) — that item came after the ruling."""
-    complaint = cb.dispute('O-1', desk['users']['first'])
+    complaint = b.dispute('O-1', desk['users']['first'])
     past_evidence_period()
     ok(act(desk, 'first', complaint, 'rule', RULE))
-    cb.evidence(complaint, 'merchant', 'delivery_log')  # the same frozen second
+    b.forced_evidence(complaint, 'merchant', 'delivery_log')  # the same frozen second
     ok(act(desk, 'merchant', complaint, 'appeal', {'reason': '发放日志证明卡密有效'}))
-    assert row(complaint).state == 'appealed'
+    assert b.reload(complaint).state == 'appealed'
 
 
 def test_appeal_then_a_different_senior_overturns_and_a_second_appeal_is_409(desk):
     complaint = ruled(desk)
     clock.advance(hours=2)
-    cb.evidence(complaint, 'merchant', 'delivery_log')
+    b.forced_evidence(complaint, 'merchant', 'delivery_log')
     appealed = ok(act(desk, 'merchant', complaint, 'appeal', {'reason': '发放日志证明卡密有效'}))
     assert appealed['state'] == 'appealed' and appealed['owner'] is None
-    assert 'appeal_filed' in cb.notices(desk['users']['buyer'], complaint)
-    assert 'appeal_filed' in cb.notices(desk['users']['second'], complaint)
-    assert 'appeal_filed' not in cb.notices(desk['users']['first'], complaint)
+    assert 'appeal_filed' in b.notices(desk['users']['buyer'], complaint)
+    assert 'appeal_filed' in b.notices(desk['users']['second'], complaint)
+    assert 'appeal_filed' not in b.notices(desk['users']['first'], complaint)
     # the first arbiter may not decide it; a plain agent may never
     refused = error(act(desk, 'first', complaint, 'rule', RULE), 403)
     assert 'different senior agent' in refused['message']
@@ -373,14 +348,14 @@ def test_appeal_then_a_different_senior_overturns_and_a_second_appeal_is_409(des
     (event,) = Event.select().where((Event.complaint == complaint.id) & (Event.kind == 'appeal_ruled'))
     data = json.loads(event.data)
     assert data['changed'] is True and data['adjustment']['not_clawed_back_fen'] == 3000
-    assert {'ruled', 'appealed', 'appeal_ruled'} <= set(kinds(complaint, public_only=True))
+    assert {'ruled', 'appealed', 'appeal_ruled'} <= set(b.event_kinds(complaint, public_only=True))
     # the merchant is no longer responsible: its violation is revoked
     assert [v.state for v in Violation.select().where(Violation.complaint == complaint.id)] == ['revoked']
     from arbitration.penalties.models import MerchantStanding
     assert [v.ended_at for v in Violation.select().where(Violation.complaint == complaint.id)] == [clock.now()]
     assert MerchantStanding.get_by_id(complaint.merchant_id).active_points == 0, 'the standing recomputed'
     # once per case
-    cb.evidence(complaint, 'buyer', 'chat_log')
+    b.forced_evidence(complaint, 'buyer', 'chat_log')
     assert 'already been appealed' in error(act(desk, 'buyer', complaint, 'appeal', {'reason': '不服'}), 409)['message']
     rulings = ok(desk['client'].get(f'/api/v1/complaints/{complaint.ticket_no}/rulings', headers=desk['buyer']))
     assert [(r['round'], r['active'], r['overturned']) for r in rulings['items']] == [(1, False, True), (2, True, False)]
@@ -389,7 +364,7 @@ def test_appeal_then_a_different_senior_overturns_and_a_second_appeal_is_409(des
 
 def test_an_appeal_raising_the_refund_pays_only_the_difference(desk):
     complaint = ruled(desk)
-    cb.evidence(complaint, 'buyer', 'error_screenshot', at=clock.now() + HOUR)
+    b.forced_evidence(complaint, 'buyer', 'error_screenshot', at=clock.now() + HOUR)
     clock.advance(hours=1)
     ok(act(desk, 'buyer', complaint, 'appeal', {'reason': '只退 30 元不合理'}))
     too_much = error(act(desk, 'second', complaint, 'rule', dict(RULE, outcome='buyer_full', remedy={
@@ -407,7 +382,7 @@ def test_an_appeal_raising_the_refund_pays_only_the_difference(desk):
 def test_an_upheld_appeal_changes_nothing_and_is_not_an_overturn(desk):
     complaint = ruled(desk)
     clock.advance(hours=1)
-    cb.evidence(complaint, 'merchant', 'delivery_log')
+    b.forced_evidence(complaint, 'merchant', 'delivery_log')
     ok(act(desk, 'merchant', complaint, 'appeal', {'reason': '不服'}))
     ok(act(desk, 'second', complaint, 'rule', RULE))
     first = Ruling.get((Ruling.complaint == complaint.id) & (Ruling.round == 1))
@@ -418,18 +393,18 @@ def test_an_upheld_appeal_changes_nothing_and_is_not_an_overturn(desk):
 
 def test_the_appeal_window_closes_after_seven_days(desk):
     complaint = ruled(desk)
-    cb.evidence(complaint, 'buyer', 'chat_log', at=clock.now() + HOUR)
+    b.forced_evidence(complaint, 'buyer', 'chat_log', at=clock.now() + HOUR)
     clock.advance(days=7, seconds=1)
     assert 'appeal window has closed' in error(act(desk, 'buyer', complaint, 'appeal', {'reason': 'x'}), 409)['message']
 
 
 def test_an_agreement_cannot_be_appealed(desk):
-    h.order('A-1', amount_fen=10000)
+    b.order('A-1', amount_fen=10000)
     buyer = desk['users']['buyer']
-    complaint = cb.complaints.file_complaint(buyer, h.body('A-1'))
+    complaint = b.complaints.file_complaint(buyer, b.body('A-1'))
     ok(act(desk, 'merchant', complaint, 'propose', {'type': 'reissue', 'message': '补发'}))
     ok(act(desk, 'buyer', complaint, 'accept'))
-    cb.evidence(complaint, 'buyer', 'chat_log', at=clock.now() + HOUR)
+    b.forced_evidence(complaint, 'buyer', 'chat_log', at=clock.now() + HOUR)
     clock.advance(hours=2)
     error(act(desk, 'buyer', complaint, 'appeal', {'reason': 'x'}), 409)
 
@@ -437,21 +412,21 @@ def test_an_agreement_cannot_be_appealed(desk):
 def test_an_appeal_is_claimed_by_another_senior_never_the_first_arbiter(desk, users):
     complaint = ruled(desk)
     clock.advance(hours=1)
-    cb.evidence(complaint, 'merchant', 'delivery_log')
+    b.forced_evidence(complaint, 'merchant', 'delivery_log')
     ok(act(desk, 'merchant', complaint, 'appeal', {'reason': '不服'}))
     assert 'different senior agent' in error(act(desk, 'first', complaint, 'claim'), 403)['message']
     error(act(desk, 'plain', complaint, 'claim'), 403)
     claimed = ok(act(desk, 'second', complaint, 'claim'))
     assert claimed['state'] == 'appealed' and claimed['owner'] == 'senior2'
     assert 'already hold' in error(act(desk, 'second', complaint, 'claim'), 409)['message']
-    third = h.act(desk['client'], _key(users, 'senior3'), complaint.ticket_no, 'rule', RULE)
+    third = act(desk['client'], _key(users, 'senior3'), complaint.ticket_no, 'rule', RULE)
     assert third.status_code == 409 and 'holds this appeal' in third.get_json()['error']['message']
     assert ok(act(desk, 'second', complaint, 'rule', RULE))['ruling']['round'] == 2
 
 
 def _key(users, username):
     from desk.parties import accounts
-    agent = cb.agent(users, username, role='senior_agent')
+    agent = b.agent(users, username, role='senior_agent')
     _id, secret = accounts.create_api_key(agent, 'test')
     return {'Authorization': f'Bearer {secret}'}
 
@@ -459,11 +434,11 @@ def _key(users, username):
 def test_automatic_assignment_gives_the_appeal_to_a_senior_other_than_the_first_arbiter(desk):
     from desk.parties.models import User
     complaint = ruled(desk)
-    cb.dispute('O-2', desk['users']['second'])     # the second senior is busier than the first
+    b.dispute('O-2', desk['users']['second'])     # the second senior is busier than the first
     User.update(status='offline').where(User.id == desk['users']['plain'].id).execute()
-    cb.set_mode('cs', 'least_loaded')
+    b.set_mode('cs', 'least_loaded')
     clock.advance(hours=1)
-    cb.evidence(complaint, 'buyer', 'chat_log')
+    b.forced_evidence(complaint, 'buyer', 'chat_log')
     appealed = ok(act(desk, 'buyer', complaint, 'appeal', {'reason': '退款太少'}))
     assert appealed['state'] == 'appealed' and appealed['owner'] == 'senior2'
 
@@ -475,18 +450,18 @@ def refusal(complaint, party):
 
 
 def test_when_evidence_may_be_submitted(desk):
-    complaint = cb.dispute('O-1', desk['users']['first'])
+    complaint = b.dispute('O-1', desk['users']['first'])
     assert refusal(complaint, 'buyer') is None                 # the period is open
     past_evidence_period()
-    complaint = row(complaint)
+    complaint = b.reload(complaint)
     assert refusal(complaint, 'merchant') is not None                  # the period is over
     ok(act(desk, 'first', complaint, 'request_evidence', {'party': 'merchant', 'note': '发放日志'}))
-    assert refusal(row(complaint), 'merchant') is None        # asked for it
-    assert refusal(row(complaint), 'buyer') is not None
+    assert refusal(b.reload(complaint), 'merchant') is None        # asked for it
+    assert refusal(b.reload(complaint), 'buyer') is not None
     ok(act(desk, 'first', complaint, 'rule', RULE))
-    assert refusal(row(complaint), 'buyer') is None           # new evidence for an appeal
+    assert refusal(b.reload(complaint), 'buyer') is None           # new evidence for an appeal
     clock.advance(days=7, seconds=1)
-    assert refusal(row(complaint), 'buyer') is not None               # the appeal window is over
+    assert refusal(b.reload(complaint), 'buyer') is not None               # the appeal window is over
 
 
 # --- NUL in free text (the API refuses it in any JSON body; the consoles reach the services) ----
@@ -494,23 +469,23 @@ def test_when_evidence_may_be_submitted(desk):
 def test_a_nul_in_an_evidence_request_note_or_ruling_reasoning_is_422(desk):
     from arbitration import intervention, rulings
     from desk.core.errors import Invalid
-    complaint = cb.dispute('O-1', desk['users']['first'])
+    complaint = b.dispute('O-1', desk['users']['first'])
     past_evidence_period()
     with pytest.raises(Invalid) as err:
-        intervention.request_evidence(desk['users']['first'], row(complaint), {'party': 'buyer', 'note': '截图\x00'})
+        intervention.request_evidence(desk['users']['first'], b.reload(complaint), {'party': 'buyer', 'note': '截图\x00'})
     assert err.value.status == 422 and set(err.value.fields) == {'note'}
     with pytest.raises(Invalid) as err:
-        rulings.parse_ruling(row(complaint), dict(RULE, reasoning='理由\x00'), 10000)
+        rulings.parse_ruling(b.reload(complaint), dict(RULE, reasoning='理由\x00'), 10000)
     assert err.value.status == 422 and set(err.value.fields) == {'reasoning'}
 
 
 def test_a_nul_in_a_resolution_note_or_an_appeal_reason_is_422(desk):
     from arbitration import rulings
     from desk.core.errors import Invalid
-    platform = cb.case('P-1', amount_fen=10000)
+    platform = b.case('P-1', amount_fen=10000)
     ok(act(desk, 'plain', platform, 'claim'))
     with pytest.raises(Invalid) as err:
-        rulings.resolve(desk['users']['plain'], row(platform), {'remedy': {'type': 'none'}, 'note': '说明\x00'})
+        rulings.resolve(desk['users']['plain'], b.reload(platform), {'remedy': {'type': 'none'}, 'note': '说明\x00'})
     assert err.value.status == 422 and set(err.value.fields) == {'note'}
     complaint = ruled(desk, order_no='O-2')
     with pytest.raises(Invalid) as err:

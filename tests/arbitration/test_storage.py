@@ -6,9 +6,8 @@ import os
 import pytest
 
 from arbitration.storage import LocalStorage, get_storage, is_sha256
-from tests import case_builders as cb
-from tests import evidence_helpers as ev
-from tests.web.api.test_openapi import assert_valid
+from tests import builders as b
+from tests.support import assert_valid
 
 
 def test_put_open_exists(tmp_path):
@@ -57,11 +56,11 @@ def test_the_default_data_dir_is_evidence_in_the_instance_folder(make_app):
 
 
 def test_the_evidence_schema_is_the_real_representation(client, users, api_key, frozen):
-    case = ev.in_arbitration('O-1')
-    headers = api_key(cb.buyer_login('b-1'))
+    case = b.forced_dispute('O-1')
+    headers = api_key(b.buyer_login('b-1'))
     document = client.get('/api/openapi.json').get_json()
     response = client.post(f'/api/v1/complaints/{case.ticket_no}/evidence', headers=headers,
-                           data=ev.upload(ev.png_bytes()), content_type='multipart/form-data')
+                           data=b.upload(b.png_bytes()), content_type='multipart/form-data')
     assert response.status_code == 201
     item = response.get_json()
     assert set(document['components']['schemas']['Evidence']['required']) == set(item)
@@ -70,7 +69,7 @@ def test_the_evidence_schema_is_the_real_representation(client, users, api_key, 
     assert_valid(document, 'EvidenceList', listed)
     assert listed['items'][0]['thumbnail_url'] == f'/evidence/{item["id"]}/thumbnail'
     refused = client.post(f'/api/v1/complaints/{case.ticket_no}/evidence', headers=headers,
-                          data=ev.upload(ev.SVG, 'a.png'), content_type='multipart/form-data')
+                          data=b.upload(b.SVG, 'a.png'), content_type='multipart/form-data')
     assert refused.status_code == 415
     assert_valid(document, 'Error', refused.get_json())
     post = document['paths']['/complaints/{ticket_no}/evidence']['post']

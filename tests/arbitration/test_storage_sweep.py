@@ -15,8 +15,7 @@ from arbitration.jobs import purge_orphan_files
 from arbitration.storage import WITHDRAWN_PREFIX, LocalStorage
 from arbitration.storage_sweep import Purged, purge_orphans
 from config import load_config
-from tests import case_builders as cb
-from tests import evidence_helpers as ev
+from tests import builders as b
 from tests.support import isolated_cli
 
 NOW = dt.datetime(2026, 11, 25, 3, 0, 0)
@@ -67,9 +66,9 @@ def test_a_young_orphan_is_kept(store):
 
 
 def test_a_referenced_file_and_its_thumbnail_are_kept(store, frozen):
-    case = ev.in_arbitration('O-1')
-    item = evidence.submit_file(case, cb.buyer_login('b-1'), 'other', '', 'a.png',
-                                io.BytesIO(ev.png_bytes((600, 400))))
+    case = b.forced_dispute('O-1')
+    item = evidence.submit_file(case, b.buyer_login('b-1'), 'other', '', 'a.png',
+                                io.BytesIO(b.png_bytes((600, 400))))
     thumb = Blob.get_by_id(item.sha256).thumbnail_sha256
     assert thumb and store.exists(thumb), 'the thumbnail job ran inline after commit'
     orphan = stored(store, b'nobody refers to me', 2 * DAY)
@@ -127,15 +126,15 @@ def test_the_grace_defaults_to_the_setting(app, store, monkeypatch):
 
 
 def test_a_failed_upload_leaves_an_orphan_the_sweep_removes_later(store, frozen, monkeypatch):
-    case = ev.in_arbitration('O-9')
-    data = ev.png_bytes((9, 9))
+    case = b.forced_dispute('O-9')
+    data = b.png_bytes((9, 9))
     digest = hashlib.sha256(data).hexdigest()
 
     def boom(*args, **kwargs):
         raise RuntimeError('database went away')
     monkeypatch.setattr(evidence, 'record', boom)
     with pytest.raises(RuntimeError):
-        evidence.submit_file(case, cb.buyer_login('b-1'), 'other', '', 'a.png', io.BytesIO(data))
+        evidence.submit_file(case, b.buyer_login('b-1'), 'other', '', 'a.png', io.BytesIO(data))
     assert Blob.select().count() == 0 and Evidence.select().count() == 0
     assert store.exists(digest), 'the request leaves the stored file alone'
     now = frozen.now()

@@ -8,7 +8,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from tests.conftest import PASSWORD
-from tests.test_i18n import ensure_compiled, forget_loaded_translations
+from tests.support import ensure_compiled, forget_loaded_translations
 
 BROWSER_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking']
 

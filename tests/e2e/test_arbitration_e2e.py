@@ -12,7 +12,7 @@ from desk.cases.models import Appeal, Evidence, Ruling
 from desk.cases.models import Remedy
 from desk.cases.models import Complaint
 from web.buyer.links import make_token
-from tests import case_builders as cb
+from tests import builders as b
 from tests.e2e.conftest import chinese_context, login
 
 pytestmark = pytest.mark.e2e
@@ -40,7 +40,7 @@ def test_evidence_ruling_appeal_upheld(live_server, page, browser, users):
 
     first = users('senior_agent', username='laowang', display_name='老王')
     users('senior_agent', username='laoli', display_name='老李')
-    case = cb.dispute('KM20261124000088', first, amount_fen=10000)   # claimed: evidence period open
+    case = b.dispute('KM20261124000088', first, amount_fen=10000)   # claimed: evidence period open
     ticket = case.ticket_no
     assert case.state == 'in_arbitration' and case.evidence_due_at is not None
     users('merchant_staff', username='xingyao', display_name='星耀客服', merchant_ref='m-1')

@@ -6,14 +6,14 @@ import pytest
 
 from desk.cases.models import Complaint
 from web.buyer.links import make_token
-from tests.support import push_order
+from tests import builders as b
 
 pytestmark = pytest.mark.e2e
 
 
 def test_buyer_files_recharge_complaint_from_signed_link(live_server, page, app):
     from playwright.sync_api import expect
-    push_order('KM20261124000042', product='中国移动 话费 100 元', goods_type='phone_recharge',
+    b.push_order('KM20261124000042', product='中国移动 话费 100 元', goods_type='phone_recharge',
                amount='99.50', receiving_account='13812341234')
     token = make_token('b-1', 'KM20261124000042')
 

@@ -4,8 +4,8 @@ import pytest
 
 from desk.parties import accounts
 from desk.parties.models import LoginFailure, User
-from tests.conftest import PASSWORD, csrf_token, login
-from tests.support import isolated_client
+from tests.conftest import PASSWORD
+from tests.support import csrf_token, isolated_client, login
 
 WRONG = 'Wrong username or password.'
 

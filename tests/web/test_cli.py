@@ -3,7 +3,8 @@ import pytest
 
 from desk.parties.models import ROLES, ApiKey, Buyer, Merchant, User
 from desk.orders.models import Order
-from tests.support import isolated_cli, isolated_client, push_order
+from tests import builders as b
+from tests.support import isolated_cli, isolated_client, login
 
 
 @pytest.fixture
@@ -37,7 +38,6 @@ def test_create_user(cli):
 
 
 def test_created_user_can_log_in(app, cli):
-    from tests.conftest import login
     assert create_user(cli, role='supervisor').exit_code == 0
     client = isolated_client(app)
     assert login(client, 'zhang', 'long-enough-1').headers['Location'] == '/admin/'
@@ -87,7 +87,7 @@ def test_short_password_and_taken_username(cli):
 
 def test_create_api_key_prints_a_working_key(app, cli, users):
     users('integration', username='marketplace')
-    push_order('KM-CLI-1')
+    b.push_order('KM-CLI-1')
     result = cli('create-api-key', '--user', 'marketplace', '--name', 'shop system')
     assert result.exit_code == 0, result.output
     secret = result.output.strip()
@@ -145,7 +145,6 @@ def test_seed_demo(app, cli):
 
     # the demo logins work and see data
     from web.demo import DEMO_PASSWORD
-    from tests.conftest import login
     client = isolated_client(app)
     assert login(client, 'admin', DEMO_PASSWORD).headers['Location'] == '/admin/'
     shop = User.get(User.role == 'merchant_staff')

@@ -7,24 +7,17 @@ poll the database with a time bound: the worker runs in another process, so ther
 nothing to wait on but the data.
 """
 import datetime as dt
-import os
-import signal
-import subprocess
-import sys
 import time
 
 import pytest
-import redis
-from rq import Queue
 from rq.cron import get_cron_job_ids
-from rq.job import Job
 
-from desk.core import clock, tasks
+from desk.core import clock
 from desk.orders import imports
 from desk.core.db import database
 from desk.orders.models import ImportRun, Order
 from desk.parties.models import LoginFailure
-from tests.support import ROOT
+from tests.support import diagnostics
 
 pytestmark = pytest.mark.redis
 
@@ -40,72 +33,6 @@ CSV = (
     '2026-11-22T09:15:00+08:00,bank,江苏\n'
     'W-4,b-3,张敏,,m-2,速通话费充值,坏行,not_a_type,-1,yesterday,cash,\n'
 )
-
-
-def rq_command(*args):
-    """`rq …` from this interpreter's environment (the venv's `rq` script, as in the Procfile)."""
-    script = os.path.join(os.path.dirname(sys.executable), 'rq')
-    if os.path.exists(script):
-        return [script, *args]
-    return [sys.executable, '-m', 'rq.cli', *args]
-
-
-@pytest.fixture
-def redis_conn(redis_url):
-    connection = redis.Redis.from_url(redis_url)
-    connection.flushdb()
-    yield connection
-    connection.flushdb()
-
-
-@pytest.fixture
-def spawn(settings, redis_url, redis_conn, tmp_path):
-    """spawn(name, *rq_args) -> a running `rq …` subprocess, stopped after the test."""
-    env = dict(os.environ,
-               DESK_ENV='testing', DESK_SECRET_KEY=settings['SECRET_KEY'],
-               DESK_DATABASE_URL=settings['DATABASE_URL'], DESK_DATA_DIR=settings['DATA_DIR'],
-               DESK_REDIS_URL=redis_url, PYTHONUNBUFFERED='1')
-    started = []
-
-    def start(name, *args):
-        log = open(tmp_path / f'{name}.log', 'w+')
-        proc = subprocess.Popen(rq_command(*args), cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
-                                stdout=log, stderr=subprocess.STDOUT)
-        proc.log = log
-        started.append(proc)
-        return proc
-
-    yield start
-    for proc in started:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        proc.log.close()
-
-
-@pytest.fixture
-def worker(spawn, redis_url):
-    proc = spawn('worker', 'worker', '--with-scheduler', '-w', 'web.worker.DeskWorker', '--url', redis_url,
-                 '--name', f'desk-test-{os.getpid()}', 'desk')
-    return proc
-
-
-def diagnostics(redis_conn, *procs):
-    """What went wrong, for the assertion message: failed jobs and the processes' output."""
-    failed = Queue(tasks.QUEUE, connection=redis_conn).failed_job_registry
-    lines = [f'failed jobs: {failed.get_job_ids()}']
-    for job_id in failed.get_job_ids():
-        result = Job.fetch(job_id, connection=redis_conn).latest_result()
-        lines.append(f'{job_id}: {result.exc_string if result else "?"}')
-    for proc in procs:
-        proc.log.flush()
-        proc.log.seek(0)
-        lines.append(f'--- {proc.args[1]} (exit {proc.poll()}) ---\n' + proc.log.read()[-4000:])
-    return '\n'.join(lines)
 
 
 def wait_until(condition, redis_conn, *procs):

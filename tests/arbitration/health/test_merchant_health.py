@@ -20,9 +20,9 @@ from desk.core import clock
 from desk.cases.models import Complaint
 from desk.core.errors import NotFound
 from desk.orders.models import Order
-from tests import case_builders as cb
-from tests import complaint_helpers as h
-from tests.conftest import T0, login
+from tests import builders as b
+from tests.conftest import T0
+from tests.support import csrf_token, isolated_client, login
 
 H = dt.timedelta(hours=1)
 D = dt.timedelta(days=1)
@@ -31,8 +31,8 @@ _n = {'n': 0}
 
 def orders(merchant_ref, count, paid_at=None):
     """`count` orders of `merchant_ref` paid at `paid_at` (default: a day before T0)."""
-    merchant = h.merchant(merchant_ref)
-    buyer = h.buyer('b-1')
+    merchant = b.merchant(merchant_ref)
+    buyer = b.buyer('b-1')
     rows = []
     for _ in range(count):
         _n['n'] += 1
@@ -64,7 +64,7 @@ def ruling(c, responsibility, at, active=True, round_=1):
 
 
 def violation(merchant_ref, code, c=None, at=T0, state='active'):
-    v = record_violation(h.merchant(merchant_ref).id, code, c, reason='test' if code == 'manual' else None, now=at)
+    v = record_violation(b.merchant(merchant_ref).id, code, c, reason='test' if code == 'manual' else None, now=at)
     if state != 'active':
         Violation.update(state=state).where(Violation.id == v.id).execute()
     return v
@@ -110,8 +110,8 @@ def world(app, frozen):
 
 
 def test_every_figure_on_a_known_data_set(world):
-    standing.recompute([h.merchant('m-1').id])  # the world edits violations behind its back
-    f = merchant_health.compute([h.merchant('m-1').id])[h.merchant('m-1').id]
+    standing.recompute([b.merchant('m-1').id])  # the world edits violations behind its back
+    f = merchant_health.compute([b.merchant('m-1').id])[b.merchant('m-1').id]
     # orders paid in (T0 − 60 d, T0]: 9 of the complaints' orders + 4 + the one a second inside
     assert f['orders'] == 14
     # valid: on_time, late, missed, pending, exactly_24h
@@ -133,7 +133,7 @@ def test_every_figure_on_a_known_data_set(world):
 
 
 def test_figures_for_is_json_ready_and_stored(world):
-    merchant_id = h.merchant('m-1').id
+    merchant_id = b.merchant('m-1').id
     figures = merchant_health.figures_for(merchant_id)
     import json
     assert json.loads(json.dumps(figures)) == figures
@@ -145,7 +145,7 @@ def test_figures_for_is_json_ready_and_stored(world):
 
 
 def test_zero_orders_and_no_complaints_divide_by_nothing(app, frozen):
-    merchant_id = h.merchant('m-0').id
+    merchant_id = b.merchant('m-0').id
     f = merchant_health.figures_for(merchant_id)
     assert (f['orders'], f['complaints'], f['rulings'], f['defects']) == (0, 0, 0, 0)
     for key in ('complaint_rate_per_100_orders', 'answered_within_24h_rate', 'median_response_seconds',
@@ -156,7 +156,7 @@ def test_zero_orders_and_no_complaints_divide_by_nothing(app, frozen):
 
 def test_complaints_without_orders_in_the_window(app, frozen):
     complaint('m-1', T0 - 2 * D, answered_after=H, order=orders('m-1', 1, paid_at=T0 - 90 * D)[0])
-    f = merchant_health.compute()[h.merchant('m-1').id]
+    f = merchant_health.compute()[b.merchant('m-1').id]
     assert (f['orders'], f['complaints'], f['complaint_rate'], f['defect_rate']) == (0, 1, None, None)
     assert f['answered_rate'] == 1.0 and f['median_response_seconds'] == 3600
 
@@ -179,22 +179,22 @@ def test_trusted_badge_and_healthy_mark(app, frozen, orders_n, defects, points, 
     if points:
         violation('m-1', 'manual', at=T0 - D)
         Violation.update(points=points).where(Violation.code == 'manual').execute()
-    standing.recompute([h.merchant('m-1').id])  # the points were edited behind its back
-    f = merchant_health.compute()[h.merchant('m-1').id]
+    standing.recompute([b.merchant('m-1').id])  # the points were edited behind its back
+    f = merchant_health.compute()[b.merchant('m-1').id]
     assert (f['trusted'], f['healthy']) == (trusted, healthy)
 
 
 def test_trusted_needs_the_minimum_orders_of_the_policy(app, frozen):
     orders('m-1', 5)
-    assert merchant_health.compute()[h.merchant('m-1').id]['trusted'] is True
+    assert merchant_health.compute()[b.merchant('m-1').id]['trusted'] is True
     MerchantHealthPolicy.update(trusted_min_orders=6).execute()
-    assert merchant_health.compute()[h.merchant('m-1').id]['trusted'] is False
+    assert merchant_health.compute()[b.merchant('m-1').id]['trusted'] is False
 
 
 def test_sync_standing_copies_points_and_drops_the_badge(app, frozen):
     orders('m-1', 10)
     merchant_health.refresh()
-    merchant_id = h.merchant('m-1').id
+    merchant_id = b.merchant('m-1').id
     assert MerchantHealth.get_by_id(merchant_id).trusted is True
     violation('m-1', 'fake_delivery')
     from arbitration.penalties import standing
@@ -205,7 +205,7 @@ def test_sync_standing_copies_points_and_drops_the_badge(app, frozen):
 
 
 def test_one_merchant_or_all_give_the_same_figures(world):
-    h.merchant('m-2')
+    b.merchant('m-2')
     orders('m-2', 3)
     everyone = merchant_health.compute()
     for merchant_id, figures in everyone.items():
@@ -213,14 +213,14 @@ def test_one_merchant_or_all_give_the_same_figures(world):
 
 
 def test_refresh_writes_a_row_per_merchant_and_one_snapshot_per_day(world):
-    h.merchant('m-empty')
+    b.merchant('m-empty')
     assert merchant_health.refresh() == 2
     assert merchant_health.refresh() == 2  # twice on one day: the same rows
     assert MerchantHealth.select().count() == 2
     assert MerchantHealthDay.select().count() == 1  # the empty merchant has nothing to plot
     clock.advance(days=1)
-    merchant_health.refresh([h.merchant('m-1').id])
-    points = merchant_health.trend(h.merchant('m-1').id, days=3)
+    merchant_health.refresh([b.merchant('m-1').id])
+    points = merchant_health.trend(b.merchant('m-1').id, days=3)
     assert [p[0].isoformat() for p in points] == ['2026-11-23', '2026-11-24', '2026-11-25']
     assert points[0][1]['defect_rate'] is None
     assert points[1][1]['defect_rate'] == pytest.approx(2 / 14)
@@ -230,7 +230,7 @@ def test_refresh_writes_a_row_per_merchant_and_one_snapshot_per_day(world):
     assert MerchantHealthDay.select().count() == 2
     clock.advance(days=merchant_health.KEEP_DAYS)  # 2027-12-30: the 24th is older than 400 days
     orders('m-1', 1, paid_at=clock.now() - H)
-    merchant_health.refresh([h.merchant('m-1').id])
+    merchant_health.refresh([b.merchant('m-1').id])
     assert MerchantHealthDay.select().count() == 3  # only the full run prunes
     merchant_health.refresh()
     assert sorted(d.day.isoformat() for d in MerchantHealthDay.select()) == ['2026-11-25', '2027-12-30']
@@ -249,7 +249,7 @@ def _health_rows():
         ('e', 9.0, 0.2, 86000, 1.0, 0.05, 4, 50, False, 20),
     ]
     for ref, cr, ar, med, lr, dr, level, points, trusted, n in values:
-        merchant = h.merchant(ref)
+        merchant = b.merchant(ref)
         MerchantHealth.create(merchant=merchant.id, computed_at=T0, window_days=60, orders=n, complaint_rate=cr,
                               answered_rate=ar, median_response_seconds=med, loss_rate=lr, defect_rate=dr,
                               healthy=None if dr is None else dr < 0.01, trusted=trusted, level=level,
@@ -263,7 +263,7 @@ def test_the_list_sorts_by_each_figure_nulls_last_in_keyset_pages(app, sort, des
     values = _health_rows()
     index = ('complaint_rate', 'answered_rate', 'median_response_seconds', 'loss_rate', 'defect_rate', 'level',
              'active_points', 'trusted', 'orders').index(sort) + 1
-    ids = {v[0]: h.merchant(v[0]).id for v in values}
+    ids = {v[0]: b.merchant(v[0]).id for v in values}
     present = sorted((v for v in values if v[index] is not None), key=lambda v: (v[index], ids[v[0]]),
                      reverse=descending)
     absent = sorted((v for v in values if v[index] is None), key=lambda v: ids[v[0]], reverse=descending)
@@ -304,7 +304,7 @@ def test_the_list_page_for_supervisors(app, client, users):
 
 def test_the_merchant_page_shows_standing_health_and_trends(world, client, users):
     merchant_health.refresh()
-    filed = cb.case('SP-1', category='not_as_described', merchant_ref='m-1')  # the 6th valid one: a spike
+    filed = b.case('SP-1', category='not_as_described', merchant_ref='m-1')  # the 6th valid one: a spike
     login(client, users('admin').username)
     page = client.get('/admin/merchant-health/m-1')
     html = page.get_data(as_text=True)
@@ -321,11 +321,10 @@ def test_the_merchant_page_shows_standing_health_and_trends(world, client, users
 
 
 def test_recompute_buttons(world, client, users):
-    from tests.conftest import csrf_token
     login(client, users('supervisor').username)
     token = csrf_token(client, '/admin/merchant-health/m-1')
     assert client.post('/admin/merchant-health/m-1', data={'csrf_token': token}).status_code == 302
-    assert MerchantHealth.get_by_id(h.merchant('m-1').id).defects == 2
+    assert MerchantHealth.get_by_id(b.merchant('m-1').id).defects == 2
     MerchantHealth.delete().execute()
     assert client.post('/admin/merchant-health/', data={'csrf_token': token}).status_code == 302
     assert MerchantHealth.select().count() == 1  # no Redis in tests: the job ran inline
@@ -335,10 +334,10 @@ def test_recompute_buttons(world, client, users):
 @pytest.mark.parametrize('role, status', [('merchant_staff', 403), ('agent', 403), ('buyer', 403),
                                           ('supervisor', 200), ('admin', 200)])
 def test_only_supervisors_and_admins_open_the_backoffice_pages(app, client, users, role, status):
-    h.merchant('m-1')
+    b.merchant('m-1')
     kwargs = {'merchant_ref': 'm-1'} if role == 'merchant_staff' else {'buyer_ref': 'b-1'} if role == 'buyer' else {}
     if role == 'buyer':
-        h.buyer('b-1')
+        b.buyer('b-1')
     login(client, users(role, **kwargs).username)
     assert client.get('/admin/merchant-health/').status_code == status
     assert client.get('/admin/merchant-health/m-1').status_code == status
@@ -366,34 +365,32 @@ def _render_partial(app, user, merchant):
 
 
 def test_the_console_partial_shows_the_merchants_own_health(world, app):
-    html = _render_partial(app, cb.merchant_login('m-1'), h.merchant('m-1'))
+    html = _render_partial(app, b.merchant_login('m-1'), b.merchant('m-1'))
     assert 'id="merchant-health"' in html and html.count('<svg') == 3
     assert 'data-figure="answered_rate">50.0 %' in html
     assert 'data-figure="median_response_seconds">17 h 00 min' in html
 
 
 def test_a_merchant_sees_only_its_own_health(world, app):
-    h.merchant('m-2')
+    b.merchant('m-2')
     with pytest.raises(NotFound):
-        _render_partial(app, cb.merchant_login('m-2'), h.merchant('m-1'))
+        _render_partial(app, b.merchant_login('m-2'), b.merchant('m-1'))
     with pytest.raises(NotFound):
-        merchant_health.visible_merchant(cb.buyer_login('b-1'), h.merchant('m-1').id)
-    assert merchant_health.visible_merchant(cb.merchant_login('m-2'), h.merchant('m-2').id).ref == 'm-2'
+        merchant_health.visible_merchant(b.buyer_login('b-1'), b.merchant('m-1').id)
+    assert merchant_health.visible_merchant(b.merchant_login('m-2'), b.merchant('m-2').id).ref == 'm-2'
 
 
 def test_trusted_badge_shows_in_the_partial(app, frozen):
     orders('m-1', 10)
-    html = _render_partial(app, cb.merchant_login('m-1'), h.merchant('m-1'))
+    html = _render_partial(app, b.merchant_login('m-1'), b.merchant('m-1'))
     assert 'data-mark="trusted"' in html and 'data-mark="healthy"' in html
 
 
 def test_admins_edit_the_policy_and_nonsense_is_refused(app, client, users):
-    from tests.conftest import csrf_token
     row = merchant_health.policy()
     url = f'/admin/health-policy/edit/?id={row.id}'
     login(client, users('supervisor').username)
     assert client.get(url).status_code == 403
-    from tests.support import isolated_client
     client = isolated_client(app)
     login(client, users('admin').username)
     data = dict(csrf_token=csrf_token(client, url), window_days='30', healthy_defect_pct='2',
@@ -411,10 +408,10 @@ def test_the_daily_job_refreshes_every_merchant(world):
     from app import PERIODIC_JOBS
     from arbitration.jobs import refresh_merchant_health
     assert (refresh_merchant_health, 86400) in PERIODIC_JOBS
-    h.merchant('m-2')
+    b.merchant('m-2')
     assert refresh_merchant_health() == 2
-    assert MerchantHealth.get_by_id(h.merchant('m-1').id).defects == 2
-    assert refresh_merchant_health([h.merchant('m-2').id]) == 1
+    assert MerchantHealth.get_by_id(b.merchant('m-1').id).defects == 2
+    assert refresh_merchant_health([b.merchant('m-2').id]) == 1
 
 
 def test_the_merchant_page_carries_the_penalty_panel(world, client, users):
@@ -424,7 +421,7 @@ def test_the_merchant_page_carries_the_penalty_panel(world, client, users):
 
 
 def test_my_standing_in_the_merchant_console_shows_my_health(world, client):
-    login(client, cb.merchant_login('m-1').username)
+    login(client, b.merchant_login('m-1').username)
     page = client.get('/merchant/standing/')
     html = page.get_data(as_text=True)
     assert page.status_code == 200

@@ -2,7 +2,6 @@
 API, with every bad input of issue 8."""
 import datetime as dt
 import io
-import json
 
 import pytest
 
@@ -10,28 +9,18 @@ from arbitration.penalties import deposit, manual_violations, penalty_appeals, s
 from arbitration.penalties.models import Violation
 from arbitration.penalties.models import (AppealEvidence, DepositEntry, ViolationAppeal, ViolationComplaint, ViolationRule)
 from desk.core import clock
-from desk.messaging.models import Outbox
 from desk.core.errors import Conflict, Forbidden, Invalid, NotFound
-from desk.parties.models import Merchant
-from tests import case_builders as cb
-from tests import complaint_helpers as h
-
-PNG = (b'\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15'
-       b'\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82')
+from tests import builders as b
 
 
 @pytest.fixture
 def people(app, users, frozen):
-    h.merchant('m-1')
-    h.merchant('m-2')
+    b.merchant('m-1')
+    b.merchant('m-2')
     return {'supervisor': users('supervisor', 'boss'), 'admin': users('admin', 'root'),
             'agent': users('agent', 'ag'), 'integration': users('integration', 'market'),
-            'shop1': h.staff_user(users, 'm-1', username='shop1'),
-            'shop2': h.staff_user(users, 'm-2', username='shop2')}
-
-
-def m(ref='m-1'):
-    return Merchant.get(Merchant.ref == ref)
+            'shop1': b.staff_user(users, 'm-1', username='shop1'),
+            'shop2': b.staff_user(users, 'm-2', username='shop2')}
 
 
 def chain_ok(merchant):
@@ -41,18 +30,14 @@ def chain_ok(merchant):
     for e in entries:
         running += e.amount_fen
         assert e.balance_after_fen == running, e.id
-    assert deposit.balance_of(merchant.id) == running == m(merchant.ref).deposit_fen
+    assert deposit.balance_of(merchant.id) == running == b.merchant(merchant.ref).deposit_fen
     return running
-
-
-def outbox_templates():
-    return [json.loads(r.payload)['template'] for r in Outbox.select().where(Outbox.topic == 'notify').order_by(Outbox.id)]
 
 
 # --- ledger ---------------------------------------------------------------------------------
 
 def test_top_up_fine_and_refund_chain(people):
-    shop = m()
+    shop = b.merchant()
     entry, created = deposit.top_up(people['admin'], shop, 100000, 'first deposit')
     assert created and entry.balance_after_fen == 100000
     v = violations.record_violation(shop.id, 'fake_delivery')
@@ -66,7 +51,7 @@ def test_top_up_fine_and_refund_chain(people):
 
 
 def test_fine_is_charged_once_per_violation(people):
-    shop = m()
+    shop = b.merchant()
     v = violations.record_violation(shop.id, 'fake_delivery')
     assert deposit.charge_fines([v]) == []
     violations.record_many([(shop.id, 'no_response', None, None)])  # no fine: no entry
@@ -76,7 +61,7 @@ def test_fine_is_charged_once_per_violation(people):
 @pytest.mark.parametrize('amount', [0, -1, -100000])
 def test_top_up_of_zero_or_less_is_422(people, amount):
     with pytest.raises(Invalid) as err:
-        deposit.top_up(people['admin'], m(), amount, '')
+        deposit.top_up(people['admin'], b.merchant(), amount, '')
     assert 'amount' in err.value.fields
     assert DepositEntry.select().count() == 0
 
@@ -84,11 +69,11 @@ def test_top_up_of_zero_or_less_is_422(people, amount):
 @pytest.mark.parametrize('role', ['agent', 'shop1'])
 def test_top_up_by_other_roles_is_403(people, role):
     with pytest.raises(Forbidden):
-        deposit.top_up(people[role], m(), 100, '')
+        deposit.top_up(people[role], b.merchant(), 100, '')
 
 
 def test_idempotent_top_up_retry(people):
-    shop = m()
+    shop = b.merchant()
     first, created = deposit.top_up(people['integration'], shop, 5000, 'pay-in', idempotency_key='k-1')
     again, created_again = deposit.top_up(people['integration'], shop, 5000, 'pay-in', idempotency_key='k-1')
     assert (created, created_again, again.id) == (True, False, first.id)
@@ -96,12 +81,12 @@ def test_idempotent_top_up_retry(people):
     with pytest.raises(Conflict):  # the same key for something else
         deposit.top_up(people['integration'], shop, 6000, 'pay-in', idempotency_key='k-1')
     with pytest.raises(Conflict):
-        deposit.top_up(people['integration'], m('m-2'), 5000, 'pay-in', idempotency_key='k-1')
-    assert chain_ok(m('m-2')) == 0
+        deposit.top_up(people['integration'], b.merchant('m-2'), 5000, 'pay-in', idempotency_key='k-1')
+    assert chain_ok(b.merchant('m-2')) == 0
 
 
 def test_uncovered_fine_goes_negative_in_full_and_top_up_covers_it(people):
-    shop = m()
+    shop = b.merchant()
     deposit.top_up(people['admin'], shop, 10000, '')
     violations.record_violation(shop.id, 'fake_delivery')  # 500.00 against 100.00
     assert chain_ok(shop) == -40000
@@ -113,7 +98,7 @@ def test_uncovered_fine_goes_negative_in_full_and_top_up_covers_it(people):
 
 
 def test_uncovered_fine_puts_the_standing_on_deposit_hold(people):
-    shop = m()
+    shop = b.merchant()
     violations.record_violation(shop.id, 'fake_delivery')
     assert standing.recompute([shop.id])[shop.id].deposit_hold is True
     deposit.top_up(people['admin'], shop, 50000, '')
@@ -121,7 +106,7 @@ def test_uncovered_fine_puts_the_standing_on_deposit_hold(people):
 
 
 def test_inactive_rule_records_nothing(people):
-    shop = m()
+    shop = b.merchant()
     ViolationRule.update(active=False).where(ViolationRule.code == 'fake_delivery').execute()
     assert violations.record_violation(shop.id, 'fake_delivery') is None
     assert Violation.select().count() == 0 and DepositEntry.select().count() == 0
@@ -132,8 +117,8 @@ def test_inactive_rule_records_nothing(people):
 # --- manual violations ---------------------------------------------------------------------------
 
 def test_manual_violation_by_a_supervisor(people):
-    shop = m()
-    complaint = cb.case('O-9', merchant_ref='m-1')
+    shop = b.merchant()
+    complaint = b.case('O-9', merchant_ref='m-1')
     v = manual_violations.record_manual(people['supervisor'], shop, 5, 20000, '  刷单  ', complaint.ticket_no)
     assert (v.code, v.points, v.fine_fen, v.reason, v.created_by_id) == ('manual', 5, 20000, '刷单', people['supervisor'].id)
     assert v.expires_at == clock.now() + dt.timedelta(days=365)
@@ -148,38 +133,38 @@ def test_manual_violation_by_a_supervisor(people):
 ])
 def test_manual_violation_bad_input_is_422(people, points, fine, reason, field):
     with pytest.raises(Invalid) as err:
-        manual_violations.record_manual(people['supervisor'], m(), points, fine, reason)
+        manual_violations.record_manual(people['supervisor'], b.merchant(), points, fine, reason)
     assert field in err.value.fields
     assert Violation.select().count() == 0
 
 
 def test_manual_violation_on_another_merchants_ticket_is_422(people):
-    complaint = cb.case('O-9', merchant_ref='m-2')
+    complaint = b.case('O-9', merchant_ref='m-2')
     with pytest.raises(Invalid) as err:
-        manual_violations.record_manual(people['supervisor'], m(), 1, 0, 'x', complaint.ticket_no)
+        manual_violations.record_manual(people['supervisor'], b.merchant(), 1, 0, 'x', complaint.ticket_no)
     assert 'ticket_no' in err.value.fields
 
 
 @pytest.mark.parametrize('role', ['agent', 'shop1', 'integration'])
 def test_manual_violation_by_others_is_403(people, role):
     with pytest.raises(Forbidden):
-        manual_violations.record_manual(people[role], m(), 1, 0, 'x')
+        manual_violations.record_manual(people[role], b.merchant(), 1, 0, 'x')
 
 
 # --- appeals ---------------------------------------------------------------------------------
 
 def test_appeal_and_revoke_restore_points_and_money(people):
-    shop = m()
+    shop = b.merchant()
     deposit.top_up(people['admin'], shop, 50000, '')
     v = violations.record_violation(shop.id, 'fake_delivery')
     assert standing.recompute([shop.id])[shop.id].level == 1
     assert chain_ok(shop) == 0
     clock.advance(days=6)
-    appeal = penalty_appeals.appeal(people['shop1'], v.id, '卡密已发放,有截图', [('proof.png', io.BytesIO(PNG))])
+    appeal = penalty_appeals.appeal(people['shop1'], v.id, '卡密已发放,有截图', [('proof.png', io.BytesIO(b.PNG))])
     assert appeal.state == 'open'
     ev = AppealEvidence.get(AppealEvidence.appeal == appeal.id)
-    assert (ev.mime, ev.filename, ev.size) == ('image/png', 'proof.png', len(PNG))
-    assert 'violation_appeal_filed' in outbox_templates()
+    assert (ev.mime, ev.filename, ev.size) == ('image/png', 'proof.png', len(b.PNG))
+    assert 'violation_appeal_filed' in b.outbox_templates()
     decided = penalty_appeals.decide(people['supervisor'], appeal.id, 'revoke', '证据充分')
     assert (decided.state, decided.decided_by_id, decided.decision_note) == ('revoked', people['supervisor'].id, '证据充分')
     v = Violation.get_by_id(v.id)
@@ -187,23 +172,23 @@ def test_appeal_and_revoke_restore_points_and_money(people):
     row = standing.standing_of(shop.id)
     assert (row.active_points, row.level) == (0, 0)
     assert chain_ok(shop) == 50000
-    assert outbox_templates()[-1] == 'violation_appeal_revoked'
+    assert b.outbox_templates()[-1] == 'violation_appeal_revoked'
     with pytest.raises(Conflict):  # deciding a decided appeal
         penalty_appeals.decide(people['supervisor'], appeal.id, 'uphold', 'again')
 
 
 def test_upheld_appeal_changes_nothing(people):
-    shop = m()
+    shop = b.merchant()
     v = violations.record_violation(shop.id, 'fake_delivery')
     appeal = penalty_appeals.appeal(people['shop1'], v.id, 'no')
     penalty_appeals.decide(people['admin'], appeal.id, 'uphold', '证据不足')
     assert Violation.get_by_id(v.id).state == 'active'
     assert chain_ok(shop) == -50000
-    assert outbox_templates()[-1] == 'violation_appeal_upheld'
+    assert b.outbox_templates()[-1] == 'violation_appeal_upheld'
 
 
 def test_appeal_after_seven_days_is_409_naming_the_date(people):
-    v = violations.record_violation(m().id, 'no_response')
+    v = violations.record_violation(b.merchant().id, 'no_response')
     clock.advance(days=7)
     penalty_appeals._check_open(v, clock.now())  # the last second still counts
     clock.advance(seconds=1)
@@ -214,7 +199,7 @@ def test_appeal_after_seven_days_is_409_naming_the_date(people):
 
 
 def test_appeal_of_another_merchants_violation_is_404(people):
-    v = violations.record_violation(m('m-2').id, 'no_response')
+    v = violations.record_violation(b.merchant('m-2').id, 'no_response')
     with pytest.raises(NotFound):
         penalty_appeals.appeal(people['shop1'], v.id, 'mine?')
     with pytest.raises(NotFound):
@@ -222,7 +207,7 @@ def test_appeal_of_another_merchants_violation_is_404(people):
 
 
 def test_second_appeal_is_409(people):
-    v = violations.record_violation(m().id, 'no_response')
+    v = violations.record_violation(b.merchant().id, 'no_response')
     penalty_appeals.appeal(people['shop1'], v.id, 'first')
     with pytest.raises(Conflict):
         penalty_appeals.appeal(people['shop1'], v.id, 'second')
@@ -230,14 +215,14 @@ def test_second_appeal_is_409(people):
 
 @pytest.mark.parametrize('state', ['revoked', 'expired'])
 def test_appeal_of_an_ended_violation_is_409(people, state):
-    v = violations.record_violation(m().id, 'no_response')
+    v = violations.record_violation(b.merchant().id, 'no_response')
     Violation.update(state=state).execute()
     with pytest.raises(Conflict):
         penalty_appeals.appeal(people['shop1'], v.id, 'why')
 
 
 def test_appeal_needs_a_reason_and_a_merchant(people):
-    v = violations.record_violation(m().id, 'no_response')
+    v = violations.record_violation(b.merchant().id, 'no_response')
     with pytest.raises(Invalid) as err:
         penalty_appeals.appeal(people['shop1'], v.id, '  ')
     assert 'reason' in err.value.fields
@@ -247,14 +232,14 @@ def test_appeal_needs_a_reason_and_a_merchant(people):
 
 def test_appeal_evidence_goes_through_the_upload_checks(people):
     from desk.core.errors import Unsupported
-    v = violations.record_violation(m().id, 'no_response')
+    v = violations.record_violation(b.merchant().id, 'no_response')
     with pytest.raises(Unsupported):
         penalty_appeals.appeal(people['shop1'], v.id, 'x', [('a.html', io.BytesIO(b'<html><script>1</script>'))])
     assert ViolationAppeal.select().count() == 0
 
 
 def test_decide_bad_input(people):
-    v = violations.record_violation(m().id, 'no_response')
+    v = violations.record_violation(b.merchant().id, 'no_response')
     appeal = penalty_appeals.appeal(people['shop1'], v.id, 'x')
     for role in ('agent', 'shop1', 'shop2'):
         with pytest.raises(Forbidden):
@@ -272,11 +257,11 @@ def test_decide_bad_input(people):
 def test_api_appeal_decision_and_ledger(client, people, api_key):
     shop1, shop2, boss = api_key(people['shop1']), api_key(people['shop2']), api_key(people['supervisor'])
     market = api_key(people['integration'])
-    v = violations.record_violation(m().id, 'fake_delivery')
+    v = violations.record_violation(b.merchant().id, 'fake_delivery')
     assert client.post(f'/api/v1/violations/{v.id}/appeal', headers=shop2, json={'reason': 'x'}).status_code == 404
     assert client.post(f'/api/v1/violations/{v.id}/appeal', headers=shop1, json={}).status_code == 422
     r = client.post(f'/api/v1/violations/{v.id}/appeal', headers=shop1,
-                    data={'reason': '有证据', 'files': [(io.BytesIO(PNG), 'p.png'), (io.BytesIO(b'chat log'), 'c.txt')]},
+                    data={'reason': '有证据', 'files': [(io.BytesIO(b.PNG), 'p.png'), (io.BytesIO(b'chat log'), 'c.txt')]},
                     content_type='multipart/form-data')
     assert r.status_code == 201, r.get_json()
     body = r.get_json()
@@ -296,7 +281,7 @@ def test_api_appeal_decision_and_ledger(client, people, api_key):
 
 
 def test_api_appeal_after_seven_days(client, people, api_key):
-    v = violations.record_violation(m().id, 'no_response')
+    v = violations.record_violation(b.merchant().id, 'no_response')
     clock.advance(days=7, seconds=1)
     r = client.post(f'/api/v1/violations/{v.id}/appeal', headers=api_key(people['shop1']), json={'reason': 'x'})
     assert r.status_code == 409 and '2026-12-01' in r.get_json()['error']['message']
@@ -313,7 +298,7 @@ def test_api_manual_violation(client, people, api_key):
     assert r.status_code == 201, r.get_json()
     assert {k: r.get_json()[k] for k in ('code', 'points', 'fine', 'state')} == {
         'code': 'manual', 'points': 3, 'fine': '10.00', 'state': 'active'}
-    assert deposit.balance_of(m().id) == -1000
+    assert deposit.balance_of(b.merchant().id) == -1000
     assert client.post('/api/v1/merchants/zz/violations', headers=boss, json={'points': 1, 'reason': 'x'}).status_code == 404
 
 
@@ -330,19 +315,18 @@ def test_api_top_up(client, people, api_key):
     retry = client.post(url, headers=headers, json={'amount': '300.00', 'note': '缴纳保证金'})
     assert (retry.status_code, retry.get_json()['id']) == (200, first.get_json()['id'])
     assert client.post(url, headers=headers, json={'amount': '1.00'}).status_code == 409
-    assert deposit.balance_of(m().id) == 30000 == m().deposit_fen
-
+    assert deposit.balance_of(b.merchant().id) == 30000 == b.merchant().deposit_fen
 
 
 def test_a_nul_in_a_manual_violation_reason_is_422(people):
     with pytest.raises(Invalid) as err:
-        manual_violations.record_manual(people['supervisor'], m(), 1, 0, '理由\x00')
+        manual_violations.record_manual(people['supervisor'], b.merchant(), 1, 0, '理由\x00')
     assert err.value.status == 422 and set(err.value.fields) == {'reason'}
     assert Violation.select().count() == 0
 
 
 def test_a_nul_in_a_penalty_appeal_reason_or_decision_note_is_422(people):
-    v = violations.record_violation(m().id, 'no_response')
+    v = violations.record_violation(b.merchant().id, 'no_response')
     with pytest.raises(Invalid) as err:
         penalty_appeals.appeal(people['shop1'], v.id, '理由\x00')
     assert err.value.status == 422 and set(err.value.fields) == {'reason'}
@@ -355,6 +339,6 @@ def test_a_nul_in_a_penalty_appeal_reason_or_decision_note_is_422(people):
 
 def test_a_nul_in_a_top_up_note_is_422(people):
     with pytest.raises(Invalid) as err:
-        deposit.top_up(people['admin'], m(), 100, '备注\x00')
+        deposit.top_up(people['admin'], b.merchant(), 100, '备注\x00')
     assert err.value.status == 422 and set(err.value.fields) == {'note'}
     assert DepositEntry.select().count() == 0

@@ -24,7 +24,7 @@ from arbitration.penalties.models import DepositEntry
 from desk.core import clock
 from desk.core.errors import DomainError
 from desk.parties.models import Merchant, User
-from tests import case_builders as cb
+from tests import builders as b
 
 _numbers = itertools.count(1)
 
@@ -110,7 +110,7 @@ def test_the_ledger_is_exact_and_no_fine_is_silent(app, users, frozen, steps):
     actors = _actors(users)
     n = next(_numbers)
     clock.freeze(dt.datetime(2026, 11, 24, 2, 0, 0) + dt.timedelta(days=n))
-    staff = cb.merchant_login(f'dp-{n}')
+    staff = b.merchant_login(f'dp-{n}')
     merchant = Merchant.get(Merchant.ref == f'dp-{n}')
     model = {'top_ups': 0}
     keys = []

@@ -16,24 +16,25 @@ from desk.core import clock
 from desk.cases import complaints
 from desk.cases.models import Complaint
 from desk.core.db import atomic, connection
-from tests import case_builders as cb
-from tests import complaint_helpers as h
+from tests import builders as b
 from tests.conftest import T0, TEST_DB_URL
 
 DAY = dt.timedelta(days=1)
+
+pytestmark = pytest.mark.usefixtures('no_leftover_clock')
 _serial = {'n': 0}
 
 
 def file_one(merchant_ref='m-1', category='not_as_described'):
     """File one merchant-path complaint on a fresh order of `merchant_ref` (through the service)."""
     _serial['n'] += 1
-    return cb.case(f'S-{merchant_ref}-{_serial["n"]}', category=category, merchant_ref=merchant_ref)
+    return b.case(f'S-{merchant_ref}-{_serial["n"]}', category=category, merchant_ref=merchant_ref)
 
 
 def spikes(merchant_ref='m-1'):
     return list(Violation
                 .select()
-                .where((Violation.merchant == h.merchant(merchant_ref).id) & (Violation.code == 'complaint_spike'))
+                .where((Violation.merchant == b.merchant(merchant_ref).id) & (Violation.code == 'complaint_spike'))
                 .order_by(Violation.id))
 
 
@@ -92,7 +93,7 @@ def test_other_merchants_and_platform_cases_do_not_count(app, frozen):
 
 def test_withdrawn_complaints_do_not_count(app, frozen, users):
     filed = [file_one() for _ in range(4)]
-    complaints.withdraw(cb.buyer_login('b-1'), cb.reload(filed[0]))
+    complaints.withdraw(b.buyer_login('b-1'), b.reload(filed[0]))
     clock.advance(minutes=1)
     file_one()
     assert spikes() == []  # 3 valid + the new one
@@ -197,7 +198,7 @@ def test_two_filings_at_once_record_one_spike(app, frozen):
         clock.freeze(T0 + dt.timedelta(days=60 * round_))
         for _ in range(4):
             file_one()
-        orders = [h.order(f'RACE-{round_}-{n}') for n in range(2)]
+        orders = [b.order(f'RACE-{round_}-{n}') for n in range(2)]
         barrier = threading.Barrier(2, timeout=20)
         errors = []
 
@@ -221,8 +222,3 @@ def test_two_filings_at_once_record_one_spike(app, frozen):
         assert len(spikes()) == round_ + 1, round_
         assert len(linked(spikes()[-1])) == 5
 
-
-@pytest.fixture(autouse=True)
-def _no_leftover_clock():
-    yield
-    clock.unfreeze()

@@ -1,10 +1,8 @@
 """Merchant standing (SPEC §7): levels from active points, restrictions that end by
 themselves, expiry exact to the second through the deadline machinery, cleared (清退) as
 final, the deposit hold, and one announcement (inbox + webhook) per change, none without."""
-import contextlib
 import datetime as dt
 import json
-import logging
 
 import pytest
 
@@ -16,8 +14,9 @@ from desk.messaging import webhooks
 from desk.messaging.models import InboxMessage, Outbox
 from desk.core.db import atomic
 from desk.parties.models import User
-from tests import complaint_helpers as h
+from tests import builders as b
 from tests.conftest import T0
+from tests.support import count_queries
 
 YEAR = dt.timedelta(days=365)
 DAY = dt.timedelta(days=1)
@@ -30,10 +29,10 @@ def shop(app, users, frozen):
     These tests are about points: the rules carry no fines here, so an uncovered fine does
     not add a deposit hold (tested on its own below and in test_deposit.py beside this file)."""
     ViolationRule.update(fine_fen=0).execute()
-    staff = h.staff_user(users, 'm-1')
+    staff = b.staff_user(users, 'm-1')
     User.update(locale='en').where(User.id == staff.id).execute()  # the titles below are read in English
     webhooks.subscribe(users('integration'), 'http://127.0.0.1:9/hook', ['*'])
-    return {'merchant': h.merchant('m-1'), 'staff': staff}
+    return {'merchant': b.merchant('m-1'), 'staff': staff}
 
 
 def add(merchant, points, at=None, code='manual'):
@@ -62,23 +61,6 @@ def told(merchant, staff):
     return titles, hooks
 
 
-@contextlib.contextmanager
-def count_queries():
-    """The SQL statements run inside the block (peewee logs each at DEBUG)."""
-    records = []
-    handler = logging.Handler(logging.DEBUG)
-    handler.emit = records.append
-    logger = logging.getLogger('peewee')
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        yield records
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-
-
 def current(merchant):
     return standing.standing_for(_integration(), merchant.ref)
 
@@ -92,7 +74,7 @@ def _integration():
 @pytest.mark.parametrize('points, level', [(11, 0), (12, 1), (23, 1), (24, 2), (35, 2), (36, 3),
                                            (47, 3), (48, 4)])
 def test_level_thresholds(app, frozen, points, level):
-    merchant = h.merchant('m-1')
+    merchant = b.merchant('m-1')
     for _ in range(points):
         add(merchant, 1)
     result = standing.recompute([merchant.id])[merchant.id]
@@ -105,7 +87,7 @@ def test_level_thresholds(app, frozen, points, level):
 
 def test_thresholds_and_durations_come_from_the_table(app, frozen):
     """The level table is admin-editable: the recompute reads it."""
-    merchant = h.merchant('m-1')
+    merchant = b.merchant('m-1')
     StandingLevel.update(min_points=10).where(StandingLevel.code == 'warning').execute()
     StandingLevel.update(duration_seconds=3600).where(StandingLevel.code == 'no_listing').execute()
     add(merchant, 10)
@@ -171,7 +153,7 @@ def test_a_due_at_within_two_hours_is_scheduled_at_once(shop, frozen, monkeypatc
     scheduled = []
     monkeypatch.setattr(deadlines, 'schedule_many',
                         lambda name, rows: name == 'standing_due' and scheduled.append(list(rows)))
-    near, far = h.merchant('m-near'), h.merchant('m-far')
+    near, far = b.merchant('m-near'), b.merchant('m-far')
     add(near, 12, at=T0 - YEAR + dt.timedelta(hours=2))               # expires in exactly 2 h
     add(far, 12, at=T0 - YEAR + dt.timedelta(hours=2, seconds=1))     # a second later
     standing.recompute([near.id, far.id])
@@ -327,8 +309,8 @@ def test_a_rolled_back_recompute_announces_nothing(shop, frozen):
 def test_recording_recomputes_the_merchants_with_a_flat_number_of_statements(app, frozen):
     """`record_many` (the merchant-timeout batch records up to 1,000 at once) recomputes the
     merchants concerned set-based: 5 or 60 merchants, the same number of statements."""
-    small = [h.merchant(f'm-s{i}') for i in range(5)]
-    large = [h.merchant(f'm-l{i}') for i in range(60)]
+    small = [b.merchant(f'm-s{i}') for i in range(5)]
+    large = [b.merchant(f'm-l{i}') for i in range(60)]
 
     def run(merchants):
         with count_queries() as queries, atomic():
@@ -345,7 +327,7 @@ def test_recording_recomputes_the_merchants_with_a_flat_number_of_statements(app
 def test_recompute_all_equals_recomputing_each_merchant(app, users, frozen):
     import random
     rng = random.Random(8)
-    merchants = [h.merchant(f'm-{i}') for i in range(23)]
+    merchants = [b.merchant(f'm-{i}') for i in range(23)]
     for merchant in merchants:
         for _ in range(rng.randrange(0, 12)):
             at = T0 - dt.timedelta(days=rng.randrange(0, 500), seconds=rng.randrange(86400))
@@ -390,9 +372,9 @@ def test_recompute_all_equals_recomputing_each_merchant(app, users, frozen):
 
 
 def test_rebuild_standing_command(app, frozen):
-    merchant = h.merchant('m-1')
+    merchant = b.merchant('m-1')
     add(merchant, 30)
-    h.merchant('m-2')
+    b.merchant('m-2')
     result = app.test_cli_runner().invoke(args=['desk', 'rebuild-standing'])
     assert result.exit_code == 0, result.output
     assert 'rebuilt the standing of 2 merchant(s): 1 row(s) changed, 1 change(s) announced' in result.output

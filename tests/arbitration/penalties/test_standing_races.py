@@ -16,7 +16,7 @@ from arbitration.penalties.models import MerchantStanding
 from desk.core import clock, deadlines
 from desk.messaging import webhooks
 from desk.messaging.models import Outbox
-from tests import complaint_helpers as h
+from tests import builders as b
 from tests.conftest import T0
 from tests.support import run_together
 
@@ -42,7 +42,7 @@ def test_two_sweeps_at_once_expire_each_merchant_once(app, marketplace, frozen, 
     batches of 7; two sweeps in threads: every merchant drops to normal once, one
     announcement each, every violation expired."""
     monkeypatch.setattr(deadlines, 'BATCH', 7)
-    merchants = [h.merchant(f'm-{i:02d}') for i in range(30)]
+    merchants = [b.merchant(f'm-{i:02d}') for i in range(30)]
     for merchant in merchants:
         Violation.create(merchant=merchant.id, code='fake_delivery', points=12, fine_fen=0, at=T0,
                          expires_at=T0 + YEAR, state='active')
@@ -56,7 +56,7 @@ def test_two_sweeps_at_once_expire_each_merchant_once(app, marketplace, frozen, 
         return real.handler(ids, now)
 
     monkeypatch.setitem(deadlines.REGISTRY, 'standing_due', real._replace(handler=handler))
-    results = run_together(app, deadlines.advance_due, deadlines.advance_due)
+    results = run_together(deadlines.advance_due, deadlines.advance_due, app=app)
     assert sum(results) >= 30
     assert sorted(handled) == sorted(m.id for m in merchants), 'each merchant handed to a handler once'
     assert {r.level for r in MerchantStanding.select()} == {0}
@@ -68,11 +68,11 @@ def test_two_sweeps_at_once_expire_each_merchant_once(app, marketplace, frozen, 
 def test_two_recomputes_of_one_merchant_at_once_announce_once(app, marketplace, frozen):
     """A violation arrives; two recomputes run at once (a recording and a sweep, say): the
     second waits for the first's row lock and finds nothing left to change."""
-    merchant = h.merchant('m-1')
+    merchant = b.merchant('m-1')
     standing.recompute([merchant.id])
     Violation.create(merchant=merchant.id, code='manual', points=24, fine_fen=0, at=T0,
                      expires_at=T0 + YEAR, state='active', reason='r')
-    run_together(app, lambda: standing.recompute([merchant.id]), lambda: standing.recompute([merchant.id]))
+    run_together(lambda: standing.recompute([merchant.id]), lambda: standing.recompute([merchant.id]), app=app)
     assert announcements() == {'m-1': [('normal', 'no_listing')]}
     row = MerchantStanding.get_by_id(merchant.id)
     assert (row.level, row.version, row.restriction_until) == (2, 1, T0 + dt.timedelta(days=7))
@@ -80,9 +80,9 @@ def test_two_recomputes_of_one_merchant_at_once_announce_once(app, marketplace, 
 
 def test_two_first_recomputes_create_the_row_once(app, marketplace, frozen):
     """Neither has a standing row yet: both insert it (one yields to the other)."""
-    merchant = h.merchant('m-1')
+    merchant = b.merchant('m-1')
     Violation.create(merchant=merchant.id, code='manual', points=12, fine_fen=0, at=T0,
                      expires_at=T0 + YEAR, state='active', reason='r')
-    run_together(app, lambda: standing.recompute([merchant.id]), lambda: standing.recompute([merchant.id]))
+    run_together(lambda: standing.recompute([merchant.id]), lambda: standing.recompute([merchant.id]), app=app)
     assert MerchantStanding.select().count() == 1
     assert announcements() == {'m-1': [('normal', 'warning')]}

@@ -14,9 +14,8 @@ from arbitration.penalties import standing
 from arbitration.penalties.models import Violation
 from arbitration.penalties.models import MerchantStanding
 from desk.core import clock, tasks
-from tests import complaint_helpers as h
+from tests import builders as b
 from tests.conftest import T0
-from tests.web.test_worker import redis_conn  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.redis
 YEAR = dt.timedelta(days=365)
@@ -24,11 +23,11 @@ YEAR = dt.timedelta(days=365)
 
 def test_the_exact_time_job_expires_on_its_second(app, make_app, redis_url, redis_conn, frozen):  # noqa: F811
     redis_app = make_app(REDIS_URL=redis_url)
-    merchant = h.merchant('m-1')
+    merchant = b.merchant('m-1')
     expiry = T0 + dt.timedelta(hours=1)
     Violation.create(merchant=merchant.id, code='fake_delivery', points=12, fine_fen=0,
                      at=expiry - YEAR, expires_at=expiry, state='active')
-    later = h.merchant('m-2')
+    later = b.merchant('m-2')
     Violation.create(merchant=later.id, code='fake_delivery', points=12, fine_fen=0,
                      at=T0, expires_at=T0 + YEAR, state='active')
     with redis_app.test_request_context('/'):

@@ -14,12 +14,8 @@ from desk import jobs
 from desk.agent_desk.assignment import open_load
 from desk.cases.models import Category, Complaint, Event
 from desk.parties.models import User
-from tests import case_builders as b
-from tests.support import isolated_client
-
-
-def error(response):
-    return response.get_json()['error']
+from tests import builders as b
+from tests.support import error, isolated_client
 
 
 def owner_of(complaint):

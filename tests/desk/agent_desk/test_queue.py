@@ -11,7 +11,7 @@ import pytest
 from desk.agent_desk import assignment, queue
 from desk.core import clock, deadlines
 from desk.core.errors import Forbidden, Invalid
-from tests import case_builders as b
+from tests import builders as b
 from tests.conftest import T0
 
 MINUTE = dt.timedelta(minutes=1)

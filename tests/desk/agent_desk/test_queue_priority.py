@@ -3,7 +3,7 @@ after overdue cases, before the rest, whatever its tier or due time."""
 from desk.core import clock, deadlines
 from desk.agent_desk import queue
 from desk.cases.complaints import mark_external
-from tests import case_builders as b
+from tests import builders as b
 
 
 def _order():

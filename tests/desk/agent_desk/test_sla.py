@@ -16,7 +16,7 @@ from desk.cases import complaints
 from desk.cases.models import FAR_FUTURE, Event
 from desk.core.db import atomic
 from desk.agent_desk.models import BusinessHours, Holiday, SlaEvent, SlaPolicy
-from tests import case_builders as b
+from tests import builders as b
 from tests.conftest import T0
 
 MINUTE = dt.timedelta(minutes=1)

@@ -4,7 +4,8 @@ staff's internal notes."""
 import pytest
 
 from desk.cases.models import Complaint, Event
-from tests import complaint_helpers as h
+from tests import builders as b
+from tests.support import act, file_ok, post_complaint
 
 
 @pytest.fixture
@@ -14,13 +15,13 @@ def world(app, users, api_key, frozen, client):
     Alice (b-1) complains about O-A at merchant m-1 (not_as_described, queue cs);
     Bob (b-2) complains about O-B at merchant m-2 (fake_delivery, queue ops).
     """
-    h.order('O-A', buyer_ref='b-1', merchant_ref='m-1')
-    h.order('O-B', buyer_ref='b-2', merchant_ref='m-2')
+    b.order('O-A', buyer_ref='b-1', merchant_ref='m-1')
+    b.order('O-B', buyer_ref='b-2', merchant_ref='m-2')
     w = {
-        'alice': api_key(h.buyer_user(users, 'b-1')),
-        'bob': api_key(h.buyer_user(users, 'b-2')),
-        'm1': api_key(h.staff_user(users, 'm-1')),
-        'm2': api_key(h.staff_user(users, 'm-2')),
+        'alice': api_key(b.buyer_user(users, 'b-1')),
+        'bob': api_key(b.buyer_user(users, 'b-2')),
+        'm1': api_key(b.staff_user(users, 'm-1')),
+        'm2': api_key(b.staff_user(users, 'm-2')),
         'cs_agent_user': users('agent', department='cs'),
         'ops_agent': api_key(users('agent', department='ops')),
         'tech_agent_user': users('senior_agent', department='tech'),
@@ -30,8 +31,8 @@ def world(app, users, api_key, frozen, client):
     }
     w['cs_agent'] = api_key(w['cs_agent_user'])
     w['tech_agent'] = api_key(w['tech_agent_user'])
-    w['A'] = h.file_ok(client, w['alice'], order_no='O-A')['ticket_no']
-    w['B'] = h.file_ok(client, w['bob'], order_no='O-B', category='fake_delivery')['ticket_no']
+    w['A'] = file_ok(client, w['alice'], order_no='O-A')['ticket_no']
+    w['B'] = file_ok(client, w['bob'], order_no='O-B', category='fake_delivery')['ticket_no']
     return w
 
 
@@ -84,7 +85,7 @@ def test_a_buyer_cannot_see_another_buyers_events(client, world):
 ])
 def test_a_buyer_cannot_act_on_another_buyers_complaint(client, world, action, data):
     before = Complaint.get(Complaint.ticket_no == world['B'])
-    response = h.act(client, world['alice'], world['B'], action, data)
+    response = act(client, world['alice'], world['B'], action, data)
     assert response.status_code == 404
     after = Complaint.get(Complaint.ticket_no == world['B'])
     assert (after.state, after.version, after.facts) == (before.state, before.version, before.facts)
@@ -98,7 +99,7 @@ def test_merchant_staff_see_only_their_merchants_complaints(client, world):
     assert read(client, world['m1'], world['A']).status_code == 200
     same_as_missing(read(client, world['m1'], world['B']), world['B'], client, world['m1'])
     assert events(client, world['m1'], world['B']).status_code == 404
-    assert h.act(client, world['m1'], world['B'], 'message', {'body': 'hi'}).status_code == 404
+    assert act(client, world['m1'], world['B'], 'message', {'body': 'hi'}).status_code == 404
 
 
 # --- agents -------------------------------------------------------------------------------
@@ -108,12 +109,12 @@ def test_an_agent_sees_their_departments_queue_not_another(client, world):
     assert listed(client, world['ops_agent']) == {world['B']}
     same_as_missing(read(client, world['cs_agent'], world['B']), world['B'], client, world['cs_agent'])
     assert events(client, world['cs_agent'], world['B']).status_code == 404
-    assert h.act(client, world['cs_agent'], world['B'], 'message', {'body': 'x'}).status_code == 404
+    assert act(client, world['cs_agent'], world['B'], 'message', {'body': 'x'}).status_code == 404
 
 
 def test_an_agent_also_sees_the_cases_they_own_in_other_queues(client, world):
     assert read(client, world['tech_agent'], world['A']).status_code == 404
-    Complaint.update(owner=world['tech_agent_user'].id).where(Complaint.ticket_no == world['A']).execute()
+    b.force_state(world['A'], None, owner=world['tech_agent_user'].id)
     assert listed(client, world['tech_agent']) == {world['A']}
     body = read(client, world['tech_agent'], world['A']).get_json()
     assert body['owner'] == world['tech_agent_user'].username
@@ -134,26 +135,26 @@ def test_integration_acting_for_a_buyer_is_that_buyer(client, world):
     assert listed(client, as_alice) == {world['A']}
     assert read(client, as_alice, world['A']).status_code == 200
     assert read(client, as_alice, world['B']).status_code == 404
-    assert h.act(client, as_alice, world['B'], 'withdraw').status_code == 404
-    assert h.act(client, as_alice, world['A'], 'message', {'body': '代买家留言'}).status_code == 200
+    assert act(client, as_alice, world['B'], 'withdraw').status_code == 404
+    assert act(client, as_alice, world['A'], 'message', {'body': '代买家留言'}).status_code == 200
 
 
 def test_integration_files_for_a_buyer_only_on_their_orders(client, world):
-    h.order('O-A2', buyer_ref='b-1')
-    h.order('O-B2', buyer_ref='b-2')
+    b.order('O-A2', buyer_ref='b-1')
+    b.order('O-B2', buyer_ref='b-2')
     as_alice = dict(world['integration'], **{'X-On-Behalf-Of': 'b-1'})
-    assert h.file(client, as_alice, order_no='O-B2').status_code == 404
-    filed = h.file(client, as_alice, order_no='O-A2')
+    assert post_complaint(client, as_alice, order_no='O-B2').status_code == 404
+    filed = post_complaint(client, as_alice, order_no='O-A2')
     assert filed.status_code == 201
     assert filed.get_json()['channel'] == 'api'
     # without acting for someone an integration key cannot file
-    assert h.file(client, world['integration'], order_no='O-B2').status_code == 403
+    assert post_complaint(client, world['integration'], order_no='O-B2').status_code == 403
 
 
 def test_on_behalf_of_an_unknown_buyer_is_404(client, world):
     headers = dict(world['integration'], **{'X-On-Behalf-Of': 'b-404'})
     assert client.get('/api/v1/complaints', headers=headers).status_code == 404
-    assert h.file(client, headers, order_no='O-A').status_code == 404
+    assert post_complaint(client, headers, order_no='O-A').status_code == 404
     assert Complaint.select().count() == 2
 
 
@@ -167,10 +168,10 @@ def test_only_an_integration_key_may_act_on_behalf_of_a_buyer(client, world, who
 # --- internal notes -----------------------------------------------------------------------
 
 def test_parties_see_public_events_only_staff_see_all(client, world):
-    note = h.act(client, world['cs_agent'], world['A'], 'message',
+    note = act(client, world['cs_agent'], world['A'], 'message',
                  {'body': '疑似职业索赔人,核对历史订单', 'internal': True})
     assert note.status_code == 200
-    reply = h.act(client, world['m1'], world['A'], 'message', {'body': '正在核实'})
+    reply = act(client, world['m1'], world['A'], 'message', {'body': '正在核实'})
     assert reply.status_code == 200
 
     def kinds(headers):
@@ -190,7 +191,7 @@ def test_parties_see_public_events_only_staff_see_all(client, world):
 
 @pytest.mark.parametrize('who', ['alice', 'm1'])
 def test_a_party_posting_an_internal_note_is_403(client, world, who):
-    response = h.act(client, world[who], world['A'], 'message', {'body': 'secret', 'internal': True})
+    response = act(client, world[who], world['A'], 'message', {'body': 'secret', 'internal': True})
     assert response.status_code == 403
     assert not Event.select().where(Event.kind == 'internal_note').exists()
 

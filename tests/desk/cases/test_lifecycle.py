@@ -23,16 +23,16 @@ from arbitration.negotiation import propose
 from desk.core import clock
 from desk.cases import lifecycle
 from web.api.openapi import ACTION_BODIES
-from desk.cases.models import STATES, Complaint
+from desk.cases.models import STATES
 from desk.cases.complaints import file_complaint, self_service_answer, withdraw
 from desk.core.db import database
 from desk.cases.lifecycle_doc import COMMAND, PATH, render
 from desk.orders.orders import upsert_order
 from desk.satisfaction.models import Rating, Review
-from tests.case_builders import evidence
-from tests.support import isolated_client
 
 from desk.cases.models import EvidenceDeclaration, Ruling
+from tests import builders as b
+from tests.support import isolated_client
 
 #: The personas, with the relations (lifecycle actors) the table gives them on the case;
 #: None: they may not see it at all.
@@ -164,7 +164,8 @@ class World:
         """A fresh complaint of B1 against M1 in `state`, owned by the `owner` persona
         unless `owned` is false.
 
-        Filed through the service; states no service reaches yet are set in the database.
+        Filed through the service; the state (when no service reaches it here) and the
+        columns that go with it are forced (`builders.force_state`).
         """
         buyer = self.users['buyer']
         with self.app.test_request_context('/api/v1/'):
@@ -181,8 +182,6 @@ class World:
         changes = {'owner': self.users['owner'].id if owned and prepared != 'unowned' else None}
         if state == 'negotiating':  # as after a rejected proposal: the merchant has answered
             changes['merchant_answered_at'] = clock.now()
-        if complaint.state != state:
-            changes['state'] = state
         if state == 'screening':
             changes['screening'] = 'pending'
         now = clock.now()
@@ -195,7 +194,7 @@ class World:
                           outcome='buyer_partial', responsibility='merchant', remedy='none',
                           reasoning='Partly right.', created_at=now - dt.timedelta(hours=1))
             for party in ('buyer', 'merchant'):
-                evidence(complaint, party, 'chat_log', at=now)
+                b.forced_evidence(complaint, party, 'chat_log', at=now)
         if prepared == 'open_review':  # a 1-star rating of the owner, its review open
             rating = Rating.create(complaint=complaint.id, resolved_at=now - dt.timedelta(hours=1), stars=1,
                                    agent=self.users['owner'].id, department='cs', rated_at=now)
@@ -204,13 +203,13 @@ class World:
         if prepared == 'both_declared':
             for party in ('buyer', 'merchant'):
                 EvidenceDeclaration.create(complaint=complaint.id, party=party, round=1, at=now)
-        Complaint.update(**changes).where(Complaint.id == complaint.id).execute()
-        assert Complaint.get_by_id(complaint.id).state == state
+        forced = b.force_state(complaint, state if complaint.state != state else None, **changes)
+        assert forced.state == state
         return complaint.ticket_no
 
     def retire(self, ticket_no):
         """Take a used case off everybody's desk, so that agents' loads stay as they were."""
-        Complaint.update(owner=None).where(Complaint.ticket_no == ticket_no).execute()
+        b.force_state(ticket_no, None, owner=None)
 
     def act(self, persona, ticket_no, action):
         body = (WORLD_BODIES[action](self) if action in WORLD_BODIES

@@ -7,7 +7,8 @@ import pytest
 from desk.core import clock
 from desk.cases.models import Complaint
 from desk.cases.queries import encode_cursor
-from tests import complaint_helpers as h
+from tests import builders as b
+from tests.support import act, file_ok
 
 
 @pytest.fixture
@@ -20,16 +21,16 @@ def four(app, client, users, api_key, supervisor, frozen):
     """Four complaints an hour apart (T0 = 10:00 Beijing):
     c1 b-1/m-1 not_as_described (negotiating, L2) · c2 b-1/m-2 account_security (pending_agent, L1)
     · c3 b-2/m-1 inquiry (self_service, L3) · c4 b-2/m-2 card_invalid, withdrawn (L2)."""
-    b1 = api_key(h.buyer_user(users, 'b-1'))
-    b2 = api_key(h.buyer_user(users, 'b-2'))
+    b1 = api_key(b.buyer_user(users, 'b-1'))
+    b2 = api_key(b.buyer_user(users, 'b-2'))
     specs = [('c1', b1, 'b-1', 'm-1', 'not_as_described'), ('c2', b1, 'b-1', 'm-2', 'account_security'),
              ('c3', b2, 'b-2', 'm-1', 'inquiry'), ('c4', b2, 'b-2', 'm-2', 'card_invalid')]
     tickets = {}
     for n, (name, headers, buyer_ref, merchant_ref, category) in enumerate(specs):
-        h.order(f'O-{n}', buyer_ref=buyer_ref, merchant_ref=merchant_ref)
-        tickets[name] = h.file_ok(client, headers, order_no=f'O-{n}', category=category)['ticket_no']
+        b.order(f'O-{n}', buyer_ref=buyer_ref, merchant_ref=merchant_ref)
+        tickets[name] = file_ok(client, headers, order_no=f'O-{n}', category=category)['ticket_no']
         clock.advance(hours=1)
-    assert h.act(client, b2, tickets['c4'], 'withdraw').status_code == 200
+    assert act(client, b2, tickets['c4'], 'withdraw').status_code == 200
     return tickets
 
 
@@ -86,7 +87,7 @@ def test_created_between(client, supervisor, four, params, expected):
 
 
 def test_filters_narrow_what_the_caller_may_see_never_widen_it(client, users, api_key, four):
-    merchant = api_key(h.staff_user(users, 'm-1'))
+    merchant = api_key(b.staff_user(users, 'm-1'))
     assert names(four, page(client, merchant)) == ['c3', 'c1']
     assert names(four, page(client, merchant, merchant='m-2')) == []
     assert names(four, page(client, merchant, buyer='b-1')) == ['c1']
@@ -125,7 +126,7 @@ def test_every_bad_filter_is_named_at_once(client, supervisor, four):
 def bulk(n, start=0):
     """`n` complaints inserted directly (the list is what is under test here, not filing)."""
     for i in range(start, start + n):
-        order = h.order(f'BULK-{i}', buyer_ref=f'b-{i % 3}', merchant_ref=f'm-{i % 2}')
+        order = b.order(f'BULK-{i}', buyer_ref=f'b-{i % 3}', merchant_ref=f'm-{i % 2}')
         Complaint.create(ticket_no=f'TS20261124-{i + 1:06d}', order=order, buyer=order.buyer_id,
                          merchant=order.merchant_id, category='not_as_described', path='merchant',
                          tier='L2', department='cs', state='negotiating', facts='—',

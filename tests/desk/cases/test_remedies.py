@@ -12,12 +12,12 @@ from desk.cases.models import Event
 from desk.messaging.models import InboxMessage, Outbox
 from desk.core.errors import Invalid
 from desk.messaging.notifications import render
-from tests import complaint_helpers as h
-from tests.arbitration.test_negotiation import case, error, ok, parties, propose  # noqa: F401  (fixture)
-from tests.desk.messaging.test_webhooks import closed_port_url
 
 from desk.cases import remedies
 from desk.cases.models import Remedy
+from tests.support import act, error, file_ok, ok
+from tests.webhook_receiver import closed_port_url
+from tests.arbitration.test_negotiation import case, parties, propose  # noqa: F401  (parties: a fixture)
 
 HOUR = dt.timedelta(hours=1)
 
@@ -30,9 +30,9 @@ def webhook_events(name):
 @pytest.fixture
 def remedy(client, parties, subscribed, frozen):  # noqa: F811
     """A 20.00 refund the buyer agreed to, on a complaint filed at T0."""
-    ticket = h.file_ok(client, parties['buyer'])['ticket_no']
+    ticket = file_ok(client, parties['buyer'])['ticket_no']
     ok(propose(client, parties, ticket, amount='20.00'))
-    ok(h.act(client, parties['buyer'], ticket, 'accept'))
+    ok(act(client, parties['buyer'], ticket, 'accept'))
     return Remedy.get(Remedy.complaint == case(ticket).id)
 
 

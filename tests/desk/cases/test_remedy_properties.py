@@ -27,8 +27,7 @@ from desk.credit.models import BuyerCreditEntry
 from desk.core.errors import DomainError
 from desk.parties.models import Buyer
 from desk.core.money import to_yuan
-from tests import case_builders as cb
-from tests import complaint_helpers as h
+from tests import builders as b
 
 ORDER_FEN = 10000
 _numbers = itertools.count(1)
@@ -83,7 +82,7 @@ def _play(step, actors, complaint):
         return
     if kind == 'evidence':
         clock.advance(minutes=1)
-        cb.evidence(complaint, step[1], step[2])
+        b.forced_evidence(complaint, step[1], step[2])
         return
     if kind == 'other_refund':  # a refund decided elsewhere (e.g. a supervisor's review)
         try:
@@ -94,12 +93,12 @@ def _play(step, actors, complaint):
     if kind == 'rule' and complaint.evidence_due_at is not None and clock.now() < complaint.evidence_due_at:
         clock.freeze(complaint.evidence_due_at + dt.timedelta(minutes=1))  # rule once the period is over
         deadlines.advance_due()
-        complaint = cb.reload(complaint)
+        complaint = b.reload(complaint)
     if kind == 'rule' and (complaint.order.amount_fen >= 50000):
-        cb.evidence(complaint, 'buyer', 'payment_proof')
+        b.forced_evidence(complaint, 'buyer', 'payment_proof')
     if kind == 'appeal' and step[2]:
         clock.advance(minutes=1)
-        cb.evidence(complaint, step[1], 'delivery_log')
+        b.forced_evidence(complaint, step[1], 'delivery_log')
     if kind == 'confirm':
         pending = Remedy.select().where((Remedy.complaint == complaint.id) & (Remedy.state == 'pending')).first()
         if pending is not None:
@@ -127,7 +126,7 @@ def _play(step, actors, complaint):
 
 
 def _check(complaint):
-    row = cb.reload(complaint)
+    row = b.reload(complaint)
     assert row.state in STATES
     refunded = (Remedy
                 .select(fn.COALESCE(fn.SUM(Remedy.amount_fen), 0))
@@ -166,18 +165,18 @@ def test_no_sequence_over_refunds_or_leaves_two_active_rulings(app, users, froze
     Buyer.update(credit=100).execute()
     n = next(_numbers)
     clock.freeze(dt.datetime(2026, 11, 24, 2, 0, 0) + dt.timedelta(days=n))
-    h.order(f'HP-{n}', amount_fen=ORDER_FEN)
-    complaint = complaints.file_complaint(actors['buyer'], h.body(f'HP-{n}'))
+    b.order(f'HP-{n}', amount_fen=ORDER_FEN)
+    complaint = complaints.file_complaint(actors['buyer'], b.body(f'HP-{n}'))
     if start == 'arbitration':  # the usual road to a ruling: an answer, escalation, a claim
-        _play(('propose', opening, opening_amount), actors, cb.reload(complaint))
-        _play(('escalate', 'buyer'), actors, cb.reload(complaint))
-        _play(('claim', 'first'), actors, cb.reload(complaint))
+        _play(('propose', opening, opening_amount), actors, b.reload(complaint))
+        _play(('escalate', 'buyer'), actors, b.reload(complaint))
+        _play(('claim', 'first'), actors, b.reload(complaint))
         _check(complaint)
     for step in steps:
-        complaint = cb.reload(complaint)
+        complaint = b.reload(complaint)
         _play(step, actors, complaint)
         _check(complaint)
-    event(f'ended {cb.reload(complaint).state}, '
+    event(f'ended {b.reload(complaint).state}, '
           f'{Ruling.select().where(Ruling.complaint == complaint.id).count()} rulings')
 
 
@@ -191,9 +190,9 @@ def _actors(users):
     if key not in _ACTORS:
         _ACTORS.clear()
         _ACTORS[key] = {
-            'buyer': cb.buyer_login('b-1'), 'merchant': cb.merchant_login('m-1'),
-            'first': cb.agent(users, 'hp-first', role='senior_agent', capacity=10000),
-            'second': cb.agent(users, 'hp-second', role='senior_agent', capacity=10000),
+            'buyer': b.buyer_login('b-1'), 'merchant': b.merchant_login('m-1'),
+            'first': b.agent(users, 'hp-first', role='senior_agent', capacity=10000),
+            'second': b.agent(users, 'hp-second', role='senior_agent', capacity=10000),
             'integration': users('integration'),
         }
     return {k: User.get_by_id(v.id) for k, v in _ACTORS[key].items()}

@@ -10,26 +10,27 @@ from desk.core import clock
 from desk.cases.models import Complaint, Event
 from desk.core.db import database
 from desk.cases.timeline import GENESIS, verify_all, verify_chain
-from tests import complaint_helpers as h
+from tests import builders as b
+from tests.support import act, file_ok
 
 
 @pytest.fixture
 def case(app, users, api_key, client, frozen):
     """Two complaints; the first has five events (filed, edited, internal note, message,
     withdrawn), the second only its filing."""
-    alice = api_key(h.buyer_user(users, 'b-1'))
+    alice = api_key(b.buyer_user(users, 'b-1'))
     agent = api_key(users('agent', department='cs'))
-    h.order('O-1')
-    h.order('O-2')
-    first = h.file_ok(client, alice, order_no='O-1')['ticket_no']
-    second = h.file_ok(client, alice, order_no='O-2')['ticket_no']
+    b.order('O-1')
+    b.order('O-2')
+    first = file_ok(client, alice, order_no='O-1')['ticket_no']
+    second = file_ok(client, alice, order_no='O-2')['ticket_no']
     clock.advance(minutes=5)
-    assert h.act(client, alice, first, 'edit', {'facts': '补充说明:到账 50 元。'}).status_code == 200
+    assert act(client, alice, first, 'edit', {'facts': '补充说明:到账 50 元。'}).status_code == 200
     clock.advance(minutes=5)
-    assert h.act(client, agent, first, 'message', {'body': '先核对商家发货记录', 'internal': True}).status_code == 200
-    assert h.act(client, alice, first, 'message', {'body': '请尽快处理'}).status_code == 200
+    assert act(client, agent, first, 'message', {'body': '先核对商家发货记录', 'internal': True}).status_code == 200
+    assert act(client, alice, first, 'message', {'body': '请尽快处理'}).status_code == 200
     clock.advance(minutes=5)
-    assert h.act(client, alice, first, 'withdraw', {'reason': '已自行解决'}).status_code == 200
+    assert act(client, alice, first, 'withdraw', {'reason': '已自行解决'}).status_code == 200
     return {'first': first, 'second': second, 'alice': alice, 'agent': agent}
 
 
@@ -137,8 +138,8 @@ def test_a_deleted_last_event_is_detected(case):
 def test_verify_names_every_broken_complaint_and_only_those(app, case, client):
     alice = case['alice']
     for n in range(3, 8):
-        h.order(f'O-{n}')
-        h.file_ok(client, alice, order_no=f'O-{n}')
+        b.order(f'O-{n}')
+        file_ok(client, alice, order_no=f'O-{n}')
     broken = [case['second'], Complaint.select().order_by(Complaint.id.desc()).first().ticket_no]
     for ticket in broken:
         sql('UPDATE event SET data = ? WHERE id = ?', '{}', chain(ticket)[0].id)
@@ -162,7 +163,7 @@ def test_concurrent_messages_keep_one_linear_chain(app, case, client):
         barrier.wait()
         for i in range(5):
             try:
-                response = h.act(client, headers, ticket, 'message', {'body': f'writer {n} message {i}'})
+                response = act(client, headers, ticket, 'message', {'body': f'writer {n} message {i}'})
             except Exception as err:  # the test app propagates what would be a 500
                 statuses.append(repr(err))
                 continue

@@ -24,30 +24,26 @@ from desk.cases.complaints import file_complaint, withdraw
 from desk.core.db import connection
 from desk.agent_desk.models import SlaClock, SlaEvent
 from desk.cases.timeline import verify_chain
-from tests import complaint_helpers as h
-from tests.conftest import T0
 
 from arbitration import negotiation
 from desk.cases.models import Remedy
 from arbitration.penalties.models import Violation
+from tests import builders as b
+from tests.conftest import T0
 
 HOUR = dt.timedelta(hours=1)
 DUE = T0 + 24 * HOUR
 
-
-@pytest.fixture(autouse=True)
-def _no_complaint_spike(app):
-    """Dozens of complaints against m-1 would also record complaint_spike violations on filing
-    (tests/arbitration/penalties/test_spike.py covers those); these tests compare what the
-    deadlines write."""
-    from arbitration.penalties.models import ViolationRule
-    ViolationRule.update(active=False).where(ViolationRule.code == 'complaint_spike').execute()
+#: Dozens of complaints against m-1 would also record complaint_spike violations on filing
+#: (tests/arbitration/penalties/test_spike.py covers those); these tests compare what the
+#: deadlines write.
+pytestmark = pytest.mark.usefixtures('no_complaint_spike')
 
 
 @pytest.fixture
 def people(app, users):
-    buyer = h.buyer_user(users, 'b-1')
-    staff = h.staff_user(users, 'm-1')
+    buyer = b.buyer_user(users, 'b-1')
+    staff = b.staff_user(users, 'm-1')
     supervisor = users('supervisor')
     integration = users('integration')
     webhooks.subscribe(integration, 'http://127.0.0.1:9/hook', ['*'])  # publish writes its rows
@@ -59,8 +55,8 @@ def file_cases(people, prefix, n, category='not_as_described', amounts=None):
     ids = []
     for i in range(n):
         amount = (amounts or {}).get(i, 4990)
-        h.order(f'{prefix}-{i}', amount_fen=amount)
-        ids.append(file_complaint(people['buyer'], h.body(order_no=f'{prefix}-{i}', category=category)).id)
+        b.order(f'{prefix}-{i}', amount_fen=amount)
+        ids.append(file_complaint(people['buyer'], b.body(order_no=f'{prefix}-{i}', category=category)).id)
     return ids
 
 
@@ -165,8 +161,8 @@ def test_merchant_deadlines_in_one_batch_equal_one_at_a_time(app, people, frozen
     assert Complaint.select().where(Complaint.id.in_(batch) & (Complaint.state == 'negotiating')).count() == 0
 
     first, second = snapshot(singles), snapshot(batch)
-    for n, (a, b) in enumerate(zip(first, second)):
-        assert a == b, f'case {n} differs'
+    for n, (single, batched) in enumerate(zip(first, second)):
+        assert single == batched, f'case {n} differs'
     states = [row['complaint'][0] for row in first]
     assert states == ['pending_agent', 'resolved', 'pending_agent', 'pending_agent', 'resolved', 'pending_agent']
     assert [len(row['violations']) for row in first] == [1, 1, 0, 1, 1, 1]
@@ -241,8 +237,8 @@ def test_sla_checks_in_one_batch_equal_one_at_a_time(app, people, frozen, monkey
         deadlines.advance_due()
         assert calls == [(sorted(batch), 5)], 'the other set, in one sweep batch'
     first, second = snapshot(singles), snapshot(batch)
-    for n, (a, b) in enumerate(zip(first, second)):
-        assert a == b, f'case {n} differs'
+    for n, (single, batched) in enumerate(zip(first, second)):
+        assert single == batched, f'case {n} differs'
     kinds = [k for _t, k, *_rest in first[0]['sla_events']]
     assert sorted(kinds) == ['breached', 'started', 'started', 'warned']
     assert first[0]['complaint'][3] == 0, 'overdue: jumps the queue'

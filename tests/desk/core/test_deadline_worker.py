@@ -11,54 +11,22 @@ Skipped unless DESK_TEST_REDIS_URL is set. The worker runs in another process wi
 clock, so the tests poll the database with a time bound.
 """
 import datetime as dt
-import time
 
 import pytest
 from rq import Queue
 from rq.cron import CronScheduler
 from rq.job import Job
-from rq.registry import FinishedJobRegistry, ScheduledJobRegistry
-from rq.scheduler import RQScheduler
+from rq.registry import ScheduledJobRegistry
 
 from desk.core import clock, tasks
-from desk.core.db import database
 from desk.agent_desk.models import SlaEvent, SlaPolicy
-from tests import case_builders as b
-from tests.web.test_worker import diagnostics, redis_conn, spawn, worker  # noqa: F401  (fixtures)
-from tests.support import ROOT
+from tests import builders as b
+from tests.support import ROOT, START_TIMEOUT, diagnostics, finished_jobs, poll, scheduler_ready
 
 pytestmark = pytest.mark.redis
 
 AHEAD = 3           # seconds from filing to the deadline
 LATENESS = 5        # seconds the exact-time job may take past its time
-START_TIMEOUT = 30  # seconds for the worker to start and take the scheduler lock
-
-
-def poll(condition, until, redis_conn, *procs):
-    """Poll `condition()` (reading the database) every 0.1 s until the wall-clock time
-    `until` (naive UTC); returns its last value."""
-    while True:
-        database.connect(reuse_if_open=True)
-        value = condition()
-        if value or clock.now() > until:
-            return value
-        for proc in procs:
-            assert proc.poll() is None, 'rq exited early\n' + diagnostics(redis_conn, *procs)
-        time.sleep(0.1)
-
-
-def scheduler_ready(redis_conn, worker):  # noqa: F811
-    """Wait until the worker's scheduler holds the lock of the desk queue."""
-    key = RQScheduler.get_locking_key(tasks.QUEUE)
-    ready = poll(lambda: redis_conn.exists(key), clock.now() + dt.timedelta(seconds=START_TIMEOUT),
-                 redis_conn, worker)
-    assert ready, 'the worker never started its scheduler\n' + diagnostics(redis_conn, worker)
-
-
-def finished_jobs(redis_conn):
-    """{job id: function name} of the jobs the worker finished."""
-    ids = FinishedJobRegistry(tasks.QUEUE, connection=redis_conn).get_job_ids()
-    return {job.id: job.func_name for job in Job.fetch_many(ids, connection=redis_conn) if job}
 
 
 def warning(complaint):

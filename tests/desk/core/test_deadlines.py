@@ -19,7 +19,7 @@ from desk.cases.models import Complaint
 from desk.core.db import atomic, database, is_sqlite
 from desk.core.errors import Conflict
 from desk.agent_desk.models import SlaEvent
-from tests import case_builders as b
+from tests import builders as b
 from tests.conftest import T0
 from tests.support import run_together
 
@@ -61,7 +61,7 @@ def rows_due_at(*times):
     ids = []
     for i, at in enumerate(times):
         complaint = b.case(f'D-{i}', category='not_as_described')
-        Complaint.update(rating_due_at=at).where(Complaint.id == complaint.id).execute()
+        b.force_state(complaint, None, rating_due_at=at)
         ids.append(complaint.id)
     return ids
 
@@ -188,7 +188,7 @@ def test_two_sweeps_at_once_breach_each_clock_once(app, frozen, users):
     supervisor = users('supervisor')
     cases = [b.case(f'S-{i}') for i in range(40)]
     clock.freeze(T0 + 2 * HOUR)
-    applied = run_together(app, lambda: deadlines.advance_due(), lambda: deadlines.advance_due())
+    applied = run_together(lambda: deadlines.advance_due(), lambda: deadlines.advance_due(), app=app)
     assert all(isinstance(n, int) for n in applied), applied
     assert sum(applied) == 40, f'each due row applied by exactly one sweep: {applied}'
     breaches = (SlaEvent
@@ -231,7 +231,7 @@ def test_a_claim_in_the_second_its_target_falls_due_has_one_outcome(app, users, 
             time.sleep(jitter)  # vary who gets the row first
             return deadlines.advance_due()
 
-        status, swept = run_together(app, claim, sweep)
+        status, swept = run_together(claim, sweep, app=app)
         assert status == 200, f'round {i}: claim answered {status}'
         events = b.sla_events(complaint, 'first_response')
         assert events.count('warned') <= 1, f'round {i}: {events}'  # by an earlier round's sweep

@@ -16,12 +16,11 @@ from desk import jobs
 from desk.cases.models import Event
 from desk.credit.models import BuyerCreditEntry
 from desk.parties.models import Buyer
-from tests import case_builders as cb
-from tests import complaint_helpers as h
-from tests.conftest import T0
-from tests.support import isolated_client
 
 from arbitration.penalties.models import Violation
+from tests import builders as b
+from tests.conftest import T0
+from tests.support import act, error, isolated_client, ok
 
 HOUR = dt.timedelta(hours=1)
 EVIDENCE = dt.timedelta(seconds=172800)
@@ -33,30 +32,16 @@ MERCHANT_RULE = {'outcome': 'buyer_full', 'responsibility': 'merchant',
 
 @pytest.fixture
 def desk(app, users, api_key, frozen):
-    first = cb.agent(users, 'arbiter', role='senior_agent')
-    second = cb.agent(users, 'senior2', role='senior_agent')
-    plain = cb.agent(users, 'plain')
+    first = b.agent(users, 'arbiter', role='senior_agent')
+    second = b.agent(users, 'senior2', role='senior_agent')
+    plain = b.agent(users, 'plain')
     supervisor = users('supervisor', username='boss')
     admin = users('admin', username='root')
-    buyer, staff = cb.buyer_login('b-1'), cb.merchant_login('m-1')
+    buyer, staff = b.buyer_login('b-1'), b.merchant_login('m-1')
     people = {'first': first, 'second': second, 'plain': plain, 'supervisor': supervisor, 'admin': admin,
               'buyer': buyer, 'merchant': staff}
     keys = {name: api_key(u) for name, u in people.items()}
     return dict(keys, users=people, client=isolated_client(app))
-
-
-def act(desk, who, complaint, action, data=None):
-    return h.act(desk['client'], desk[who], complaint.ticket_no, action, data or {})
-
-
-def ok(response):
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()
-
-
-def error(response, status):
-    assert response.status_code == status, response.get_json()
-    return response.get_json()['error']
 
 
 def score(ref='b-1'):
@@ -79,14 +64,14 @@ def assert_cache_is_the_ledger(ref='b-1'):
 def ruled(desk, order_no, rule=BUYER_RULE, credit_before=None):
     """A dispute of b-1 ruled by the first arbiter once its evidence period is over (the
     buyer's credit set to `credit_before` just before the ruling)."""
-    complaint = cb.dispute(order_no, desk['users']['first'])
+    complaint = b.dispute(order_no, desk['users']['first'])
     if credit_before is not None:
-        set_credit(credit_before)
+        b.set_credit(credit_before)
     clock.freeze(clock.now() + EVIDENCE + HOUR)
     from desk.core import deadlines
     deadlines.advance_due()
     ok(act(desk, 'first', complaint, 'rule', rule))
-    return cb.reload(complaint)
+    return b.reload(complaint)
 
 
 #: Pasted-text evidence, so that filings still go through once the credit is below 60.
@@ -94,15 +79,7 @@ PROOF = [{'kind': 'chat_log', 'text': '商家:卡密已发。买家:提示已被
 
 
 def case(order_no):
-    return cb.case(order_no, evidence=PROOF)
-
-
-def set_credit(value, ref='b-1'):
-    """Bring the buyer to `value` the way the ledger would (an entry dated long ago)."""
-    buyer = h.buyer(ref)
-    BuyerCreditEntry.create(buyer=buyer.id, delta=value - buyer.credit, credit_after=value, reason='malicious',
-                            key=f'test:{ref}:{value}:{clock.now().isoformat()}', at=clock.now() - dt.timedelta(days=400))
-    Buyer.update(credit=value).where(Buyer.id == buyer.id).execute()
+    return b.case(order_no, evidence=PROOF)
 
 
 # --- rulings ------------------------------------------------------------------------------
@@ -125,7 +102,7 @@ def test_an_appeal_replacing_a_buyer_ruling_gives_the_ten_back_and_one_holding_i
     complaint = ruled(desk, 'O-1')
     assert score() == 90
     clock.advance(hours=2)
-    cb.evidence(complaint, 'buyer', 'chat_log')
+    b.forced_evidence(complaint, 'buyer', 'chat_log')
     ok(act(desk, 'buyer', complaint, 'appeal', {'reason': '有新的聊天记录。'}))
     ok(act(desk, 'second', complaint, 'rule', MERCHANT_RULE))
     assert score() == 100
@@ -138,7 +115,7 @@ def test_an_appeal_replacing_a_buyer_ruling_gives_the_ten_back_and_one_holding_i
 def test_an_appeal_upholding_a_buyer_ruling_does_not_charge_twice(desk):
     complaint = ruled(desk, 'O-1')
     clock.advance(hours=2)
-    cb.evidence(complaint, 'merchant', 'delivery_log')
+    b.forced_evidence(complaint, 'merchant', 'delivery_log')
     ok(act(desk, 'merchant', complaint, 'appeal', {'reason': '补充发货记录。'}))
     ok(act(desk, 'second', complaint, 'rule', BUYER_RULE))
     assert score() == 90 and entries() == [('ruled_buyer', -10)]
@@ -147,7 +124,7 @@ def test_an_appeal_upholding_a_buyer_ruling_does_not_charge_twice(desk):
 def test_an_appeal_newly_holding_the_buyer_responsible_costs_ten(desk):
     complaint = ruled(desk, 'O-1', MERCHANT_RULE)
     clock.advance(hours=2)
-    cb.evidence(complaint, 'merchant', 'delivery_log')
+    b.forced_evidence(complaint, 'merchant', 'delivery_log')
     ok(act(desk, 'merchant', complaint, 'appeal', {'reason': '补充发货记录。'}))
     ok(act(desk, 'second', complaint, 'rule', BUYER_RULE))
     assert score() == 90 and entries() == [('ruled_buyer', -10)]
@@ -157,7 +134,7 @@ def test_the_credit_never_goes_below_zero_and_a_restore_gives_back_what_was_take
     complaint = ruled(desk, 'O-1', credit_before=5)
     assert score() == 0 and entries()[-1] == ('ruled_buyer', -5)
     clock.advance(hours=2)
-    cb.evidence(complaint, 'buyer', 'chat_log')
+    b.forced_evidence(complaint, 'buyer', 'chat_log')
     ok(act(desk, 'buyer', complaint, 'appeal', {'reason': '有新的聊天记录。'}))
     ok(act(desk, 'second', complaint, 'rule', MERCHANT_RULE))
     assert score() == 5 and entries()[-1] == ('ruling_restored', 5)
@@ -255,7 +232,7 @@ def test_a_deduction_on_the_last_second_of_a_month_spoils_it(desk):
 
 
 def test_recovery_never_goes_above_one_hundred(desk):
-    set_credit(98)
+    b.set_credit(98)
     clock.freeze(local(2027, 1, 3))
     assert credit.recover() == 1 and score() == 100
     assert entries()[-1] == ('monthly_recovery', 2)
@@ -275,8 +252,8 @@ def test_recovery_is_set_based_for_many_buyers(desk, monkeypatch):
     monkeypatch.setattr(credit, 'BATCH', 7)  # several batches
     clock.freeze(local(2026, 10, 5))
     for n in range(20):
-        set_credit(50 + n, ref=f'b-{n}')
-    full = h.buyer('b-full')
+        b.set_credit(50 + n, ref=f'b-{n}')
+    full = b.buyer('b-full')
     clock.freeze(local(2026, 12, 2))
     assert credit.recover() == 20
     assert [score(f'b-{n}') for n in range(20)] == [min(100, 55 + n) for n in range(20)]

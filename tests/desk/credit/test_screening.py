@@ -15,17 +15,13 @@ import pytest
 from desk.core import clock
 from desk.cases.models import Complaint, Event, TicketCounter
 from desk.messaging.models import Outbox
-from desk.credit.models import BuyerCreditEntry
 from desk.parties.models import Buyer
 from desk.messaging.models import WebhookSubscription
 from desk.agent_desk.models import SlaClock
-from tests import case_builders as cb
-from tests import complaint_helpers as h
-from tests.conftest import csrf_token, login
-from tests.evidence_helpers import HTML, png_bytes
-from tests.support import isolated_client, push_order
 
 from desk.cases.models import Blob, Evidence
+from tests import builders as b
+from tests.support import act, csrf_token, isolated_client, logged_in, login
 
 MESSAGE = 'Please upload at least one piece of evidence'
 PROOF = [{'kind': 'chat_log', 'text': '商家:卡密已发。买家:提示已被使用。', 'description': '聊天记录'}]
@@ -33,14 +29,14 @@ PROOF = [{'kind': 'chat_log', 'text': '商家:卡密已发。买家:提示已被
 
 @pytest.fixture
 def desk(app, users, api_key, frozen):
-    push_order('O-1')
-    push_order('O-2')
-    buyer, staff = cb.buyer_login('b-1'), cb.merchant_login('m-1')
+    b.push_order('O-1')
+    b.push_order('O-2')
+    buyer, staff = b.buyer_login('b-1'), b.merchant_login('m-1')
     for user in (buyer, staff):
         user.locale = 'en'
         user.save()
     supervisor = users('supervisor', username='boss')
-    agent = cb.agent(users, 'agent_wang')
+    agent = b.agent(users, 'agent_wang')
     integration = users('integration', username='market')
     people = {'buyer': buyer, 'merchant': staff, 'supervisor': supervisor, 'agent': agent,
               'integration': integration}
@@ -51,19 +47,12 @@ def desk(app, users, api_key, frozen):
     return dict(keys, users=people, client=isolated_client(app, language='en'))
 
 
-def set_credit(value, ref='b-1'):
-    buyer = Buyer.get(Buyer.ref == ref)
-    BuyerCreditEntry.create(buyer=buyer.id, delta=value - buyer.credit, credit_after=value,
-                            reason='malicious', key=f'test:{ref}:{value}', at=clock.now() - dt.timedelta(days=40))
-    Buyer.update(credit=value).where(Buyer.id == buyer.id).execute()
-
-
 def file_json(desk, who='buyer', order_no='O-1', **overrides):
-    return desk['client'].post('/api/v1/complaints', json=h.body(order_no, **overrides), headers=desk[who])
+    return desk['client'].post('/api/v1/complaints', json=b.body(order_no, **overrides), headers=desk[who])
 
 
 def file_multipart(desk, files, who='buyer', order_no='O-1', **overrides):
-    data = {'complaint': json.dumps(h.body(order_no, **overrides))}
+    data = {'complaint': json.dumps(b.body(order_no, **overrides))}
     data['file'] = [(io.BytesIO(content), name) for content, name, _kind in files]
     data['kind'] = [kind for _c, _n, kind in files]
     return desk['client'].post('/api/v1/complaints', data=data, headers=desk[who],
@@ -92,10 +81,6 @@ def stored_files(app):
     return found
 
 
-def outbox_templates():
-    return [json.loads(o.payload).get('template') for o in Outbox.select().where(Outbox.topic == 'notify')]
-
-
 def webhook_events():
     return [json.loads(o.payload)['event'] for o in Outbox.select().where(Outbox.topic == 'webhook')]
 
@@ -104,7 +89,7 @@ def webhook_events():
 
 @pytest.mark.parametrize('who', ['buyer', 'for_buyer'])
 def test_credit_59_without_evidence_is_422_with_the_message_and_files_nothing(desk, who):
-    set_credit(59)
+    b.set_credit(59)
     refused = file_json(desk, who)
     assert refused.status_code == 422
     error = refused.get_json()['error']
@@ -114,7 +99,7 @@ def test_credit_59_without_evidence_is_422_with_the_message_and_files_nothing(de
 
 
 def test_credit_59_with_pasted_evidence_is_filed_with_it(desk):
-    set_credit(59)
+    b.set_credit(59)
     response = file_json(desk, evidence=PROOF)
     assert response.status_code == 201, response.get_json()
     complaint = Complaint.get()
@@ -129,8 +114,8 @@ def test_credit_59_with_pasted_evidence_is_filed_with_it(desk):
 
 
 def test_credit_59_with_an_uploaded_file_is_filed_and_the_bytes_stored(desk, app):
-    set_credit(59)
-    picture = png_bytes()
+    b.set_credit(59)
+    picture = b.png_bytes()
     response = file_multipart(desk, [(picture, 'order.png', 'order_screenshot')])
     assert response.status_code == 201, response.get_json()
     (item,) = Evidence.select()
@@ -139,9 +124,9 @@ def test_credit_59_with_an_uploaded_file_is_filed_and_the_bytes_stored(desk, app
 
 
 def test_a_refused_file_at_filing_files_nothing_and_stores_nothing(desk, app):
-    set_credit(59)
+    b.set_credit(59)
     before = stored_files(app)
-    response = file_multipart(desk, [(HTML, 'shot.png', 'order_screenshot')])
+    response = file_multipart(desk, [(b.HTML, 'shot.png', 'order_screenshot')])
     assert response.status_code == 415, response.get_json()
     assert response.get_json()['error']['detected_type'] == 'text/html'
     no_trace()
@@ -149,9 +134,9 @@ def test_a_refused_file_at_filing_files_nothing_and_stores_nothing(desk, app):
 
 
 def test_a_filing_refused_for_another_reason_stores_no_evidence(desk, app):
-    set_credit(59)
+    b.set_credit(59)
     before = stored_files(app)
-    response = file_multipart(desk, [(png_bytes(), 'a.png', 'order_screenshot')], category='nonsense')
+    response = file_multipart(desk, [(b.png_bytes(), 'a.png', 'order_screenshot')], category='nonsense')
     assert response.status_code == 422
     no_trace()
     assert stored_files(app) == before
@@ -178,7 +163,7 @@ def test_a_multipart_filing_needs_the_complaint_as_json(desk):
 
 
 def test_credit_60_needs_no_evidence(desk):
-    set_credit(60)
+    b.set_credit(60)
     response = file_json(desk)
     assert response.status_code == 201, response.get_json()
     assert Complaint.get().state == 'negotiating'
@@ -193,15 +178,11 @@ def test_evidence_is_accepted_at_filing_whatever_the_credit(desk):
 # --- below 30: the pre-screen ----------------------------------------------------------------
 
 def screened(desk, category='not_as_described', order_no='O-1'):
-    set_credit(29)
+    b.set_credit(29)
     response = file_json(desk, order_no=order_no, category=category, evidence=PROOF)
     assert response.status_code == 201, response.get_json()
     assert response.get_json()['state'] == 'screening'
     return Complaint.get(Complaint.ticket_no == response.get_json()['ticket_no'])
-
-
-def act(desk, who, complaint, action, data=None):
-    return h.act(desk['client'], desk[who], complaint.ticket_no, action, data or {})
 
 
 def test_credit_29_waits_in_screening_with_no_timer_and_no_word_to_the_merchant(desk):
@@ -209,7 +190,7 @@ def test_credit_29_waits_in_screening_with_no_timer_and_no_word_to_the_merchant(
     assert complaint.screening == 'pending' and complaint.in_queue is False
     assert (complaint.merchant_due_at, complaint.merchant_remind_at, complaint.resolution_due_at) == (None, None, None)
     assert not SlaClock.select().where(SlaClock.complaint == complaint.id).exists()
-    assert outbox_templates() == ['complaint_filed_buyer']
+    assert b.outbox_templates() == ['complaint_filed_buyer']
     assert webhook_events() == []
     # the merchant does not see it at all
     merchant = desk['client']
@@ -223,7 +204,7 @@ def test_credit_29_waits_in_screening_with_no_timer_and_no_word_to_the_merchant(
     clock.advance(days=3)  # nothing times out meanwhile
     from desk.core import deadlines
     deadlines.advance_due()
-    assert cb.reload(complaint).state == 'screening'
+    assert b.reload(complaint).state == 'screening'
 
 
 def test_accepting_starts_the_merchant_negotiation_then(desk):
@@ -231,10 +212,10 @@ def test_accepting_starts_the_merchant_negotiation_then(desk):
     clock.advance(hours=5)
     accepted = act(desk, 'supervisor', complaint, 'screen_accept')
     assert accepted.status_code == 200, accepted.get_json()
-    row = cb.reload(complaint)
+    row = b.reload(complaint)
     assert (row.state, row.screening) == ('negotiating', 'accepted')
     assert row.merchant_due_at == clock.now() + dt.timedelta(hours=24)
-    assert 'complaint_filed_merchant' in outbox_templates()
+    assert 'complaint_filed_merchant' in b.outbox_templates()
     assert webhook_events() == ['complaint.filed']
     assert desk['client'].get(f'/api/v1/complaints/{complaint.ticket_no}', headers=desk['merchant']).status_code == 200
 
@@ -244,7 +225,7 @@ def test_accepting_a_platform_case_starts_its_sla_clocks_then(desk):
     assert complaint.state == 'screening'
     clock.advance(hours=2)
     assert act(desk, 'supervisor', complaint, 'screen_accept').status_code == 200
-    row = cb.reload(complaint)
+    row = b.reload(complaint)
     assert row.state == 'pending_agent' and row.in_queue is True
     clocks = list(SlaClock.select().where(SlaClock.complaint == complaint.id))
     assert clocks and all(c.started_at == clock.now() for c in clocks)
@@ -255,15 +236,15 @@ def test_rejecting_closes_it_and_tells_the_buyer_why(desk):
     reason = '订单页显示卡密已由本账号兑换。'
     done = act(desk, 'supervisor', complaint, 'screen_reject', {'reason': reason})
     assert done.status_code == 200, done.get_json()
-    row = cb.reload(complaint)
+    row = b.reload(complaint)
     assert (row.state, row.screening, row.closed_at) == ('closed', 'rejected', clock.now())
     (event,) = Event.select().where((Event.complaint == complaint.id) & (Event.kind == 'screen_rejected'))
     assert event.public is True and json.loads(event.data)['reason'] == reason
-    assert cb.notices(desk['users']['buyer'], complaint) == ['complaint_filed_buyer', 'complaint_screen_rejected']
+    assert b.notices(desk['users']['buyer'], complaint) == ['complaint_filed_buyer', 'complaint_screen_rejected']
     told = desk['client'].get(f'/api/v1/complaints/{complaint.ticket_no}/events', headers=desk['buyer']).get_json()
     assert [e['data']['reason'] for e in told['items'] if e['kind'] == 'screen_rejected'] == [reason]
     assert desk['client'].get(f'/api/v1/complaints/{complaint.ticket_no}', headers=desk['merchant']).status_code == 404
-    assert 'complaint_filed_merchant' not in outbox_templates() and webhook_events() == []
+    assert 'complaint_filed_merchant' not in b.outbox_templates() and webhook_events() == []
     # the order is free for a new complaint
     assert file_json(desk, evidence=PROOF).status_code == 201
 
@@ -275,7 +256,7 @@ def test_only_a_supervisor_screens_and_a_rejection_needs_a_reason(desk):
         assert act(desk, who, complaint, 'screen_reject', {'reason': 'x'}).status_code == 403
     assert act(desk, 'supervisor', complaint, 'screen_reject', {}).status_code == 422
     assert act(desk, 'supervisor', complaint, 'screen_reject', {'reason': ' '}).status_code == 422
-    assert cb.reload(complaint).state == 'screening'
+    assert b.reload(complaint).state == 'screening'
     assert act(desk, 'supervisor', complaint, 'screen_accept').status_code == 200
     assert act(desk, 'supervisor', complaint, 'screen_accept').status_code == 409  # not in screening any more
 
@@ -283,19 +264,19 @@ def test_only_a_supervisor_screens_and_a_rejection_needs_a_reason(desk):
 def test_withdrawing_during_the_screen_tells_the_merchant_nothing(desk):
     complaint = screened(desk)
     assert act(desk, 'buyer', complaint, 'withdraw').status_code == 200
-    assert cb.reload(complaint).state == 'withdrawn'
-    assert not cb.notices(desk['users']['merchant'])
+    assert b.reload(complaint).state == 'withdrawn'
+    assert not b.notices(desk['users']['merchant'])
 
 
 def test_credit_30_takes_the_normal_path(desk):
-    set_credit(30)
+    b.set_credit(30)
     response = file_json(desk, evidence=PROOF)
     assert response.status_code == 201 and response.get_json()['state'] == 'negotiating'
     assert webhook_events() == ['complaint.filed']
 
 
 def test_credit_29_needs_evidence_too(desk):
-    set_credit(29)
+    b.set_credit(29)
     assert file_json(desk).status_code == 422
     no_trace()
 
@@ -303,18 +284,12 @@ def test_credit_29_needs_evidence_too(desk):
 # --- the buyer never sees a score; staff do -----------------------------------------------------
 
 def test_buyer_facing_answers_never_carry_the_score(desk):
-    set_credit(47)
+    b.set_credit(47)
     filed = file_json(desk, evidence=PROOF).get_json()
     for url in (f'/api/v1/complaints/{filed["ticket_no"]}', '/api/v1/complaints',
                 f'/api/v1/complaints/{filed["ticket_no"]}/events'):
         text = desk['client'].get(url, headers=desk['buyer']).get_data(as_text=True)
         assert 'credit' not in text.lower() and '47' not in text, url
-
-
-def portal_client(app):
-    client = isolated_client(app, language='en')
-    assert login(client, 'buyer-b-1').status_code == 302
-    return client
 
 
 def portal_file(client, order_no='O-1', **fields):
@@ -326,10 +301,10 @@ def portal_file(client, order_no='O-1', **fields):
 
 
 def test_the_portal_asks_for_evidence_below_60_and_never_shows_the_score(desk, app):
-    client = portal_client(app)
+    client = logged_in(app, 'buyer-b-1')
     relaxed = client.get('/buyer/orders/O-1/complain').get_data(as_text=True)
     assert 'id="evidence-required"' not in relaxed and 'type="file"' in relaxed
-    set_credit(59)
+    b.set_credit(59)
     page = client.get('/buyer/orders/O-1/complain').get_data(as_text=True)
     assert 'id="evidence-required"' in page and MESSAGE in page
     for text in (relaxed, page):
@@ -346,31 +321,31 @@ def test_the_portal_asks_for_evidence_below_60_and_never_shows_the_score(desk, a
 
 
 def test_the_portal_accepts_a_file_and_refuses_a_bad_one(desk, app):
-    set_credit(59)
-    client = portal_client(app)
-    bad = portal_file(client, evidence_file=(io.BytesIO(HTML), 'x.png'))
+    b.set_credit(59)
+    client = logged_in(app, 'buyer-b-1')
+    bad = portal_file(client, evidence_file=(io.BytesIO(b.HTML), 'x.png'))
     assert bad.status_code == 415 and 'text/html' in bad.get_data(as_text=True)
     no_trace()
-    good = portal_file(client, evidence_file=(io.BytesIO(png_bytes()), 'x.png'), evidence_kind='order_screenshot')
+    good = portal_file(client, evidence_file=(io.BytesIO(b.png_bytes()), 'x.png'), evidence_kind='order_screenshot')
     assert good.status_code == 302
     assert Evidence.get().mime == 'image/png'
 
 
 def test_the_portal_and_the_api_agree(desk, app):
-    set_credit(59)
-    client = portal_client(app)
+    b.set_credit(59)
+    client = logged_in(app, 'buyer-b-1')
     portal = portal_file(client)
     api = file_json(desk)
     assert (portal.status_code, api.status_code) == (422, 422)
     assert MESSAGE in portal.get_data(as_text=True) and api.get_json()['error']['message'] == MESSAGE
-    set_credit(29)
+    b.set_credit(29)
     assert portal_file(client, evidence_text='聊天记录').status_code == 302
     assert file_json(desk, order_no='O-2', evidence=PROOF).get_json()['state'] == 'screening'
     assert [c.state for c in Complaint.select().order_by(Complaint.id)] == ['screening', 'screening']
 
 
 def test_staff_see_the_credit_and_its_entries_on_the_workspace(desk, app):
-    set_credit(59)
+    b.set_credit(59)
     filed = file_json(desk, evidence=PROOF).get_json()
     client = isolated_client(app, language='en')
     assert login(client, 'boss').status_code == 302
@@ -393,9 +368,9 @@ def test_the_pre_screen_queue_lists_and_decides(desk, app):
     assert f'data-ticket="{complaint.ticket_no}"' in page
     token = csrf_token(client, '/admin/pre-screen/')
     refused = client.post(f'/admin/pre-screen/{complaint.ticket_no}/reject', data={'csrf_token': token, 'reason': ''})
-    assert refused.status_code == 302 and cb.reload(complaint).state == 'screening'
+    assert refused.status_code == 302 and b.reload(complaint).state == 'screening'
     client.post(f'/admin/pre-screen/{complaint.ticket_no}/accept', data={'csrf_token': token})
-    assert cb.reload(complaint).state == 'negotiating'
+    assert b.reload(complaint).state == 'negotiating'
     assert f'data-ticket="{complaint.ticket_no}"' not in client.get('/admin/pre-screen/').get_data(as_text=True)
     agent = isolated_client(app, language='en')
     assert login(agent, 'agent_wang').status_code == 302
@@ -403,7 +378,7 @@ def test_the_pre_screen_queue_lists_and_decides(desk, app):
 
 
 def test_the_phone_filing_form_takes_evidence_for_a_low_credit_buyer(desk, app):
-    set_credit(40)
+    b.set_credit(40)
     client = isolated_client(app, language='en')
     assert login(client, 'agent_wang').status_code == 302
     url = '/admin/file-for-buyer/'
@@ -417,20 +392,19 @@ def test_the_phone_filing_form_takes_evidence_for_a_low_credit_buyer(desk, app):
     assert Evidence.get().party == 'staff'
 
 
-
 def test_a_failure_inside_the_filing_transaction_leaves_no_row_and_no_file(desk, app, monkeypatch):
     from arbitration import filing_evidence
     from desk.cases.complaints import file_complaint
 
     def broken(*args, **kwargs):
         raise RuntimeError('the timeline is down')
-    set_credit(59)
+    b.set_credit(59)
     before = stored_files(app)
     monkeypatch.setattr(filing_evidence, 'record', broken)
-    picture = png_bytes(color=(1, 2, 3))
+    picture = b.png_bytes(color=(1, 2, 3))
     with app.test_request_context('/api/v1/complaints'):
         with pytest.raises(RuntimeError):
-            file_complaint(desk['users']['buyer'], h.body('O-1'),
+            file_complaint(desk['users']['buyer'], b.body('O-1'),
                            uploads=[('order_screenshot', '', 'a.png', io.BytesIO(picture))])
     no_trace()
     assert stored_files(app) == before
@@ -446,8 +420,8 @@ def test_a_screened_case_on_the_workspace_and_in_the_portal(desk, app):
     rejected = staff.post(f'/admin/case/{complaint.ticket_no}/act/screen_reject',
                           data={'csrf_token': csrf_token(staff, f'/admin/case/{complaint.ticket_no}'),
                                 'reason': '证据显示已兑换'})
-    assert rejected.status_code == 302 and cb.reload(complaint).state == 'closed'
-    buyer = portal_client(app)
+    assert rejected.status_code == 302 and b.reload(complaint).state == 'closed'
+    buyer = logged_in(app, 'buyer-b-1')
     mine = buyer.get(f'/buyer/complaints/{complaint.ticket_no}').get_data(as_text=True)
     assert 'The platform did not accept your complaint' in mine and '证据显示已兑换' in mine
     assert '29 / 100' not in mine and 'credit' not in mine.lower()
@@ -455,7 +429,7 @@ def test_a_screened_case_on_the_workspace_and_in_the_portal(desk, app):
 
 def test_the_buyer_sees_a_waiting_complaint_as_being_reviewed(desk, app):
     complaint = screened(desk)
-    buyer = portal_client(app)
+    buyer = logged_in(app, 'buyer-b-1')
     page = buyer.get(f'/buyer/complaints/{complaint.ticket_no}').get_data(as_text=True)
     assert 'Being reviewed by the platform' in page and 'credit' not in page.lower()
     assert complaint.ticket_no in buyer.get('/buyer/complaints').get_data(as_text=True)
@@ -463,15 +437,15 @@ def test_the_buyer_sees_a_waiting_complaint_as_being_reviewed(desk, app):
 
 def test_an_open_complaint_on_the_order_answers_409_before_asking_for_evidence(desk):
     assert file_json(desk).status_code == 201
-    set_credit(10)
+    b.set_credit(10)
     again = file_json(desk)
     assert again.status_code == 409 and again.get_json()['error']['ticket_no']
 
 
 def test_the_message_is_chinese_for_a_chinese_buyer(desk):
     """What the buyer must do, in their language: the portal and the API default to Chinese."""
-    set_credit(59)
-    refused = desk['client'].post('/api/v1/complaints', json=h.body('O-1'),
+    b.set_credit(59)
+    refused = desk['client'].post('/api/v1/complaints', json=b.body('O-1'),
                                   headers={**desk['buyer'], 'Accept-Language': 'zh-CN'})
     assert refused.status_code == 422
     assert refused.get_json()['error']['message'] == '请上传至少一项证据'

@@ -14,19 +14,20 @@ from desk.messaging.models import InboxMessage, Outbox
 from desk.core.db import connection
 from desk.parties.models import User
 from desk.messaging.notifications import render
-from tests import complaint_helpers as h
+from tests import builders as b
+from tests.support import file_ok, post_complaint
 
 
 @pytest.fixture
 def people(app, users, api_key):
     """Buyer b-1 with two logins (Chinese, English), merchant m-1 with two staff (one with no
     language set, so the default Chinese), and a buyer of another merchant's order."""
-    h.order('O-1')
-    alice_zh = h.buyer_user(users, 'b-1', username='alice_zh')
-    alice_en = h.buyer_user(users, 'b-1', username='alice_en')
-    staff_default = h.staff_user(users, 'm-1', username='staff_default')
-    staff_en = h.staff_user(users, 'm-1', username='staff_en')
-    other_staff = h.staff_user(users, 'm-2', username='other_staff')
+    b.order('O-1')
+    alice_zh = b.buyer_user(users, 'b-1', username='alice_zh')
+    alice_en = b.buyer_user(users, 'b-1', username='alice_en')
+    staff_default = b.staff_user(users, 'm-1', username='staff_default')
+    staff_en = b.staff_user(users, 'm-1', username='staff_en')
+    other_staff = b.staff_user(users, 'm-2', username='other_staff')
     User.update(locale='zh').where(User.id == alice_zh.id).execute()
     User.update(locale='en', email='alice@example.com').where(User.id == alice_en.id).execute()
     User.update(locale='en').where(User.id == staff_en.id).execute()
@@ -47,7 +48,7 @@ def pending_row(recipients, complaint=None, template='complaint_message'):
 
 
 def test_filing_writes_outbox_rows_and_delivers_inbox_messages_in_each_language(client, people, frozen):
-    ticket = h.file_ok(client, people['headers'])['ticket_no']
+    ticket = file_ok(client, people['headers'])['ticket_no']
     complaint = Complaint.get(Complaint.ticket_no == ticket)
     rows = list(Outbox.select().where(Outbox.complaint == complaint.id).order_by(Outbox.id))
     templates = [json.loads(r.payload)['template'] for r in rows]
@@ -75,7 +76,7 @@ def test_filing_writes_outbox_rows_and_delivers_inbox_messages_in_each_language(
 
 
 def test_a_platform_case_tells_the_buyer_but_not_the_merchant(client, people, frozen):
-    ticket = h.file_ok(client, people['headers'], category='service_attitude')['ticket_no']
+    ticket = file_ok(client, people['headers'], category='service_attitude')['ticket_no']
     assert len(inbox(people['alice_en'])) == 1
     assert inbox(people['staff_en']) == inbox(people['staff_default']) == []
     assert Outbox.select().where(Outbox.complaint ==
@@ -83,7 +84,7 @@ def test_a_platform_case_tells_the_buyer_but_not_the_merchant(client, people, fr
 
 
 def test_a_refused_filing_writes_no_outbox_row(client, people, frozen):
-    assert h.file(client, people['headers'], facts='').status_code == 422
+    assert post_complaint(client, people['headers'], facts='').status_code == 422
     assert Outbox.select().count() == 0 and InboxMessage.select().count() == 0
 
 
@@ -220,7 +221,7 @@ def test_a_failing_email_does_not_undo_the_delivery(people, frozen, monkeypatch,
 
 def test_email_and_sms_are_printed_to_the_log_in_development(client, people, frozen, caplog):
     caplog.set_level(logging.INFO, logger='desk.messaging.notifications')
-    ticket = h.file_ok(client, people['headers'])['ticket_no']
+    ticket = file_ok(client, people['headers'])['ticket_no']
     lines = [r.getMessage() for r in caplog.records if r.name == 'desk.messaging.notifications']
     mails = [line for line in lines if line.startswith('e-mail to')]
     assert len(mails) == 1  # only alice_en has an address
@@ -235,7 +236,7 @@ def test_nothing_is_lost_when_redis_is_down(app, client, people, frozen, monkeyp
     import redis
     down = redis.Redis.from_url('redis://127.0.0.1:1/0', socket_connect_timeout=0.2)
     monkeypatch.setitem(app.extensions, 'desk_redis', down)
-    response = h.file(client, people['headers'])
+    response = post_complaint(client, people['headers'])
     assert response.status_code == 201, response.get_data(as_text=True)
     ticket = response.get_json()['ticket_no']
     complaint = Complaint.get(Complaint.ticket_no == ticket)

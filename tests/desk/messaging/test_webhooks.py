@@ -6,14 +6,9 @@ commit that created them (no Redis); retries are deadlines, applied by moving th
 clock to `next_attempt_at` and running `desk.core.deadlines.advance_due()`.
 """
 import datetime as dt
-import hashlib
-import hmac
 import json
 import logging
-import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -21,57 +16,11 @@ from desk.core import clock, deadlines
 from desk.messaging import webhooks
 from desk.core.errors import Forbidden, Invalid
 from desk.messaging.models import WebhookDelivery
-from tests import complaint_helpers as h
-from tests.arbitration.test_negotiation import case, ok, parties, propose  # noqa: F401  (fixture)
 
 from desk.cases.models import Remedy
-
-SECRET = 'whsec-test-0123456789abcdef'
-
-
-class Receiver:
-    """A local webhook endpoint: `requests` it got, `statuses` it will answer with."""
-
-    def __init__(self):
-        self.requests = []
-        self.statuses = []
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get('Content-Length') or 0))
-                with receiver.lock:
-                    receiver.requests.append({'path': self.path, 'headers': dict(self.headers), 'body': body})
-                    status = receiver.statuses.pop(0) if receiver.statuses else 200
-                self.send_response(status)
-                self.send_header('Content-Length', '2')
-                self.end_headers()
-                self.wfile.write(b'ok')
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, path='/hooks'):
-        return f'http://127.0.0.1:{self.server.server_address[1]}{path}'
-
-    def events(self, path=None):
-        return [r['headers']['X-Desk-Event'] for r in self.requests if path is None or r['path'] == path]
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver()
-    yield server
-    server.close()
+from tests.support import act, file_ok, ok
+from tests.webhook_receiver import SECRET, closed_port_url, verify
+from tests.arbitration.test_negotiation import case, parties, propose  # noqa: F401  (parties: a fixture)
 
 
 @pytest.fixture
@@ -79,23 +28,8 @@ def integration(users):
     return users('integration')
 
 
-def verify(secret, headers, body):
-    """What a receiver does: recompute the HMAC over "<timestamp>.<body>" and compare."""
-    timestamp = headers['X-Desk-Timestamp']
-    expected = 'sha256=' + hmac.new(secret.encode(), timestamp.encode() + b'.' + body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, headers['X-Desk-Signature'])
-
-
 def delivery(event):
     return WebhookDelivery.get(WebhookDelivery.event == event)
-
-
-def closed_port_url():
-    sock = socket.socket()
-    sock.bind(('127.0.0.1', 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return f'http://127.0.0.1:{port}/hooks'
 
 
 # --- signing -------------------------------------------------------------------------------
@@ -103,7 +37,7 @@ def closed_port_url():
 def test_the_receiver_verifies_the_signature_and_a_tampered_body_fails(client, parties, receiver,  # noqa: F811
                                                                        integration, frozen):
     webhooks.subscribe(integration, receiver.url(), ['complaint.filed'], secret=SECRET)
-    ticket = h.file_ok(client, parties['buyer'])['ticket_no']
+    ticket = file_ok(client, parties['buyer'])['ticket_no']
 
     (got,) = receiver.requests
     headers, body = got['headers'], got['body']
@@ -129,7 +63,7 @@ def test_the_receiver_verifies_the_signature_and_a_tampered_body_fails(client, p
 def test_a_resent_webhook_carries_the_same_idempotency_key(client, parties, receiver, integration,  # noqa: F811
                                                            users, frozen):
     webhooks.subscribe(integration, receiver.url(), ['*'], secret=SECRET)
-    h.file_ok(client, parties['buyer'])
+    file_ok(client, parties['buyer'])
     row = delivery('complaint.filed')
     assert webhooks.resend(users('supervisor'), row.id) is True
     assert webhooks.resend(users('admin'), row.id) is True
@@ -152,7 +86,7 @@ def test_a_failure_is_retried_with_backoff_and_delivered_once(client, parties, r
     caplog.set_level(logging.INFO, logger='desk.messaging.webhooks')
     webhooks.subscribe(integration, receiver.url(), ['complaint.filed'], secret=SECRET)
     receiver.statuses = [500, 200]
-    h.file_ok(client, parties['buyer'])
+    file_ok(client, parties['buyer'])
 
     row = delivery('complaint.filed')
     assert (row.state, row.attempts, row.last_status, row.last_error) == ('pending', 1, 500, 'HTTP 500')
@@ -183,9 +117,9 @@ def test_subscriptions_get_only_the_events_they_asked_for(client, parties, recei
     off.active = False
     off.save()
 
-    ticket = h.file_ok(client, parties['buyer'])['ticket_no']
+    ticket = file_ok(client, parties['buyer'])['ticket_no']
     ok(propose(client, parties, ticket, amount='10.00'))
-    ok(h.act(client, parties['buyer'], ticket, 'accept'))
+    ok(act(client, parties['buyer'], ticket, 'accept'))
 
     assert receiver.events('/remedies') == ['remedy.created']
     assert receiver.events('/negotiation') == ['proposal.created', 'complaint.state_changed']
@@ -200,7 +134,7 @@ def test_subscriptions_get_only_the_events_they_asked_for(client, parties, recei
 def test_without_a_subscription_nothing_is_queued(client, parties, receiver, integration, frozen):  # noqa: F811
     from desk.messaging.models import Outbox
     webhooks.subscribe(integration, receiver.url(), ['remedy.created'])
-    h.file_ok(client, parties['buyer'])
+    file_ok(client, parties['buyer'])
     assert Outbox.select().where(Outbox.topic == 'webhook').count() == 0   # nobody wants complaint.filed
     assert WebhookDelivery.select().count() == 0 and receiver.requests == []
     assert Outbox.select().where(Outbox.topic == 'notify').count() == 2     # the notifications still go
@@ -220,7 +154,7 @@ def test_a_bad_subscription_is_refused(integration, users):
 
 def test_an_unreachable_receiver_is_given_up_after_24_hours(client, parties, integration, frozen):  # noqa: F811
     webhooks.subscribe(integration, closed_port_url(), ['complaint.filed'])
-    h.file_ok(client, parties['buyer'])
+    file_ok(client, parties['buyer'])
     row = delivery('complaint.filed')
     created = row.created_at
     waits = []
@@ -244,7 +178,7 @@ def test_an_unreachable_receiver_is_given_up_after_24_hours(client, parties, int
 
 def test_resend_after_giving_up_tries_again(client, parties, receiver, integration, users, frozen):  # noqa: F811
     sub = webhooks.subscribe(integration, closed_port_url(), ['complaint.filed'])
-    h.file_ok(client, parties['buyer'])
+    file_ok(client, parties['buyer'])
     row = delivery('complaint.filed')
     WebhookDelivery.update(state='failed', next_attempt_at=None).where(WebhookDelivery.id == row.id).execute()
     sub.url = receiver.url()                  # the marketplace fixed its endpoint
@@ -256,9 +190,9 @@ def test_resend_after_giving_up_tries_again(client, parties, receiver, integrati
 
 def test_a_confirmed_remedy_is_announced_once(client, parties, receiver, integration, api_key, frozen):  # noqa: F811
     webhooks.subscribe(integration, receiver.url(), ['remedy.created', 'remedy.confirmed'], secret=SECRET)
-    ticket = h.file_ok(client, parties['buyer'])['ticket_no']
+    ticket = file_ok(client, parties['buyer'])['ticket_no']
     ok(propose(client, parties, ticket, amount='10.00'))
-    ok(h.act(client, parties['buyer'], ticket, 'accept'))
+    ok(act(client, parties['buyer'], ticket, 'accept'))
     remedy = Remedy.get(Remedy.complaint == case(ticket).id)
     headers = api_key(integration)
     for _ in range(2):

@@ -11,8 +11,7 @@ from desk import jobs
 from desk.core.errors import Forbidden, Invalid, TooLarge
 from desk.parties.models import Buyer, Merchant
 from desk.orders.models import ImportRun, Order
-from tests.conftest import csrf_token, login
-from tests.support import isolated_client
+from tests.support import csrf_token, isolated_client, login
 
 MB = 1024 * 1024
 HEADER = imports.COLUMNS

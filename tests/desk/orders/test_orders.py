@@ -7,7 +7,8 @@ import pytest
 from desk.core.db import database
 from desk.parties.models import Buyer, Merchant
 from desk.orders.models import Order
-from tests.support import isolated_client, order_body
+from tests import builders as b
+from tests.support import isolated_client
 
 URL = '/api/v1/orders/'
 CARD = 'ABCD-EFGH-JKLM-5678'
@@ -40,10 +41,10 @@ def assert_error(response, status, code, field=None):
 
 
 def test_create_then_identical_repeat_is_idempotent(api, integration, frozen):
-    first = put(api, integration, 'KM-1', order_body())
+    first = put(api, integration, 'KM-1', b.order_body())
     assert first.status_code == 201
     frozen.advance(3600)
-    again = put(api, integration, 'KM-1', order_body())
+    again = put(api, integration, 'KM-1', b.order_body())
     assert again.status_code == 200
     assert again.get_json() == first.get_json(), 'nothing changed, not even updated_at'
     assert Order.select().count() == 1
@@ -52,7 +53,7 @@ def test_create_then_identical_repeat_is_idempotent(api, integration, frozen):
 
 
 def test_representation(api, integration):
-    data = put(api, integration, 'KM-1', order_body(card_code=CARD, receiving_account='13800000000',
+    data = put(api, integration, 'KM-1', b.order_body(card_code=CARD, receiving_account='13800000000',
                                                     confirmed_at='2026-11-24T12:00:00+08:00')).get_json()
     assert data['order_no'] == 'KM-1'
     assert data['buyer'] == {'ref': 'b-1', 'name': '王伟', 'phone': '138****1234'}
@@ -79,22 +80,22 @@ def test_representation(api, integration):
     ('2026-11-24 09:30:00.999', '2026-11-24T09:30:00+08:00'),
 ])
 def test_times_are_read_with_offsets_and_shown_in_beijing_time(api, integration, raw, shown):
-    body = order_body(paid_at=raw, delivered_at=None)
+    body = b.order_body(paid_at=raw, delivered_at=None)
     assert put(api, integration, 'KM-1', body).get_json()['paid_at'] == shown
 
 
 @pytest.mark.parametrize('raw, shown', [('49.9', '49.90'), ('49', '49.00'), ('0.01', '0.01'),
                                         ('1234.5', '1234.50')])
 def test_amounts_are_returned_with_two_decimals(api, integration, raw, shown):
-    response = put(api, integration, 'KM-1', order_body(amount=raw))
+    response = put(api, integration, 'KM-1', b.order_body(amount=raw))
     assert response.get_json()['amount'] == shown
     assert Order.get().amount_fen == int(shown.replace('.', ''))
 
 
 def test_update_changes_the_fields(api, integration, frozen):
-    created = put(api, integration, 'KM-1', order_body()).get_json()
+    created = put(api, integration, 'KM-1', b.order_body()).get_json()
     frozen.advance(60)
-    response = put(api, integration, 'KM-1', order_body(
+    response = put(api, integration, 'KM-1', b.order_body(
         product='王者荣耀 点券 1200', amount='99.80', payment_method='wechat', region='浙江',
         confirmed_at='2026-11-24T20:00:00+08:00',
         buyer={'ref': 'b-1', 'name': '王伟伟', 'phone': '13900001111'},
@@ -116,9 +117,9 @@ def test_update_changes_the_fields(api, integration, frozen):
 
 
 def test_buyers_and_merchants_are_created_on_first_sight(api, integration):
-    put(api, integration, 'KM-1', order_body(buyer='b-1', merchant='m-1'))
-    put(api, integration, 'KM-2', order_body(buyer='b-1', merchant='m-2'))
-    put(api, integration, 'KM-3', order_body(buyer='b-2', merchant='m-2'))
+    put(api, integration, 'KM-1', b.order_body(buyer='b-1', merchant='m-1'))
+    put(api, integration, 'KM-2', b.order_body(buyer='b-1', merchant='m-2'))
+    put(api, integration, 'KM-3', b.order_body(buyer='b-2', merchant='m-2'))
     assert sorted(b.ref for b in Buyer.select()) == ['b-1', 'b-2']
     assert sorted(m.ref for m in Merchant.select()) == ['m-1', 'm-2']
     buyer = Buyer.get(Buyer.ref == 'b-1')
@@ -127,8 +128,8 @@ def test_buyers_and_merchants_are_created_on_first_sight(api, integration):
 
 
 def test_a_missing_phone_keeps_the_known_one(api, integration):
-    put(api, integration, 'KM-1', order_body())
-    put(api, integration, 'KM-2', order_body(buyer={'ref': 'b-1', 'name': '王伟'}))
+    put(api, integration, 'KM-1', b.order_body())
+    put(api, integration, 'KM-2', b.order_body(buyer={'ref': 'b-1', 'name': '王伟'}))
     assert Buyer.get().phone == '13812341234'
 
 
@@ -137,8 +138,8 @@ def test_a_missing_phone_keeps_the_known_one(api, integration):
     {'merchant': {'ref': 'm-other', 'name': '别家'}},
 ])
 def test_an_order_never_moves_to_another_buyer_or_merchant(api, integration, change):
-    put(api, integration, 'KM-1', order_body())
-    response = put(api, integration, 'KM-1', order_body(**change))
+    put(api, integration, 'KM-1', b.order_body())
+    response = put(api, integration, 'KM-1', b.order_body(**change))
     assert_error(response, 409, 'conflict')
     assert 'KM-1' in response.get_json()['error']['message']
     order = Order.get()
@@ -188,13 +189,13 @@ def test_an_order_never_moves_to_another_buyer_or_merchant(api, integration, cha
     ({'card_code': 1234}, 'card_code'),
 ])
 def test_each_invalid_field_is_422_naming_it(api, integration, change, field):
-    response = put(api, integration, 'KM-1', order_body(**change))  # None drops the field
+    response = put(api, integration, 'KM-1', b.order_body(**change))  # None drops the field
     assert_error(response, 422, 'invalid', field)
     assert Order.select().count() == 0
 
 
 def test_every_bad_field_is_named_at_once(api, integration):
-    response = put(api, integration, 'KM-1', order_body(amount='-1', goods_type='x', payment_method='y'))
+    response = put(api, integration, 'KM-1', b.order_body(amount='-1', goods_type='x', payment_method='y'))
     error = assert_error(response, 422, 'invalid')
     assert {'amount', 'goods_type', 'payment_method'} <= set(error['fields'])
 
@@ -202,11 +203,11 @@ def test_every_bad_field_is_named_at_once(api, integration):
 @pytest.mark.parametrize('order_no', ['KM%201', 'K' * 65, 'KM%E4%B8%AD', 'KM.1', 'KM%001',
                                       'KM-1%0A', '%20KM-1'])
 def test_bad_order_numbers_are_422(api, integration, order_no):
-    assert_error(put(api, integration, order_no, order_body()), 422, 'invalid', 'order_no')
+    assert_error(put(api, integration, order_no, b.order_body()), 422, 'invalid', 'order_no')
 
 
 def test_longest_order_number_is_accepted(api, integration):
-    assert put(api, integration, 'K' * 64, order_body()).status_code == 201
+    assert put(api, integration, 'K' * 64, b.order_body()).status_code == 201
 
 
 @pytest.mark.parametrize('kwargs', [
@@ -214,7 +215,7 @@ def test_longest_order_number_is_accepted(api, integration):
     {'data': 'not json', 'content_type': 'text/plain'},
     {'data': '{"buyer": ', 'content_type': 'application/json'},
     {'data': '', 'content_type': 'application/json'},
-    {'json': [order_body()]},
+    {'json': [b.order_body()]},
     {'json': 'a string'},
     {'json': None},
 ])
@@ -233,7 +234,7 @@ def test_bodies_that_are_not_a_json_object_are_422(api, integration, kwargs):
     {'Authorization': 'Bearer dk_\u00e4_x'},
 ])
 def test_missing_or_invalid_key_is_401(api, headers):
-    for response in (api.put(URL + 'KM-1', json=order_body(), headers=headers),
+    for response in (api.put(URL + 'KM-1', json=b.order_body(), headers=headers),
                      api.get(URL + 'KM-1', headers=headers)):
         assert_error(response, 401, 'unauthorized')
         assert response.headers['WWW-Authenticate'] == 'Bearer'
@@ -249,9 +250,9 @@ def test_revoked_key_is_401(api, users):
     admin = users('admin')
     key, secret = create_api_key(users('integration'), 'x')
     headers = {'Authorization': f'Bearer {secret}'}
-    assert put(api, headers, 'KM-1', order_body()).status_code == 201
+    assert put(api, headers, 'KM-1', b.order_body()).status_code == 201
     revoke_api_key(admin, key.id)
-    assert_error(put(api, headers, 'KM-1', order_body()), 401, 'unauthorized')
+    assert_error(put(api, headers, 'KM-1', b.order_body()), 401, 'unauthorized')
 
 
 def test_key_of_a_deactivated_user_is_401(api, users, api_key):
@@ -259,14 +260,14 @@ def test_key_of_a_deactivated_user_is_401(api, users, api_key):
     user = users('integration')
     headers = api_key(user)
     update_user(user, active=False)
-    assert_error(put(api, headers, 'KM-1', order_body()), 401, 'unauthorized')
+    assert_error(put(api, headers, 'KM-1', b.order_body()), 401, 'unauthorized')
 
 
 @pytest.fixture
 def people(users, api_key, integration, api):
     """Two buyers and two merchants with keys, and order KM-1 of b-1 at m-1."""
-    assert put(api, integration, 'KM-1', order_body(buyer='b-1', merchant='m-1')).status_code == 201
-    assert put(api, integration, 'KM-2', order_body(buyer='b-2', merchant='m-2')).status_code == 201
+    assert put(api, integration, 'KM-1', b.order_body(buyer='b-1', merchant='m-1')).status_code == 201
+    assert put(api, integration, 'KM-2', b.order_body(buyer='b-2', merchant='m-2')).status_code == 201
     return {
         'buyer': api_key(users('buyer', buyer_ref='b-1')),
         'other_buyer': api_key(users('buyer', buyer_ref='b-2')),
@@ -280,9 +281,9 @@ def people(users, api_key, integration, api):
 
 @pytest.mark.parametrize('who', ['buyer', 'merchant', 'agent', 'supervisor'])
 def test_only_the_integration_may_push(api, people, who):
-    response = put(api, people[who], 'KM-1', order_body(product='改过的'))
+    response = put(api, people[who], 'KM-1', b.order_body(product='改过的'))
     assert_error(response, 403, 'forbidden')
-    assert put(api, people[who], 'KM-NEW', order_body()).status_code == 403
+    assert put(api, people[who], 'KM-NEW', b.order_body()).status_code == 403
     assert Order.select().count() == 2
     assert Order.get(Order.order_no == 'KM-1').product == '王者荣耀 点券 600'
 
@@ -320,7 +321,7 @@ def test_phone_is_masked_for_every_reader(api, people):
 
 
 def test_card_code_is_never_returned_or_stored_in_clear(api, integration):
-    response = put(api, integration, 'KM-1', order_body(card_code=CARD))
+    response = put(api, integration, 'KM-1', b.order_body(card_code=CARD))
     assert CARD not in response.get_data(as_text=True)
     assert response.get_json()['card_code'] == '****5678'
     assert CARD not in api.get(URL + 'KM-1', headers=integration).get_data(as_text=True)
@@ -331,8 +332,8 @@ def test_card_code_is_never_returned_or_stored_in_clear(api, integration):
     assert order.card_last4 == '5678'
     assert len(order.card_hash) == 64 and 'ABCD' not in order.card_hash
     # the same code hashes the same (a reported code can be matched), another does not
-    put(api, integration, 'KM-2', order_body(card_code=CARD))
-    put(api, integration, 'KM-3', order_body(card_code='ZZZZ-5678'))
+    put(api, integration, 'KM-2', b.order_body(card_code=CARD))
+    put(api, integration, 'KM-3', b.order_body(card_code='ZZZZ-5678'))
     hashes = {o.order_no: o.card_hash for o in Order.select()}
     assert hashes['KM-1'] == hashes['KM-2'] != hashes['KM-3']
 
@@ -345,12 +346,12 @@ def test_unknown_api_path_is_json_404(api, integration):
 
 @pytest.mark.parametrize('method', ['post', 'delete', 'patch'])
 def test_wrong_method_is_json_405(api, integration, method):
-    response = getattr(api, method)(URL + 'KM-1', json=order_body(), headers=integration)
+    response = getattr(api, method)(URL + 'KM-1', json=b.order_body(), headers=integration)
     assert_error(response, 405, 'method_not_allowed')
 
 
 def test_api_answers_in_english_unless_asked(app, integration):
-    from tests.support import isolated_client as client_for
+    client_for = isolated_client
     chinese_browser = client_for(app, language='zh-CN,zh;q=0.9')
     response = chinese_browser.get(URL + 'KM-1', headers={**integration, 'Accept-Language': 'zh-CN'})
     assert response.status_code == 404
@@ -366,7 +367,7 @@ def test_concurrent_first_puts_make_one_order(app, integration):
 
     def push(client):
         barrier.wait()
-        response = client.put(URL + 'KM-RACE', json=order_body(buyer='b-race', merchant='m-race'),
+        response = client.put(URL + 'KM-RACE', json=b.order_body(buyer='b-race', merchant='m-race'),
                               headers=integration)
         results.append(response.status_code)
 
@@ -389,7 +390,7 @@ def test_concurrent_new_orders_of_a_new_buyer(app, integration):
 
     def push(client, n):
         barrier.wait()
-        response = client.put(URL + f'KM-R{n}', json=order_body(buyer='b-new', merchant='m-new'),
+        response = client.put(URL + f'KM-R{n}', json=b.order_body(buyer='b-new', merchant='m-new'),
                               headers=integration)
         results.append(response.status_code)
 
@@ -413,5 +414,5 @@ def test_a_nul_in_a_text_field_is_422_from_the_service_itself(app):
     from desk.core.errors import Invalid
     from desk.orders.orders import validate_order
     with pytest.raises(Invalid) as err:
-        validate_order('KM-1', order_body(product='bad\x00name'))
+        validate_order('KM-1', b.order_body(product='bad\x00name'))
     assert err.value.status == 422 and set(err.value.fields) == {'product'}

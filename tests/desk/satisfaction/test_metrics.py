@@ -5,7 +5,6 @@ rollup rebuilt from scratch (on a seeded random history of 2,000 cases, and on c
 through the services).
 """
 import datetime as dt
-import json
 import random
 
 import pytest
@@ -17,13 +16,13 @@ from desk.cases.models import Complaint, Event
 from desk.agent_desk.models import SlaEvent
 from desk.satisfaction.models import CaseMetric, MetricDay, MetricWeights, Rating
 from desk.core.times import to_local
-from tests import case_builders as cb
-from tests.conftest import T0
-from tests.support import isolated_client
 
 from arbitration import negotiation, rulings
 from desk.cases.models import Appeal, Ruling
 from desk.satisfaction import ratings
+from tests import builders as b
+from tests.conftest import T0
+from tests.support import run_together
 
 HOUR = dt.timedelta(hours=1)
 EVIDENCE = dt.timedelta(seconds=172800)
@@ -34,9 +33,9 @@ RULE = {'outcome': 'buyer_partial', 'responsibility': 'merchant',
 
 @pytest.fixture
 def team(app, users, frozen):
-    people = {'a': cb.agent(users, 'agent_a'), 'b': cb.agent(users, 'agent_b'),
-              'senior': cb.agent(users, 'senior_s', role='senior_agent'),
-              'senior2': cb.agent(users, 'senior_t', role='senior_agent'),
+    people = {'a': b.agent(users, 'agent_a'), 'b': b.agent(users, 'agent_b'),
+              'senior': b.agent(users, 'senior_s', role='senior_agent'),
+              'senior2': b.agent(users, 'senior_t', role='senior_agent'),
               'boss': users('supervisor', username='boss')}
     return people
 
@@ -53,35 +52,35 @@ def figures_of(user, start=None, end=None):
 
 def platform_case(order_no, agent, buyer_ref='b-1'):
     """A platform case claimed and resolved by `agent` an hour later."""
-    case = cb.case(order_no, buyer_ref=buyer_ref)
+    case = b.case(order_no, buyer_ref=buyer_ref)
     assignment.claim(agent, case)
     clock.freeze(clock.now() + HOUR)
-    rulings.resolve(agent, cb.reload(case), RESOLVE)
-    return cb.reload(case)
+    rulings.resolve(agent, b.reload(case), RESOLVE)
+    return b.reload(case)
 
 
 def rate(case, stars, buyer_ref='b-1'):
-    ratings.rate(cb.buyer_login(buyer_ref), cb.reload(case), {'stars': stars})
+    ratings.rate(b.buyer_login(buyer_ref), b.reload(case), {'stars': stars})
 
 
 def test_ten_rated_cases_give_csat_70_and_fcr_60(team):
-    a, b, boss = team['a'], team['b'], team['boss']
+    a, agent_b, boss = team['a'], team['b'], team['boss']
     stars = [5, 5, 5, 4, 4, 4, 4, 3, 2, 1]
     cases = []
     for n, s in enumerate(stars):
         if n in (8, 9):  # first owned by agent_b, then a supervisor moves them to agent_a
-            case = cb.case(f'O-{n}')
-            assignment.claim(b, case)
-            assignment.reassign(boss, cb.reload(case), {'to': a.username, 'reason': 'b is on leave'})
+            case = b.case(f'O-{n}')
+            assignment.claim(agent_b, case)
+            assignment.reassign(boss, b.reload(case), {'to': a.username, 'reason': 'b is on leave'})
             clock.freeze(clock.now() + HOUR)
-            rulings.resolve(a, cb.reload(case), RESOLVE)
-            case = cb.reload(case)
+            rulings.resolve(a, b.reload(case), RESOLVE)
+            case = b.reload(case)
         else:
             case = platform_case(f'O-{n}', a)
         rate(case, s)
         cases.append(case)
     for case in cases[6:8]:  # reopened by a supervisor: not resolved at first contact
-        ratings.reopen(boss, cb.reload(case), {'reason': '复核'})
+        ratings.reopen(boss, b.reload(case), {'reason': '复核'})
     got = figures_of(a)
     assert got['handled'] == 10 and got['rated'] == 10
     assert got['csat_pct'] == 0.7 and got['csat_avg'] == 3.7 and got['dissatisfied_pct'] == 0.2
@@ -94,7 +93,7 @@ def test_ten_rated_cases_give_csat_70_and_fcr_60(team):
     # composite: 40 % CSAT + 25 % FCR + 20 % SLA + 15 % not overturned
     sla = 1.0
     assert got['score'] == round(100 * (0.4 * 0.7 + 0.25 * 0.6 + 0.2 * sla + 0.15 * 1.0), 1)
-    assert figures_of(b)['handled'] == 0 and figures_of(b)['first_response_sla'] == 1.0
+    assert figures_of(agent_b)['handled'] == 0 and figures_of(agent_b)['first_response_sla'] == 1.0
 
 
 def test_admin_edited_weights_change_the_score(team):
@@ -122,23 +121,23 @@ def test_reopen_makes_fcr_false(team):
     a = team['a']
     case = platform_case('O-1', a)
     assert figures_of(a)['fcr'] == 1.0
-    ratings.reopen(team['boss'], cb.reload(case), {'reason': '复核'})
+    ratings.reopen(team['boss'], b.reload(case), {'reason': '复核'})
     assert figures_of(a)['fcr'] == 0.0 and figures_of(a)['reopen_rate'] == 1.0
 
 
 def test_an_overturned_appeal_lowers_the_score(team):
     a, senior = team['senior'], team['senior2']
-    case = cb.dispute('O-1', a)
+    case = b.dispute('O-1', a)
     clock.freeze(clock.now() + EVIDENCE + HOUR)
     deadlines.advance_due()
-    rulings.rule(a, cb.reload(case), RULE)
+    rulings.rule(a, b.reload(case), RULE)
     before = figures_of(a)
     assert before['fcr'] == 1.0 and before['not_overturned'] == 1.0
-    cb.evidence(case, 'merchant', 'delivery_log', at=clock.now() + HOUR)
+    b.forced_evidence(case, 'merchant', 'delivery_log', at=clock.now() + HOUR)
     clock.freeze(clock.now() + 2 * HOUR)
-    rulings.appeal(cb.merchant_login('m-1'), cb.reload(case), {'reason': '新证据'})
-    assignment.claim(senior, cb.reload(case))
-    rulings.rule(senior, cb.reload(case), dict(RULE, outcome='merchant', responsibility='buyer',
+    rulings.appeal(b.merchant_login('m-1'), b.reload(case), {'reason': '新证据'})
+    assignment.claim(senior, b.reload(case))
+    rulings.rule(senior, b.reload(case), dict(RULE, outcome='merchant', responsibility='buyer',
                                                remedy={'type': 'none'}))
     after = figures_of(a)
     assert after['overturn_rate'] == 1.0 and after['not_overturned'] == 0.0 and after['fcr'] == 0.0
@@ -147,12 +146,12 @@ def test_an_overturned_appeal_lowers_the_score(team):
 
 def test_a_resolution_breach_counts_against_the_owner(team):
     a = team['a']
-    case = cb.case('O-1')
+    case = b.case('O-1')
     assignment.claim(a, case)
     clock.freeze(clock.now() + dt.timedelta(hours=25))
     deadlines.advance_due()
     assert figures_of(a)['resolution_sla'] == 0.0
-    rulings.resolve(a, cb.reload(case), RESOLVE)
+    rulings.resolve(a, b.reload(case), RESOLVE)
     got = figures_of(a)
     assert got['resolution_sla'] == 0.0 and got['first_response_sla'] == 1.0
 
@@ -171,15 +170,14 @@ def test_periods_split_by_local_day(team):
 
 
 def test_an_agreement_rating_goes_to_the_merchant(team):
-    from tests import complaint_helpers as h
     from desk.cases import complaints
-    h.order('O-1', amount_fen=10000)
-    buyer = cb.buyer_login('b-1')
-    filed = complaints.file_complaint(buyer, h.body('O-1'))
-    negotiation.propose(cb.merchant_login('m-1'), cb.reload(filed), {'type': 'reissue', 'message': '补发'})
-    negotiation.accept(buyer, cb.reload(filed), {})
+    b.order('O-1', amount_fen=10000)
+    buyer = b.buyer_login('b-1')
+    filed = complaints.file_complaint(buyer, b.body('O-1'))
+    negotiation.propose(b.merchant_login('m-1'), b.reload(filed), {'type': 'reissue', 'message': '补发'})
+    negotiation.accept(buyer, b.reload(filed), {})
     rate(filed, 2)
-    got = metrics.merchant_figures(cb.reload(filed).merchant_id, dt.date(2026, 1, 1), dt.date(2027, 1, 1))
+    got = metrics.merchant_figures(b.reload(filed).merchant_id, dt.date(2026, 1, 1), dt.date(2027, 1, 1))
     assert got['rated'] == 1 and got['dissatisfied_pct'] == 1.0
 
 
@@ -191,27 +189,27 @@ def test_rebuild_equals_incremental_on_cases_driven_through_the_services(team):
     boss = team['boss']
     for n in range(24):
         agent = rng.choice(agents)
-        case = cb.case(f'O-{n}', buyer_ref=f'b-{n % 3}')
+        case = b.case(f'O-{n}', buyer_ref=f'b-{n % 3}')
         if rng.random() < 0.2:
             clock.freeze(clock.now() + dt.timedelta(hours=3))
             deadlines.advance_due()  # first response breached while unowned
-        assignment.claim(agent, cb.reload(case))
+        assignment.claim(agent, b.reload(case))
         if rng.random() < 0.3:
             clock.freeze(clock.now() + dt.timedelta(hours=25))
             deadlines.advance_due()
         clock.freeze(clock.now() + dt.timedelta(minutes=rng.randint(5, 600)))
-        rulings.resolve(agent, cb.reload(case), RESOLVE)
+        rulings.resolve(agent, b.reload(case), RESOLVE)
         if rng.random() < 0.8:
             stars = rng.randint(1, 5)
-            ratings.rate(cb.buyer_login(f'b-{n % 3}'), cb.reload(case), {'stars': stars})
+            ratings.rate(b.buyer_login(f'b-{n % 3}'), b.reload(case), {'stars': stars})
             if stars <= 2:
                 finding = rng.choice(['buyer_unreasonable', 'agent_fault'])
                 actions = rng.choice([['uphold'], ['reopen'], ['coach']]) if finding == 'agent_fault' else ['uphold']
-                ratings.review(boss, cb.reload(case), {'finding': finding, 'actions': actions, 'note': '复核意见'})
+                ratings.review(boss, b.reload(case), {'finding': finding, 'actions': actions, 'note': '复核意见'})
                 if 'reopen' in actions:
-                    senior = cb.reload(case).owner
+                    senior = b.reload(case).owner
                     clock.freeze(clock.now() + HOUR)
-                    rulings.resolve(senior, cb.reload(case), RESOLVE)
+                    rulings.resolve(senior, b.reload(case), RESOLVE)
     incremental = metrics.snapshot()
     assert incremental
     metrics.rebuild()
@@ -297,10 +295,9 @@ def _random_history(rng, count, agents, merchant_id, buyer_id, order_ids):
 def test_rebuild_equals_incremental_on_a_random_history_of_2000_cases(team):
     from desk.parties.models import Buyer, Merchant
     from desk.orders.models import Order
-    from tests import complaint_helpers as h
     rng = random.Random(20261124)
-    h.buyer('b-r')
-    h.merchant('m-r')
+    b.buyer('b-r')
+    b.merchant('m-r')
     buyer, merchant = Buyer.get(Buyer.ref == 'b-r'), Merchant.get(Merchant.ref == 'm-r')
     count = 2000
     order_rows = [dict(order_no=f'OR{n:06d}', buyer=buyer.id, merchant=merchant.id, product='card',
@@ -326,7 +323,6 @@ def test_rollup_rows_add_up_under_concurrency_and_go_when_back_at_zero(app, froz
     once all count (PostgreSQL: the unique index and the row lock decide; SQLite: they take
     turns), and a row whose counters all come back to zero is deleted, not left empty."""
     from desk.core.db import atomic
-    from tests.support import run_together
     keys = [metrics._key('agent', 7, 'cs', clock.now()), metrics._key('agent', 8, 'cs', clock.now())]
 
     def add():
@@ -334,7 +330,7 @@ def test_rollup_rows_add_up_under_concurrency_and_go_when_back_at_zero(app, froz
             metrics._apply_all({key: {'handled': 1, 'res_total': 2} for key in keys})
         return True
 
-    assert run_together(app, add, add, add, add) == [True] * 4
+    assert run_together(add, add, add, add, app=app) == [True] * 4
     rows = {r.subject: r for r in MetricDay.select()}
     assert {s: (r.handled, r.res_total, r.fcr) for s, r in rows.items()} == {7: (4, 8, 0), 8: (4, 8, 0)}
     with atomic():

@@ -9,14 +9,12 @@ import json
 import pytest
 
 from desk.core import clock, deadlines
-from desk.cases.models import Complaint, Event
+from desk.cases.models import Event
 from desk.satisfaction.models import Rating, Review, RatingFollowup
-from tests import case_builders as cb
-from tests import complaint_helpers as h
-from tests.conftest import T0, csrf_token, login
-from tests.support import isolated_client
 
 from desk.cases.models import Remedy
+from tests import builders as b
+from tests.support import act, count_queries, csrf_token, error, isolated_client, login, ok
 
 HOUR = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)
@@ -27,59 +25,37 @@ RULE = {'outcome': 'buyer_partial', 'responsibility': 'merchant',
 
 @pytest.fixture
 def desk(app, users, api_key, frozen):
-    arbiter = cb.agent(users, 'arbiter')
-    senior = cb.agent(users, 'senior1', role='senior_agent')
-    other = cb.agent(users, 'other')
+    arbiter = b.agent(users, 'arbiter')
+    senior = b.agent(users, 'senior1', role='senior_agent')
+    other = b.agent(users, 'other')
     supervisor = users('supervisor', username='boss')
-    buyer, staff = cb.buyer_login('b-1'), cb.merchant_login('m-1')
-    other_buyer = cb.buyer_login('b-2')
+    buyer, staff = b.buyer_login('b-1'), b.merchant_login('m-1')
+    other_buyer = b.buyer_login('b-2')
     people = {'arbiter': arbiter, 'senior': senior, 'other': other, 'supervisor': supervisor,
               'buyer': buyer, 'merchant': staff, 'other_buyer': other_buyer}
     keys = {name: api_key(u) for name, u in people.items()}
     return dict(keys, users=people, client=isolated_client(app))
 
 
-def act(desk, who, complaint, action, data=None):
-    return h.act(desk['client'], desk[who], complaint.ticket_no, action, data)
-
-
-def ok(response):
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()
-
-
-def error(response, status):
-    assert response.status_code == status, (response.status_code, response.get_json())
-    return response.get_json()['error']
-
-
-def row(complaint):
-    return Complaint.get_by_id(complaint.id)
-
-
 def ruled(desk, order_no='O-1', agent='arbiter'):
     """A dispute ruled by `agent` at T0 + 2 days + 1 hour (the evidence period over)."""
-    complaint = cb.dispute(order_no, desk['users'][agent])
+    complaint = b.dispute(order_no, desk['users'][agent])
     clock.freeze(clock.now() + EVIDENCE + HOUR)
     deadlines.advance_due()
     ok(act(desk, agent, complaint, 'rule', RULE))
-    return row(complaint)
+    return b.reload(complaint)
 
 
 def agreed(desk, order_no='O-9'):
     """A merchant case the buyer settled by accepting the proposal (no agent)."""
     from arbitration import negotiation
-    h.order(order_no, buyer_ref='b-1', merchant_ref='m-1', amount_fen=10000)
+    b.order(order_no, buyer_ref='b-1', merchant_ref='m-1', amount_fen=10000)
     from desk.cases import complaints
-    filed = complaints.file_complaint(desk['users']['buyer'], h.body(order_no, category='not_as_described'))
-    negotiation.propose(desk['users']['merchant'], row(filed), {'type': 'refund', 'amount': '10.00',
+    filed = complaints.file_complaint(desk['users']['buyer'], b.body(order_no, category='not_as_described'))
+    negotiation.propose(desk['users']['merchant'], b.reload(filed), {'type': 'refund', 'amount': '10.00',
                                                                 'message': '退 10 元。'})
     ok(act(desk, 'buyer', filed, 'accept'))
-    return row(filed)
-
-
-def kinds(complaint):
-    return [e.kind for e in Event.select().where(Event.complaint == complaint.id).order_by(Event.seq)]
+    return b.reload(filed)
 
 
 # --- rating ---------------------------------------------------------------------------------
@@ -98,7 +74,7 @@ def test_the_buyer_rates_and_the_rating_snapshots_agent_and_department(desk):
     type(desk['users']['arbiter']).update(department='ops').where(
         type(desk['users']['arbiter']).id == desk['users']['arbiter'].id).execute()
     assert Rating.get_by_id(rating.id).department == 'cs'
-    assert 'rated' in kinds(complaint)
+    assert 'rated' in b.event_kinds(complaint)
     assert not Review.select().exists()  # 4 stars: no review
 
 
@@ -111,7 +87,7 @@ def test_an_agreement_without_an_agent_is_attributed_to_the_merchant(desk):
 
 
 def test_rating_before_resolution_is_409(desk):
-    complaint = cb.dispute('O-1', desk['users']['arbiter'])
+    complaint = b.dispute('O-1', desk['users']['arbiter'])
     assert 'cannot' in error(act(desk, 'buyer', complaint, 'rate', {'stars': 5}), 409)['message']
     assert not Rating.select().exists()
 
@@ -208,7 +184,7 @@ def test_a_staff_login_cannot_use_the_portal_form(desk, app):
 def dissatisfied(desk, order_no='O-1', stars=1, tags=('unfair',)):
     complaint = ruled(desk, order_no)
     ok(act(desk, 'buyer', complaint, 'rate', {'stars': stars, 'tags': list(tags)}))
-    return row(complaint)
+    return b.reload(complaint)
 
 
 def test_a_1_or_2_rating_opens_a_review_tells_the_supervisors_and_fires_the_webhook(desk, monkeypatch):
@@ -221,7 +197,7 @@ def test_a_1_or_2_rating_opens_a_review_tells_the_supervisors_and_fires_the_webh
     review = Review.get(Review.complaint == complaint.id)
     assert review.state == 'open' and review.due_at == clock.now() + dt.timedelta(hours=24)
     assert review.agent_id == desk['users']['arbiter'].id
-    assert 'review_opened' in cb.notices(desk['users']['supervisor'], complaint)
+    assert 'review_opened' in b.notices(desk['users']['supervisor'], complaint)
     assert [e for e, _ in published] == ['rating.dissatisfied']
     assert published[0][1]['stars'] == 2 and published[0][1]['agent'] == 'arbiter'
     listed = ok(desk['client'].get('/api/v1/reviews?state=open', headers=desk['supervisor']))
@@ -273,7 +249,7 @@ def test_buyer_unreasonable_excludes_the_rating_kept_and_marked_with_who_and_why
     assert rating.excluded_reason == '买家要求超出订单金额的赔偿。' and rating.excluded_at == clock.now()
     review = Review.get(Review.complaint == complaint.id)
     assert (review.state, review.finding, json.loads(review.actions)) == ('done', 'buyer_unreasonable', ['uphold'])
-    assert row(complaint).state == 'resolved'
+    assert b.reload(complaint).state == 'resolved'
     event = Event.get((Event.complaint == complaint.id) & (Event.kind == 'reviewed'))
     assert not event.public and json.loads(event.data)['excluded'] is True
 
@@ -283,14 +259,14 @@ def test_reopen_sends_the_case_to_a_senior_agent_who_rules_again_and_the_buyer_r
     done = ok(act(desk, 'supervisor', complaint, 'review', {
         'finding': 'agent_fault', 'actions': ['reopen', 'coach'], 'note': '裁决未看商家的发货记录。'}))
     assert done['state'] == 'in_arbitration' and done['owner'] == 'senior1'
-    case = row(complaint)
+    case = b.reload(complaint)
     assert case.in_queue and case.rating_due_at is None and case.appeal_due_at is None
-    resolution = cb.clock_of(case, 'resolution')
+    resolution = b.clock_of(case, 'resolution')
     assert resolution.state == 'running' and resolution.started_at == clock.now()
     assert case.resolution_due_at == resolution.due_at > clock.now()
     assert not RatingFollowup.select().where(RatingFollowup.complaint == complaint.id).exists()
-    assert 'case_reopened' in cb.notices(desk['users']['senior'], complaint)
-    assert 'review_coaching' in cb.notices(desk['users']['arbiter'], complaint)
+    assert 'case_reopened' in b.notices(desk['users']['senior'], complaint)
+    assert 'review_coaching' in b.notices(desk['users']['arbiter'], complaint)
     assert Review.get(Review.complaint == complaint.id).coach_note == '裁决未看商家的发货记录。'
     queue = ok(desk['client'].get('/api/v1/queue?department=cs&owner=senior1', headers=desk['senior']))
     assert complaint.ticket_no in [c['ticket_no'] for c in queue['items']]
@@ -307,7 +283,7 @@ def test_reopen_is_only_for_a_resolved_case(desk):
     complaint = dissatisfied(desk)
     clock.freeze(clock.now() + dt.timedelta(days=8))
     deadlines.advance_due()
-    assert row(complaint).state == 'closed'
+    assert b.reload(complaint).state == 'closed'
     refused = error(act(desk, 'supervisor', complaint, 'review', {
         'finding': 'agent_fault', 'actions': ['reopen'], 'note': 'x'}), 409)
     assert 'resolved' in refused['message']
@@ -344,49 +320,49 @@ def test_reopen_directly_by_a_supervisor_picks_the_least_loaded_senior(desk):
 
 def test_reminders_on_day_3_and_day_6_while_unrated_then_the_case_closes(desk):
     complaint = ruled(desk)
-    resolved = row(complaint).resolved_at
+    resolved = b.reload(complaint).resolved_at
     buyer = desk['users']['buyer']
     clock.freeze(resolved + dt.timedelta(days=3) - HOUR)
     deadlines.advance_due()
-    assert cb.notices(buyer, complaint).count('rating_reminder') == 0
+    assert b.notices(buyer, complaint).count('rating_reminder') == 0
     clock.freeze(resolved + dt.timedelta(days=3))
     deadlines.advance_due()
-    assert cb.notices(buyer, complaint).count('rating_reminder') == 1
+    assert b.notices(buyer, complaint).count('rating_reminder') == 1
     clock.freeze(resolved + dt.timedelta(days=6))
     deadlines.advance_due()
     deadlines.advance_due()
-    assert cb.notices(buyer, complaint).count('rating_reminder') == 2
+    assert b.notices(buyer, complaint).count('rating_reminder') == 2
     clock.freeze(resolved + dt.timedelta(days=7) - HOUR)
     deadlines.advance_due()
-    assert row(complaint).state == 'resolved'
+    assert b.reload(complaint).state == 'resolved'
     clock.freeze(resolved + dt.timedelta(days=7))
     deadlines.advance_due()
-    case = row(complaint)
+    case = b.reload(complaint)
     assert case.state == 'closed' and case.closed_at == clock.now()
-    assert kinds(complaint)[-1] == 'close_timeout'
-    assert cb.notices(buyer, complaint).count('rating_reminder') == 2
+    assert b.event_kinds(complaint)[-1] == 'close_timeout'
+    assert b.notices(buyer, complaint).count('rating_reminder') == 2
 
 
 def test_a_rated_case_gets_no_more_reminders(desk):
     complaint = ruled(desk)
-    resolved = row(complaint).resolved_at
+    resolved = b.reload(complaint).resolved_at
     clock.freeze(resolved + dt.timedelta(days=3))
     deadlines.advance_due()
     ok(act(desk, 'buyer', complaint, 'rate', {'stars': 4}))
     clock.freeze(resolved + dt.timedelta(days=6))
     deadlines.advance_due()
-    assert cb.notices(desk['users']['buyer'], complaint).count('rating_reminder') == 1
+    assert b.notices(desk['users']['buyer'], complaint).count('rating_reminder') == 1
 
 
 def test_an_appeal_stops_the_close_and_the_appeal_ruling_reopens_the_windows(desk):
     complaint = ruled(desk)
-    cb.evidence(complaint, 'merchant', 'delivery_log', at=clock.now() + HOUR)
+    b.forced_evidence(complaint, 'merchant', 'delivery_log', at=clock.now() + HOUR)
     clock.freeze(clock.now() + 2 * HOUR)
     ok(act(desk, 'merchant', complaint, 'appeal', {'reason': '有新的发货记录。'}))
     assert not RatingFollowup.select().where(RatingFollowup.complaint == complaint.id).exists()
     clock.freeze(clock.now() + dt.timedelta(days=8))
     deadlines.advance_due()
-    assert row(complaint).state == 'appealed'
+    assert b.reload(complaint).state == 'appealed'
 
 
 def test_close_timeout_is_never_callable(desk):
@@ -396,22 +372,11 @@ def test_close_timeout_is_never_callable(desk):
 
 
 def _queries(client, headers, url):
-    """How many SQL statements one GET runs (peewee logs each at DEBUG)."""
-    import logging
-    records = []
-    handler = logging.Handler(logging.DEBUG)
-    handler.emit = records.append
-    logger = logging.getLogger('peewee')
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
+    """How many SQL statements one GET runs."""
+    with count_queries() as statements:
         response = client.get(url, headers=headers)
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
     assert response.status_code == 200, response.get_json()
-    return len(records)
+    return len(statements)
 
 
 def test_listing_resolved_cases_reads_ratings_and_reviews_once_per_page(desk):
@@ -447,4 +412,4 @@ def test_a_nul_in_a_comment_review_note_or_reopen_reason_is_422(desk):
     with pytest.raises(Invalid) as err:
         ratings.reopen(desk['users']['supervisor'], complaint, {'reason': '重开\x00'})
     assert err.value.status == 422 and set(err.value.fields) == {'reason'}
-    assert row(complaint).state == 'resolved'
+    assert b.reload(complaint).state == 'resolved'

@@ -13,8 +13,9 @@ from desk.cases.models import Event
 from desk.messaging.models import InboxMessage
 from desk.satisfaction.models import Review
 from desk.satisfaction.ratings import REVIEW_SLA
-from tests import case_builders as cb
-from tests.desk.satisfaction.test_ratings import act, desk, dissatisfied, ok  # noqa: F401 (the fixture)
+from tests import builders as b
+from tests.support import act, ok
+from tests.desk.satisfaction.test_ratings import desk, dissatisfied  # noqa: F401 (desk: a fixture)
 
 SECOND = dt.timedelta(seconds=1)
 UPHOLD = {'finding': 'agent_fault', 'actions': ['uphold'], 'note': '处理偏慢,已提醒。'}
@@ -90,7 +91,7 @@ def test_nothing_before_the_due_time_then_breached_and_the_supervisors_told_once
         assert notice.link == '/admin/reviews/'
         assert complaint.ticket_no in notice.body and 'still open' in notice.body
     assert overdue_notices(case['inactive'], complaint) == []
-    assert cb.notices(desk['users']['arbiter'], complaint).count('review_overdue') == 0
+    assert b.notices(desk['users']['arbiter'], complaint).count('review_overdue') == 0
     [event] = overdue_events(complaint)
     assert not event.public and event.actor_role == 'system'
     assert json.loads(event.data)['review'] == review.id

@@ -7,9 +7,9 @@ import pytest
 from desk.agent_desk import assignment
 from desk.core import clock, deadlines
 from desk.parties.models import User
-from tests import case_builders as b
+from tests import builders as b
 from tests.conftest import T0
-from tests.support import isolated_client
+from tests.support import error, isolated_client
 
 HOUR = dt.timedelta(hours=1)
 
@@ -17,10 +17,6 @@ HOUR = dt.timedelta(hours=1)
 @pytest.fixture
 def client(app):
     return isolated_client(app)
-
-
-def error(response):
-    return response.get_json()['error']
 
 
 # --- who am I ------------------------------------------------------------------------------

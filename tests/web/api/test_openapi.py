@@ -4,12 +4,13 @@ import re
 
 import pytest
 from flask import jsonify
-from openapi_schema_validator import OAS30Validator, oas30_format_checker
 from openapi_spec_validator import validate
 
 from desk.cases import lifecycle
 from web.api import authenticated
 from web.api.openapi import (ACTION_BODIES, API_PREFIX, CALLABLE_ACTIONS, action_schema_name, build_document, operation)
+from tests import builders as b
+from tests.support import assert_valid
 
 ERROR_STATUSES = ('400', '401', '403', '404', '409', '413', '415', '422')
 IGNORED_METHODS = {'HEAD', 'OPTIONS'}
@@ -28,17 +29,6 @@ def api_operations(app):
 def documented_operations(document):
     return {(path, method) for path, item in document['paths'].items()
             for method in item if method in ('get', 'put', 'post', 'patch', 'delete')}
-
-
-def schema_validator(document, name):
-    """A validator for components/schemas/<name> that resolves the document's $refs."""
-    schema = dict(document['components']['schemas'][name], components=document['components'])
-    return OAS30Validator(schema, format_checker=oas30_format_checker)
-
-
-def assert_valid(document, name, instance):
-    errors = sorted(schema_validator(document, name).iter_errors(instance), key=str)
-    assert not errors, f'{name}: ' + '; '.join(f'{list(e.path)}: {e.message}' for e in errors)
 
 
 @pytest.fixture
@@ -256,11 +246,9 @@ def test_agent_desk_schemas_are_the_real_representations(client, users, api_key,
 
 def test_penalty_schemas_are_the_real_representations(client, users, api_key, document, frozen):
     """Issue 8: manual violation, penalty appeal and decision, deposit top-up and ledger."""
-    from tests import case_builders as cb
-    from tests import complaint_helpers as h
-    h.merchant('m-1')
+    b.merchant('m-1')
     boss, market = api_key(users('supervisor')), api_key(users('integration'))
-    shop = api_key(h.staff_user(users, 'm-1'))
+    shop = api_key(b.staff_user(users, 'm-1'))
     paths = document['paths']
     for path, method in [('/violations/{violation_id}/appeal', 'post'),
                          ('/violation-appeals/{appeal_id}/decision', 'post'),
@@ -275,7 +263,7 @@ def test_penalty_schemas_are_the_real_representations(client, users, api_key, do
     assert set(schemas['DepositEntry']['required']) == set(entry.get_json())
     assert_valid(document, 'DepositEntry', entry.get_json())
     v = client.post('/api/v1/merchants/m-1/violations', headers=boss,
-                    json={'points': 2, 'fine': '5.00', 'reason': 'x', 'ticket_no': cb.case('O-5').ticket_no}).get_json()
+                    json={'points': 2, 'fine': '5.00', 'reason': 'x', 'ticket_no': b.case('O-5').ticket_no}).get_json()
     assert set(schemas['Violation']['required']) == set(v)
     assert_valid(document, 'Violation', v)
     appeal = client.post(f'/api/v1/violations/{v["id"]}/appeal', headers=shop, json={'reason': 'x'}).get_json()

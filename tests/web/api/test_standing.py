@@ -10,9 +10,9 @@ from arbitration.penalties.models import Violation
 from arbitration.penalties.models import DepositEntry
 from desk.core import clock
 from desk.core.db import atomic
-from tests import complaint_helpers as h
+from tests import builders as b
 from tests.conftest import T0
-from tests.web.api.test_openapi import assert_valid
+from tests.support import assert_valid, count_queries
 
 URL = '/api/v1/merchants/{}/standing'
 
@@ -22,9 +22,9 @@ def keys(app, users, api_key, frozen):
     return {'integration': api_key(users('integration')),
             'agent': api_key(users('agent')),
             'supervisor': api_key(users('supervisor')),
-            'staff_a': api_key(h.staff_user(users, 'm-a')),
-            'staff_b': api_key(h.staff_user(users, 'm-b')),
-            'buyer': api_key(h.buyer_user(users, 'b-1'))}
+            'staff_a': api_key(b.staff_user(users, 'm-a')),
+            'staff_b': api_key(b.staff_user(users, 'm-b')),
+            'buyer': api_key(b.buyer_user(users, 'b-1'))}
 
 
 def get(client, headers, ref):
@@ -47,12 +47,12 @@ def test_who_reads_which_standing(client, keys):
 
 
 def test_shape_and_schema(client, keys, frozen):
-    merchant = h.merchant('m-a')
-    h.order('O-1', merchant_ref='m-a')
+    merchant = b.merchant('m-a')
+    b.order('O-1', merchant_ref='m-a')
     from desk.cases.complaints import file_complaint
     from desk.parties.models import User
     buyer = User.get(User.role == 'buyer')
-    complaint = file_complaint(buyer, h.body(order_no='O-1'))
+    complaint = file_complaint(buyer, b.body(order_no='O-1'))
     DepositEntry.create(merchant=merchant.id, kind='top_up', amount_fen=100000, balance_after_fen=100000)  # the fine below leaves 500.00
     with atomic():
         fake = violations.record_violation(merchant.id, 'fake_delivery', complaint)
@@ -101,8 +101,7 @@ def test_a_merchant_without_violations_is_normal(client, keys):
 
 def test_reading_takes_a_fixed_number_of_statements(client, keys, frozen):
     """However many violations a merchant carries, a read is the same few queries."""
-    from tests.arbitration.penalties.test_standing import count_queries
-    merchant = h.merchant('m-a')
+    merchant = b.merchant('m-a')
     get(client, keys['integration'], 'm-a')  # the key's first use records when it was used
 
     def statements():

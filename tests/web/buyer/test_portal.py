@@ -5,8 +5,9 @@ import re
 from desk.cases.models import Complaint, Event
 from desk.messaging.models import InboxMessage
 from web.buyer.links import make_token
-from tests.conftest import PASSWORD, csrf_token, login
-from tests.support import isolated_client, push_order
+from tests import builders as b
+from tests.conftest import PASSWORD
+from tests.support import csrf_token, isolated_client, login
 
 
 def _file(client, order_no='O-1', **fields):
@@ -22,7 +23,7 @@ def _errors(response):
 
 
 def test_signed_link_logs_the_buyer_in_and_opens_the_form(app, frozen):
-    push_order('O-1', receiving_account='13812341234')
+    b.push_order('O-1', receiving_account='13812341234')
     client = isolated_client(app, language='zh-CN')
     response = client.get('/buyer/complain?token=' + make_token('b-1', 'O-1'))
     assert response.status_code == 302
@@ -34,8 +35,8 @@ def test_signed_link_logs_the_buyer_in_and_opens_the_form(app, frozen):
 
 
 def test_forged_expired_and_mismatched_links_get_a_clear_page(app, frozen):
-    push_order('O-1')
-    push_order('O-2', buyer='b-2')
+    b.push_order('O-1')
+    b.push_order('O-2', buyer='b-2')
     client = isolated_client(app)
     forged = client.get('/buyer/complain?token=' + make_token('b-1', 'O-1') + 'x')
     assert forged.status_code == 400 and 'not valid' in forged.get_data(as_text=True)
@@ -51,7 +52,7 @@ def test_forged_expired_and_mismatched_links_get_a_clear_page(app, frozen):
 
 
 def test_filing_shows_ticket_and_promised_time_then_my_complaints(app, frozen):
-    push_order('O-1')
+    b.push_order('O-1')
     client = isolated_client(app)
     client.get('/buyer/complain?token=' + make_token('b-1', 'O-1'))
     response = _file(client)
@@ -67,7 +68,7 @@ def test_filing_shows_ticket_and_promised_time_then_my_complaints(app, frozen):
 
 
 def test_bad_form_input_is_shown_next_to_the_field_and_files_nothing(app, frozen):
-    push_order('O-1')
+    b.push_order('O-1')
     client = isolated_client(app)
     client.get('/buyer/complain?token=' + make_token('b-1', 'O-1'))
     response = _file(client, minutes_late='soon', facts='')
@@ -80,7 +81,7 @@ def test_bad_form_input_is_shown_next_to_the_field_and_files_nothing(app, frozen
 
 
 def test_filing_twice_sends_the_buyer_to_the_open_complaint(app, frozen):
-    push_order('O-1')
+    b.push_order('O-1')
     client = isolated_client(app)
     client.get('/buyer/complain?token=' + make_token('b-1', 'O-1'))
     _file(client)
@@ -91,8 +92,8 @@ def test_filing_twice_sends_the_buyer_to_the_open_complaint(app, frozen):
 
 
 def test_a_buyer_never_reaches_another_buyers_order_or_complaint(app, frozen):
-    push_order('O-1')
-    push_order('O-2', buyer='b-2')
+    b.push_order('O-1')
+    b.push_order('O-2', buyer='b-2')
     alice, bob = isolated_client(app), isolated_client(app)
     alice.get('/buyer/complain?token=' + make_token('b-1', 'O-1'))
     bob.get('/buyer/complain?token=' + make_token('b-2', 'O-2'))
@@ -112,7 +113,7 @@ def test_a_buyer_never_reaches_another_buyers_order_or_complaint(app, frozen):
 
 
 def test_edit_within_24_hours_then_refused(app, frozen):
-    push_order('O-1')
+    b.push_order('O-1')
     client = isolated_client(app)
     client.get('/buyer/complain?token=' + make_token('b-1', 'O-1'))
     _file(client)
@@ -129,7 +130,7 @@ def test_edit_within_24_hours_then_refused(app, frozen):
 
 
 def test_withdraw_needs_confirmation(app, frozen):
-    push_order('O-1')
+    b.push_order('O-1')
     client = isolated_client(app)
     client.get('/buyer/complain?token=' + make_token('b-1', 'O-1'))
     _file(client)
@@ -144,7 +145,7 @@ def test_withdraw_needs_confirmation(app, frozen):
 
 
 def test_messages_reach_the_merchant_inbox_and_the_public_timeline(app, users, frozen):
-    push_order('O-1')
+    b.push_order('O-1')
     staff = users('merchant_staff', merchant_ref='m-1')
     buyer_client = isolated_client(app)
     buyer_client.get('/buyer/complain?token=' + make_token('b-1', 'O-1'))
@@ -170,8 +171,8 @@ def test_messages_reach_the_merchant_inbox_and_the_public_timeline(app, users, f
 
 
 def test_self_service_inquiry_helped_or_handed_to_an_agent(app, frozen):
-    push_order('O-1')
-    push_order('O-2')
+    b.push_order('O-1')
+    b.push_order('O-2')
     client = isolated_client(app)
     client.get('/buyer/complain?token=' + make_token('b-1', 'O-1'))
     _file(client, category='inquiry', facts='如何查看卡密?')
@@ -187,7 +188,7 @@ def test_self_service_inquiry_helped_or_handed_to_an_agent(app, frozen):
 
 
 def test_buyer_link_command_prints_a_working_link(app, frozen):
-    push_order('O-1')
+    b.push_order('O-1')
     result = app.test_cli_runner().invoke(args=['desk', 'buyer-link', '--buyer', 'b-1', '--order', 'O-1'])
     assert result.exit_code == 0
     url = result.output.strip()

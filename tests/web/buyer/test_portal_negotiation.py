@@ -9,29 +9,22 @@ from desk.cases.models import Proposal, Remedy
 from desk.core import clock
 from desk.cases.models import Complaint
 from desk.cases.complaints import file_complaint, take_action
-from tests import complaint_helpers as h
-from tests.conftest import csrf_token, login
-from tests.support import isolated_client
+from tests import builders as b
+from tests.support import csrf_token, isolated_client, logged_in, login
 
 
 @pytest.fixture
 def case(app, users, frozen):
     """A negotiating complaint of buyer b-1 (login wang) against merchant m-1 (login shop1)."""
-    buyer = h.buyer_user(users, 'b-1', username='wang')
-    h.staff_user(users, 'm-1', username='shop1')
-    h.order('O-1')
-    return file_complaint(buyer, h.body('O-1'))
+    buyer = b.buyer_user(users, 'b-1', username='wang')
+    b.staff_user(users, 'm-1', username='shop1')
+    b.order('O-1')
+    return file_complaint(buyer, b.body('O-1'))
 
 
 def _shop():
     from desk.parties.models import User
     return User.get(User.username == 'shop1')
-
-
-def _buyer_client(app, username='wang'):
-    client = isolated_client(app)
-    login(client, username)
-    return client
 
 
 def _page(client, case):
@@ -56,7 +49,7 @@ def _propose(case, kind='refund', amount='20.00', message='部分退款 20 元')
 
 def test_the_merchants_deadline_counts_down_while_they_owe_an_answer(app, case):
     clock.advance(hours=23)
-    html = _page(_buyer_client(app), case)
+    html = _page(logged_in(app, 'wang'), case)
     assert 'id="merchant-deadline"' in html
     assert 'The merchant must answer by 2026-11-25 10:00' in html
     # one hour left: the countdown carries the due time, the seconds left and is red
@@ -68,7 +61,7 @@ def test_the_merchants_deadline_counts_down_while_they_owe_an_answer(app, case):
 
 def test_buyer_accepts_the_current_proposal(app, case):
     _propose(case)
-    client = _buyer_client(app)
+    client = logged_in(app, 'wang')
     html = _page(client, case)
     assert 'id="current-proposal"' in html and '¥20.00' in html and '部分退款 20 元' in html
     assert 'Answer by 2026-11-27 10:00' in html  # 72 hours
@@ -91,7 +84,7 @@ def test_buyer_accepts_the_current_proposal(app, case):
 
 def test_rejecting_asks_why_and_gives_the_merchant_another_turn(app, case):
     _propose(case, kind='reject', amount=None, message='卡密已被使用,不予退款')
-    client = _buyer_client(app)
+    client = logged_in(app, 'wang')
     response = _post(client, case, 'reject', {'reason': '  '})
     assert response.status_code == 422
     html = response.get_data(as_text=True)
@@ -112,7 +105,7 @@ def test_rejecting_asks_why_and_gives_the_merchant_another_turn(app, case):
 
 def test_buyer_asks_the_platform_to_step_in(app, case):
     _propose(case)
-    client = _buyer_client(app)
+    client = logged_in(app, 'wang')
     assert 'id="escalate-form"' in _page(client, case)  # the merchant has answered
     empty = _post(client, case, 'escalate', {'reason': ''})
     assert empty.status_code == 422
@@ -128,7 +121,7 @@ def test_buyer_asks_the_platform_to_step_in(app, case):
 
 
 def test_urging_shows_when_it_opens_again(app, case):
-    client = _buyer_client(app)
+    client = logged_in(app, 'wang')
     assert re.search(r'<button type="submit" class="btn btn-sm btn-warning" id="urge">', _page(client, case))
     assert _post(client, case, 'urge').status_code == 302
     case = Complaint.get_by_id(case.id)
@@ -153,7 +146,7 @@ def test_urging_shows_when_it_opens_again(app, case):
 
 
 def test_no_urge_while_the_buyer_is_the_one_to_answer(app, case):
-    client = _buyer_client(app)
+    client = logged_in(app, 'wang')
     _post(client, case, 'urge')
     _propose(case)
     html = _page(client, case)
@@ -162,8 +155,8 @@ def test_no_urge_while_the_buyer_is_the_one_to_answer(app, case):
 
 def test_another_buyer_cannot_see_or_answer_the_case(app, case, users):
     _propose(case)
-    h.buyer_user(users, 'b-2', username='li')
-    other = _buyer_client(app, 'li')
+    b.buyer_user(users, 'b-2', username='li')
+    other = logged_in(app, 'li')
     assert other.get(f'/buyer/complaints/{case.ticket_no}').status_code == 404
     token = csrf_token(other, '/buyer/complaints')
     for action, data in (('accept', {}), ('reject', {'reason': '不要'}), ('urge', {}),

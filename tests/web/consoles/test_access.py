@@ -5,9 +5,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from desk.parties.models import ApiKey, Buyer, Merchant, User
-from tests.conftest import csrf_token, login
-from tests.support import isolated_client, push_order
+from desk.parties.models import ApiKey, Merchant, User
+from tests import builders as b
+from tests.support import csrf_token, isolated_client, logged_in, login
 
 ROLES = ('buyer', 'merchant_staff', 'agent', 'senior_agent', 'supervisor', 'admin', 'integration')
 STAFF = ('agent', 'senior_agent', 'supervisor', 'admin')
@@ -21,22 +21,9 @@ ADMIN_ONLY = ('/admin/users/', '/admin/orders/', '/admin/merchants/', '/admin/ap
 FORBIDDEN_MESSAGE = 'Your account may not open this page.'
 
 
-def make_user(users, role, username=None):
-    extra = {}
-    if role == 'buyer':
-        buyer = Buyer.get_or_none(Buyer.ref == 'b-1') or Buyer.create(ref='b-1', display_name='王伟')
-        extra['buyer_ref'] = buyer.ref
-    if role == 'merchant_staff':
-        merchant = Merchant.get_or_none(Merchant.ref == 'm-1') or Merchant.create(ref='m-1', name='星耀')
-        extra['merchant_ref'] = merchant.ref
-    return users(role, username=username, **extra)
-
-
-def logged_in(app, users, role, username=None):
-    user = make_user(users, role, username)
-    client = isolated_client(app)
-    assert login(client, user.username).status_code == 302
-    return client
+def logged_in_as(app, users, role, username=None):
+    """A client logged in as a new user of `role` (buyers of b-1, staff of m-1)."""
+    return logged_in(app, b.person(users, role, username))
 
 
 def assert_login_redirect(response, path):
@@ -60,7 +47,7 @@ def test_anonymous_is_sent_to_log_in(app, path):
 
 @pytest.mark.parametrize('role', ROLES)
 def test_console_homes_by_role(app, users, role):
-    client = logged_in(app, users, role)
+    client = logged_in_as(app, users, role)
     for path, allowed in HOMES.items():
         response = client.get(path)
         if role in allowed:
@@ -71,7 +58,7 @@ def test_console_homes_by_role(app, users, role):
 
 @pytest.mark.parametrize('role', ROLES)
 def test_admin_only_views_by_role(app, users, role):
-    client = logged_in(app, users, role)
+    client = logged_in_as(app, users, role)
     for path in ADMIN_ONLY:
         response = client.get(path)
         if role == 'admin':
@@ -82,20 +69,20 @@ def test_admin_only_views_by_role(app, users, role):
 
 @pytest.mark.parametrize('role', ('agent', 'supervisor'))
 def test_admin_only_views_are_hidden_from_other_staff_menus(app, users, role):
-    html = logged_in(app, users, role).get('/admin/').get_data(as_text=True)
+    html = logged_in_as(app, users, role).get('/admin/').get_data(as_text=True)
     for path in ('/admin/users/', '/admin/api_keys/', '/admin/order_import/'):
         assert f'href="{path}"' not in html
 
 
 def test_admin_menu_links_the_admin_views(app, users):
-    html = logged_in(app, users, 'admin').get('/admin/').get_data(as_text=True)
+    html = logged_in_as(app, users, 'admin').get('/admin/').get_data(as_text=True)
     for path in ('/admin/users/', '/admin/orders/', '/admin/merchants/', '/admin/api_keys/',
                  '/admin/order_import/'):
         assert f'href="{path}"' in html
 
 
 def test_forbidden_page_speaks_chinese_by_default(app, users):
-    user = make_user(users, 'buyer')
+    user = b.person(users, 'buyer')
     client = isolated_client(app, language=None)
     login(client, user.username)
     response = client.get('/admin/')
@@ -109,9 +96,9 @@ def test_forbidden_page_speaks_chinese_by_default(app, users):
 def two_shops(app):
     """Orders of two merchants and two buyers; returns {name: Order}."""
     return {
-        'm1_b1': push_order('KM-M1-B1', buyer='b-1', merchant='m-1', product='一号店 点券'),
-        'm1_b2': push_order('KM-M1-B2', buyer='b-2', merchant='m-1', product='一号店 话费'),
-        'm2_b1': push_order('KM-M2-B1', buyer='b-1', merchant='m-2', product='二号店 礼品卡'),
+        'm1_b1': b.push_order('KM-M1-B1', buyer='b-1', merchant='m-1', product='一号店 点券'),
+        'm1_b2': b.push_order('KM-M1-B2', buyer='b-2', merchant='m-1', product='一号店 话费'),
+        'm2_b1': b.push_order('KM-M2-B1', buyer='b-1', merchant='m-2', product='二号店 礼品卡'),
     }
 
 
@@ -179,7 +166,7 @@ def test_buyer_portal_shows_only_the_buyers_orders(app, users, two_shops):
 
 
 def test_buyer_without_orders_sees_an_empty_page(app, users):
-    make_user(users, 'buyer', username='lonely')
+    b.person(users, 'buyer', username='lonely')
     client = isolated_client(app)
     login(client, 'lonely')
     html = client.get('/buyer/').get_data(as_text=True)
@@ -187,9 +174,9 @@ def test_buyer_without_orders_sees_an_empty_page(app, users):
 
 
 def test_staff_home_shows_counts(app, users, frozen):
-    push_order('KM-RECENT', paid_at='2026-11-24T09:00:00+08:00')           # 1 hour before T0
-    push_order('KM-WEEK', paid_at='2026-11-20T09:00:00+08:00')             # 4 days before
-    push_order('KM-OLD', merchant='m-2', paid_at='2026-10-01T09:00:00+08:00',
+    b.push_order('KM-RECENT', paid_at='2026-11-24T09:00:00+08:00')           # 1 hour before T0
+    b.push_order('KM-WEEK', paid_at='2026-11-20T09:00:00+08:00')             # 4 days before
+    b.push_order('KM-OLD', merchant='m-2', paid_at='2026-10-01T09:00:00+08:00',
                delivered_at=None)
     admin = isolated_client(app)
     users('admin', username='root')
@@ -221,7 +208,7 @@ def test_two_clients_keep_their_own_users(app, users, two_shops):
 
 
 def test_admin_order_list_masks_phones(app, users, two_shops):
-    client = logged_in(app, users, 'admin')
+    client = logged_in_as(app, users, 'admin')
     html = client.get('/admin/orders/').get_data(as_text=True)
     assert 'KM-M1-B1' in html and 'KM-M2-B1' in html
     assert '138****1234' in html and '13812341234' not in html
@@ -238,7 +225,7 @@ def user_form(client, **fields):
 
 
 def test_admin_creates_a_user_through_the_service(app, users):
-    client = logged_in(app, users, 'admin')
+    client = logged_in_as(app, users, 'admin')
     response = client.post('/admin/users/new/', data=user_form(
         client, username='xiaoli', display_name='小李', role='agent', department='ops',
         password='a-strong-password'))
@@ -254,7 +241,7 @@ def test_admin_creates_a_user_through_the_service(app, users):
 
 def test_admin_creates_merchant_staff_for_an_existing_merchant(app, users):
     Merchant.create(ref='m-9', name='九号店')
-    client = logged_in(app, users, 'admin')
+    client = logged_in_as(app, users, 'admin')
     response = client.post('/admin/users/new/', data=user_form(
         client, username='shop9', display_name='九号店客服', role='merchant_staff',
         merchant_ref='m-9', password='a-strong-password'))
@@ -270,7 +257,7 @@ def test_admin_creates_merchant_staff_for_an_existing_merchant(app, users):
     ({'role': 'supervisor', 'username': 'root'}, 'already taken'),
 ])
 def test_admin_user_form_reports_problems(app, users, fields, message):
-    client = logged_in(app, users, 'admin', username='root')
+    client = logged_in_as(app, users, 'admin', username='root')
     data = user_form(client, username='someone', display_name='某人', password='a-strong-password')
     data.update(fields)
     response = client.post('/admin/users/new/', data=data)
@@ -281,7 +268,7 @@ def test_admin_user_form_reports_problems(app, users, fields, message):
 
 def test_admin_deactivates_a_user(app, users):
     target = users('agent', username='leaving')
-    client = logged_in(app, users, 'admin')
+    client = logged_in_as(app, users, 'admin')
     edit_url = f'/admin/users/edit/?id={target.id}'
     page = client.get(edit_url)
     assert page.status_code == 200
@@ -308,9 +295,9 @@ def issue_key(client, user, name='shop system'):
 
 
 def test_admin_issues_and_revokes_an_api_key(app, users):
-    push_order('KM-KEY-1')
+    b.push_order('KM-KEY-1')
     integration = users('integration', username='marketplace')
-    client = logged_in(app, users, 'admin')
+    client = logged_in_as(app, users, 'admin')
     secret = issue_key(client, integration)
     api = isolated_client(app)
     headers = {'Authorization': f'Bearer {secret}'}
@@ -336,7 +323,7 @@ def test_admin_issues_and_revokes_an_api_key(app, users):
 
 
 def test_revoking_an_unknown_key_is_404(app, users):
-    client = logged_in(app, users, 'admin')
+    client = logged_in_as(app, users, 'admin')
     token = csrf_token(client, '/admin/api_keys/')
     assert client.post('/admin/api_keys/revoke/999999', data={'csrf_token': token}).status_code == 404
 
@@ -345,7 +332,7 @@ def test_non_admin_cannot_issue_or_revoke_keys(app, users):
     integration = users('integration', username='marketplace')
     from desk.parties.accounts import create_api_key
     key, _secret = create_api_key(integration, 'x')
-    client = logged_in(app, users, 'supervisor')
+    client = logged_in_as(app, users, 'supervisor')
     token = csrf_token(client, '/admin/')
     assert client.post('/admin/api_keys/issue/', data={
         'csrf_token': token, 'user': str(integration.id), 'name': 'x'}).status_code == 403
@@ -355,7 +342,7 @@ def test_non_admin_cannot_issue_or_revoke_keys(app, users):
 
 
 def test_issuing_a_key_for_an_unknown_user_is_not_a_crash(app, users):
-    client = logged_in(app, users, 'admin')
+    client = logged_in_as(app, users, 'admin')
     token = csrf_token(client, '/admin/api_keys/issue/')
     response = client.post('/admin/api_keys/issue/', data={'csrf_token': token, 'user': '999999',
                                                            'name': 'x'})
@@ -386,7 +373,7 @@ ODD_MERCHANT_URLS = [
 
 
 def test_odd_urls_are_answered_not_crashed(app, users, two_shops):
-    admin = logged_in(app, users, 'admin')
+    admin = logged_in_as(app, users, 'admin')
     users('merchant_staff', username='shop1', merchant_ref='m-1')
     shop = isolated_client(app)
     login(shop, 'shop1')
@@ -397,7 +384,7 @@ def test_odd_urls_are_answered_not_crashed(app, users, two_shops):
 
 
 def test_a_nul_byte_in_a_form_is_400(app, users):
-    client = logged_in(app, users, 'admin')
+    client = logged_in_as(app, users, 'admin')
     data = user_form(client, username='x\x00y', display_name='X', role='supervisor',
                      password='a-strong-password')
     assert client.post('/admin/users/new/', data=data).status_code == 400

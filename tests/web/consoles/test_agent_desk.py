@@ -6,7 +6,6 @@ import csv
 import datetime as dt
 import io
 import re
-from html import unescape as html_unescape
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -14,12 +13,11 @@ import pytest
 from desk.core import clock
 from desk.agent_desk import sla
 from desk.cases.models import Complaint, Event
-from desk.cases.complaints import file_complaint
 from desk.parties.models import Buyer, User
 from desk.agent_desk.models import SlaEvent
-from tests import complaint_helpers as h
-from tests.conftest import T0, csrf_token, login
-from tests.support import isolated_client
+from tests import builders as b
+from tests.conftest import T0
+from tests.support import csrf_token, isolated_client, logged_in, page_text, post_form
 
 ROLES = ('buyer', 'merchant_staff', 'agent', 'senior_agent', 'supervisor', 'admin', 'integration')
 AGENT_ROLES = ('agent', 'senior_agent')
@@ -35,69 +33,21 @@ PAGES = {
 
 # --- builders -------------------------------------------------------------------------------
 
-def buyer_login(ref='b-1'):
-    from desk.parties import accounts
-    h.buyer(ref)
-    username = f'buyer-{ref}'
-    return User.get_or_none(User.username == username) or \
-        accounts.create_user(username, 'correct-horse-9', 'buyer', buyer_ref=ref)
-
-
-def case(order_no, category='service_attitude', amount_fen=4990, buyer_ref='b-1', merchant_ref='m-1'):
-    """A platform case filed by the buyer: service_attitude is L2 in cs, account_security L1
-    in ops, 5000.00 or more makes it L1. Returns the fresh Complaint."""
-    h.order(order_no, buyer_ref=buyer_ref, merchant_ref=merchant_ref, amount_fen=amount_fen)
-    filed = file_complaint(buyer_login(buyer_ref), h.body(order_no, category=category))
-    return Complaint.get_by_id(filed.id)
-
-
-def reload(complaint):
-    return Complaint.get_by_id(complaint.id)
-
-
-def person(users, role, username=None, **kwargs):
-    if role == 'buyer':
-        h.buyer('b-1')
-        kwargs.setdefault('buyer_ref', 'b-1')
-    if role == 'merchant_staff':
-        h.merchant('m-1')
-        kwargs.setdefault('merchant_ref', 'm-1')
-    return users(role, username=username, **kwargs)
-
-
-def client_for(app, user):
-    client = isolated_client(app)
-    assert login(client, user.username).status_code == 302
-    return client
-
-
-def text(response):
-    html = response.get_data(as_text=True)
-    html = re.sub(r'<script.*?</script>', ' ', html, flags=re.S)
-    return html_unescape(re.sub(r'\s+', ' ', re.sub(r'<[^>]+>', ' ', html)))
-
-
 def tickets_on(response):
     """Ticket numbers of the queue table's rows, in page order."""
     return re.findall(r'<tr data-ticket="([^"]+)"', response.get_data(as_text=True))
 
 
-def post_form(client, page_url, action_url, data=None):
-    data = dict(data or {})
-    data['csrf_token'] = csrf_token(client, page_url)
-    return client.post(action_url, data=data)
-
-
 def flashed(client, url):
-    return text(client.get(url))
+    return page_text(client.get(url))
 
 
 def overdue(complaint):
     """Move the clock past the case's first-response target and let the sweep see it."""
-    complaint = reload(complaint)
+    complaint = b.reload(complaint)
     clock.freeze(complaint.first_response_due_at + dt.timedelta(seconds=1))
     sla.check_due(complaint.id, clock.now())
-    return reload(complaint)
+    return b.reload(complaint)
 
 
 # --- access ------------------------------------------------------------------------------------
@@ -112,20 +62,20 @@ def test_anonymous_is_sent_to_log_in(app, path):
 
 @pytest.mark.parametrize('role', ROLES)
 def test_pages_by_role(app, users, frozen, role):
-    complaint = case('O-ACCESS')  # cs, which is where agents are by default
-    client = client_for(app, person(users, role))
+    complaint = b.case('O-ACCESS')  # cs, which is where agents are by default
+    client = logged_in(app, b.person(users, role))
     for path, allowed in dict(PAGES, **{f'/admin/case/{complaint.ticket_no}': STAFF}).items():
         response = client.get(path)
         if role in allowed:
             assert response.status_code == 200, (path, response.status_code)
         else:
             assert response.status_code == 403, (path, response.status_code)
-            assert 'Your account may not open this page.' in text(response)
+            assert 'Your account may not open this page.' in page_text(response)
 
 
 @pytest.mark.parametrize('role', STAFF)
 def test_menu_shows_each_role_its_desk_pages(app, users, role):
-    html = client_for(app, person(users, role)).get('/admin/').get_data(as_text=True)
+    html = logged_in(app, b.person(users, role)).get('/admin/').get_data(as_text=True)
     expected = {path for path, allowed in PAGES.items() if role in allowed}
     for path in PAGES:
         assert (f'href="{path}"' in html) == (path in expected), path
@@ -133,23 +83,23 @@ def test_menu_shows_each_role_its_desk_pages(app, users, role):
 
 
 def test_agent_of_another_department_cannot_open_or_claim(app, users, frozen):
-    complaint = case('O-CS')
+    complaint = b.case('O-CS')
     outsider = users('agent', username='ops1', department='ops')
-    client = client_for(app, outsider)
+    client = logged_in(app, outsider)
     assert client.get(f'/admin/case/{complaint.ticket_no}').status_code == 404
     assert complaint.ticket_no not in client.get('/admin/queue/').get_data(as_text=True)
     for url in (f'/admin/queue/claim/{complaint.ticket_no}', f'/admin/case/{complaint.ticket_no}/act/claim',
                 f'/admin/case/{complaint.ticket_no}/message'):
-        response = post_form(client, '/admin/queue/', url, {'body': 'hi'})
+        response = post_form(client, url, {'body': 'hi'}, page='/admin/queue/')
         assert response.status_code == 404, url
-    assert reload(complaint).owner_id is None
-    assert reload(complaint).state == 'pending_agent'
+    assert b.reload(complaint).owner_id is None
+    assert b.reload(complaint).state == 'pending_agent'
     # nor the other department's queue
     assert client.get('/admin/queue/?department=cs').status_code == 403
 
 
 def test_unknown_case_is_404_not_500(app, users):
-    client = client_for(app, users('supervisor'))
+    client = logged_in(app, users('supervisor'))
     assert client.get('/admin/case/TS20991231-999999').status_code == 404
     assert client.get('/admin/case/' + 'x' * 500).status_code == 404
 
@@ -160,29 +110,29 @@ def test_unknown_case_is_404_not_500(app, users):
 def queue_cases(app, frozen):
     """Five cs cases: one overdue L2, two L1 (large amounts), two L2 filed later."""
     made = {}
-    made['late_l2'] = case('O-1')
+    made['late_l2'] = b.case('O-1')
     clock.advance(minutes=1)
-    made['l1_a'] = case('O-2', amount_fen=600000)
+    made['l1_a'] = b.case('O-2', amount_fen=600000)
     clock.advance(minutes=1)
-    made['l2_b'] = case('O-3')
+    made['l2_b'] = b.case('O-3')
     clock.advance(minutes=1)
-    made['l1_b'] = case('O-4', amount_fen=700000, merchant_ref='m-2')
+    made['l1_b'] = b.case('O-4', amount_fen=700000, merchant_ref='m-2')
     clock.advance(minutes=1)
-    made['l2_c'] = case('O-5')
+    made['l2_c'] = b.case('O-5')
     # 1:10 later the L1 first responses (30 min) are breached too, unless we keep them
     # fresh: breach only late_l2's clock by hand, the sweep for the rest runs at its own time.
-    late = reload(made['late_l2'])
+    late = b.reload(made['late_l2'])
     from desk.agent_desk.models import SlaClock
     SlaClock.update(due_at=clock.now() - dt.timedelta(minutes=1)).where(
         (SlaClock.complaint == late.id) & (SlaClock.target == 'first_response')).execute()
     sla.check_due(late.id, clock.now())
-    return {k: reload(v) for k, v in made.items()}
+    return {k: b.reload(v) for k, v in made.items()}
 
 
 def test_queue_order_overdue_then_tier_then_due(app, users, queue_cases):
     c = queue_cases
     assert c['late_l2'].queue_rank == 0
-    client = client_for(app, users('agent', username='cs1'))
+    client = logged_in(app, users('agent', username='cs1'))
     page = client.get('/admin/queue/')
     assert page.status_code == 200
     assert tickets_on(page) == [c['late_l2'].ticket_no, c['l1_a'].ticket_no, c['l1_b'].ticket_no,
@@ -201,7 +151,7 @@ def test_queue_order_overdue_then_tier_then_due(app, users, queue_cases):
 
 
 def test_queue_pages_with_a_keyset_cursor(app, users, queue_cases):
-    client = client_for(app, users('agent', username='cs1'))
+    client = logged_in(app, users('agent', username='cs1'))
     everything = tickets_on(client.get('/admin/queue/'))
     seen, url, pages = [], '/admin/queue/?limit=2', 0
     while url:
@@ -222,33 +172,33 @@ def test_queue_pages_with_a_keyset_cursor(app, users, queue_cases):
     # a cursor that the page did not give out is refused with a message, not a 500
     bad = client.get('/admin/queue/?cursor=nonsense')
     assert bad.status_code == 422
-    assert 'The cursor is not one this page gave out.' in text(bad)
+    assert 'The cursor is not one this page gave out.' in page_text(bad)
 
 
 def test_queue_filters_and_counts(app, users, queue_cases):
     c = queue_cases
-    client = client_for(app, users('agent', username='cs1'))
+    client = logged_in(app, users('agent', username='cs1'))
     page = client.get('/admin/queue/')
     html = page.get_data(as_text=True)
     counts = dict(re.findall(r'data-count="(\w+)">[^<]*?(\d+)</a>', html))
     assert counts == {'all': '5', 'overdue': '1', 'unassigned': '5', 'L1': '2', 'L2': '3', 'L3': '0'}
-    assert 'L1 (2)' in text(page)
+    assert 'L1 (2)' in page_text(page)
 
     l1 = client.get('/admin/queue/?tier=L1')
     assert tickets_on(l1) == [c['l1_a'].ticket_no, c['l1_b'].ticket_no]
-    assert '2 matching' in text(l1)
+    assert '2 matching' in page_text(l1)
     assert tickets_on(client.get('/admin/queue/?merchant=m-2')) == [c['l1_b'].ticket_no]
     assert tickets_on(client.get('/admin/queue/?flag=overdue')) == [c['late_l2'].ticket_no]
     assert tickets_on(client.get('/admin/queue/?category=account_security')) == []
     assert tickets_on(client.get('/admin/queue/?owner=nobody')) == []
     bad = client.get('/admin/queue/?tier=L9')
-    assert bad.status_code == 422 and 'The filters are invalid.' in text(bad)
+    assert bad.status_code == 422 and 'The filters are invalid.' in page_text(bad)
 
 
 def test_supervisor_chooses_the_department(app, users, frozen):
-    cs_case = case('O-CS')
-    ops_case = case('O-OPS', category='account_security')
-    client = client_for(app, users('supervisor'))
+    cs_case = b.case('O-CS')
+    ops_case = b.case('O-OPS', category='account_security')
+    client = logged_in(app, users('supervisor'))
     assert tickets_on(client.get('/admin/queue/')) == [cs_case.ticket_no]  # the first department
     ops = client.get('/admin/queue/?department=ops')
     assert tickets_on(ops) == [ops_case.ticket_no]
@@ -259,58 +209,58 @@ def test_supervisor_chooses_the_department(app, users, frozen):
 # --- claiming ---------------------------------------------------------------------------------
 
 def test_claim_from_the_queue_and_the_conflict_message(app, users, frozen):
-    complaint = case('O-1')
-    first = client_for(app, users('agent', username='cs1', display_name='小李'))
-    second = client_for(app, users('agent', username='cs2'))
+    complaint = b.case('O-1')
+    first = logged_in(app, users('agent', username='cs1', display_name='小李'))
+    second = logged_in(app, users('agent', username='cs2'))
     token_second = csrf_token(second, '/admin/queue/')  # both look at the unowned case
 
-    response = post_form(first, '/admin/queue/', f'/admin/queue/claim/{complaint.ticket_no}',
-                         {'next': '/admin/queue/?tier=L2'})
+    response = post_form(first, f'/admin/queue/claim/{complaint.ticket_no}', {'next': '/admin/queue/?tier=L2'},
+                         page='/admin/queue/')
     assert response.status_code == 302
     assert response.headers['Location'].endswith('/admin/queue/?tier=L2')
     page = first.get('/admin/queue/')
-    assert f'You now own {complaint.ticket_no}.' in text(page)
-    assert reload(complaint).owner_id == User.get(User.username == 'cs1').id
-    assert reload(complaint).state == 'in_progress'
+    assert f'You now own {complaint.ticket_no}.' in page_text(page)
+    assert b.reload(complaint).owner_id == User.get(User.username == 'cs1').id
+    assert b.reload(complaint).state == 'in_progress'
     row = re.search(r'<tr data-ticket="%s".*?</tr>' % complaint.ticket_no, page.get_data(as_text=True), re.S).group(0)
     assert '小李' in row and 'claim-button' not in row
 
     late = second.post(f'/admin/queue/claim/{complaint.ticket_no}', data={'csrf_token': token_second})
     assert late.status_code == 302
     assert 'A complaint that is being handled by an agent cannot claim.' in flashed(second, '/admin/queue/')
-    assert reload(complaint).owner_id == User.get(User.username == 'cs1').id
+    assert b.reload(complaint).owner_id == User.get(User.username == 'cs1').id
 
 
 def test_queue_rows_keep_their_owner_in_the_api_too(app, users, api_key, frozen):
     """queue.page joins order, merchant and owner: the rows must keep their foreign keys."""
-    complaint = case('O-1')
+    complaint = b.case('O-1')
     agent = users('agent', username='cs1')
-    client = client_for(app, agent)
-    post_form(client, '/admin/queue/', f'/admin/queue/claim/{complaint.ticket_no}')
+    client = logged_in(app, agent)
+    post_form(client, f'/admin/queue/claim/{complaint.ticket_no}', page='/admin/queue/')
     body = isolated_client(app).get('/api/v1/queue', headers=api_key(agent)).get_json()
     assert [(i['ticket_no'], i['owner']) for i in body['items']] == [(complaint.ticket_no, 'cs1')]
 
 
 def test_claim_needs_the_csrf_token(app, users, frozen):
-    complaint = case('O-1')
-    client = client_for(app, users('agent'))
+    complaint = b.case('O-1')
+    client = logged_in(app, users('agent'))
     assert client.post(f'/admin/queue/claim/{complaint.ticket_no}').status_code == 400
-    assert reload(complaint).owner_id is None
+    assert b.reload(complaint).owner_id is None
 
 
 def test_l1_case_needs_a_senior_agent(app, users, frozen):
-    complaint = case('O-BIG', amount_fen=800000)
-    client = client_for(app, users('agent', username='junior'))
-    post_form(client, '/admin/queue/', f'/admin/queue/claim/{complaint.ticket_no}')
+    complaint = b.case('O-BIG', amount_fen=800000)
+    client = logged_in(app, users('agent', username='junior'))
+    post_form(client, f'/admin/queue/claim/{complaint.ticket_no}', page='/admin/queue/')
     assert 'This case needs a senior agent' in flashed(client, '/admin/queue/')
-    assert reload(complaint).owner_id is None
+    assert b.reload(complaint).owner_id is None
 
 
 def test_my_cases_lists_what_the_agent_owns(app, users, frozen):
-    mine, other = case('O-1'), case('O-2')
-    client = client_for(app, users('agent', username='cs1'))
+    mine, other = b.case('O-1'), b.case('O-2')
+    client = logged_in(app, users('agent', username='cs1'))
     assert tickets_on(client.get('/admin/my-cases/')) == []
-    post_form(client, '/admin/queue/', f'/admin/queue/claim/{mine.ticket_no}')
+    post_form(client, f'/admin/queue/claim/{mine.ticket_no}', page='/admin/queue/')
     page = client.get('/admin/my-cases/')
     assert tickets_on(page) == [mine.ticket_no]
     assert other.ticket_no not in page.get_data(as_text=True)
@@ -320,10 +270,10 @@ def test_my_cases_lists_what_the_agent_owns(app, users, frozen):
 # --- the case workspace ------------------------------------------------------------------------
 
 def test_workspace_shows_order_complaint_timeline_and_clocks(app, users, frozen):
-    complaint = case('O-1')
-    client = client_for(app, users('agent', username='cs1'))
+    complaint = b.case('O-1')
+    client = logged_in(app, users('agent', username='cs1'))
     page = client.get(f'/admin/case/{complaint.ticket_no}')
-    body = text(page)
+    body = page_text(page)
     html = page.get_data(as_text=True)
     assert complaint.ticket_no in body
     assert '买家 b-1' in body and '138****1234' in body and '13800001234' not in html
@@ -341,15 +291,15 @@ def test_workspace_shows_order_complaint_timeline_and_clocks(app, users, frozen)
 
 
 def test_internal_note_is_for_staff_only(app, users, frozen):
-    complaint = case('O-1')
+    complaint = b.case('O-1')
     agent = users('agent', username='cs1', display_name='小李')
-    client = client_for(app, agent)
+    client = logged_in(app, agent)
     url = f'/admin/case/{complaint.ticket_no}'
-    post_form(client, url, url + '/act/claim')
-    response = post_form(client, url, url + '/message', {'body': '买家情绪激动，先核实订单。', 'internal': '1'})
+    post_form(client, url + '/act/claim', page=url)
+    response = post_form(client, url + '/message', {'body': '买家情绪激动，先核实订单。', 'internal': '1'}, page=url)
     assert response.status_code == 302 and response.headers['Location'].endswith(url)
     assert 'Internal note saved.' in flashed(client, url)
-    post_form(client, url, url + '/message', {'body': '您好，我们已受理，会在今天内回复。', 'internal': '0'})
+    post_form(client, url + '/message', {'body': '您好，我们已受理，会在今天内回复。', 'internal': '0'}, page=url)
 
     html = client.get(url).get_data(as_text=True)
     note = re.search(r'<li[^>]*data-kind="internal_note"[^>]*>.*?</li>', html, re.S).group(0)
@@ -357,66 +307,66 @@ def test_internal_note_is_for_staff_only(app, users, frozen):
     reply = re.search(r'<li[^>]*data-kind="message"[^>]*>.*?</li>', html, re.S).group(0)
     assert 'data-public="1"' in reply and '您好，我们已受理' in reply
 
-    buyer = client_for(app, buyer_login('b-1'))
+    buyer = logged_in(app, b.buyer_login('b-1'))
     portal = buyer.get(f'/buyer/complaints/{complaint.ticket_no}').get_data(as_text=True)
     assert '您好，我们已受理' in portal
     assert '买家情绪激动' not in portal and 'internal_note' not in portal
 
 
 def test_empty_message_is_flashed_not_a_500(app, users, frozen):
-    complaint = case('O-1')
-    client = client_for(app, users('agent'))
+    complaint = b.case('O-1')
+    client = logged_in(app, users('agent'))
     url = f'/admin/case/{complaint.ticket_no}'
-    response = post_form(client, url, url + '/message', {'body': '   ', 'internal': '0'})
+    response = post_form(client, url + '/message', {'body': '   ', 'internal': '0'}, page=url)
     assert response.status_code == 302
     assert 'The message is empty.' in flashed(client, url)
 
 
 def test_supervisor_reassigns_with_a_reason(app, users, frozen):
-    complaint = case('O-1')
+    complaint = b.case('O-1')
     users('agent', username='cs2', display_name='小王')
-    client = client_for(app, users('supervisor', username='boss'))
+    client = logged_in(app, users('supervisor', username='boss'))
     url = f'/admin/case/{complaint.ticket_no}'
     html = client.get(url).get_data(as_text=True)
     assert 'id="reassign-form"' in html and 'id="action-claim"' not in html
     assert '<option value="cs2">' in html
 
-    post_form(client, url, url + '/act/reassign', {'to': 'cs2', 'reason': ''})
+    post_form(client, url + '/act/reassign', {'to': 'cs2', 'reason': ''}, page=url)
     assert 'Say why the case is reassigned.' in flashed(client, url)
-    assert reload(complaint).owner_id is None
+    assert b.reload(complaint).owner_id is None
 
-    post_form(client, url, url + '/act/reassign', {'to': 'cs2', 'reason': '熟悉该商家'})
+    post_form(client, url + '/act/reassign', {'to': 'cs2', 'reason': '熟悉该商家'}, page=url)
     page = client.get(url)
-    assert f'{complaint.ticket_no} was reassigned.' in text(page)
-    assert reload(complaint).owner_id == User.get(User.username == 'cs2').id
+    assert f'{complaint.ticket_no} was reassigned.' in page_text(page)
+    assert b.reload(complaint).owner_id == User.get(User.username == 'cs2').id
     event = re.search(r'<li[^>]*data-kind="reassigned"[^>]*>.*?</li>', page.get_data(as_text=True), re.S).group(0)
     assert '熟悉该商家' in event and 'data-public="0"' in event
 
 
 def test_mark_external_from_the_workspace(app, users, frozen):
-    complaint = case('O-1')
-    client = client_for(app, users('agent'))
+    complaint = b.case('O-1')
+    client = logged_in(app, users('agent'))
     url = f'/admin/case/{complaint.ticket_no}'
-    post_form(client, url, url + '/act/mark_external', {'external': ['12315']})
-    assert reload(complaint).external_12315 and reload(complaint).priority > 0
-    post_form(client, url, url + '/act/mark_external', {})
+    post_form(client, url + '/act/mark_external', {'external': ['12315']}, page=url)
+    assert b.reload(complaint).external_12315 and b.reload(complaint).priority > 0
+    post_form(client, url + '/act/mark_external', {}, page=url)
     assert 'Name where else it was filed.' in flashed(client, url)
 
 
 def test_actions_without_a_form_are_not_posted_through_the_workspace(app, users, frozen):
-    complaint = case('O-1')
-    client = client_for(app, users('agent'))
+    complaint = b.case('O-1')
+    client = logged_in(app, users('agent'))
     url = f'/admin/case/{complaint.ticket_no}'
-    assert post_form(client, url, url + '/act/withdraw').status_code == 404
-    assert reload(complaint).state == 'pending_agent'
+    assert post_form(client, url + '/act/withdraw', page=url).status_code == 404
+    assert b.reload(complaint).state == 'pending_agent'
 
 
 def test_workspace_hides_actions_the_user_may_not_take(app, users, frozen):
-    complaint = case('O-1')
+    complaint = b.case('O-1')
     owner = users('agent', username='cs1')
-    client = client_for(app, owner)
+    client = logged_in(app, owner)
     url = f'/admin/case/{complaint.ticket_no}'
-    post_form(client, url, url + '/act/claim')
+    post_form(client, url + '/act/claim', page=url)
     html = client.get(url).get_data(as_text=True)
     assert 'id="action-claim"' not in html and 'id="reassign-form"' not in html
     assert 'id="external-form"' in html  # still allowed
@@ -436,7 +386,7 @@ def _history(users):
     cs1 = users('agent', username='cs1', display_name='小李')
     cs2 = users('agent', username='cs2', display_name='小王')
     ops1 = users('agent', username='ops1', department='ops', display_name='小赵')
-    complaint = case('O-HIST')  # its own 'started' events are not results
+    complaint = b.case('O-HIST')  # its own 'started' events are not results
     day = T0 - dt.timedelta(days=2)
 
     def event(owner, kind, at, due, target='first_response', department='cs'):
@@ -479,7 +429,7 @@ def test_sla_compliance_service(app, users, frozen):
 
 def test_sla_board_shows_per_agent_compliance(app, users, frozen):
     _history(users)
-    client = client_for(app, users('supervisor'))
+    client = logged_in(app, users('supervisor'))
     page = client.get('/admin/sla/')
     assert page.status_code == 200
     html = page.get_data(as_text=True)
@@ -489,13 +439,13 @@ def test_sla_board_shows_per_agent_compliance(app, users, frozen):
     ops = client.get('/admin/sla/?department=ops&from=2026-11-01&to=2026-11-24').get_data(as_text=True)
     assert 'data-agent="ops1"' in ops and 'data-agent="cs1"' not in ops
     bad = client.get('/admin/sla/?from=2026-11-30&to=2026-11-01')
-    assert bad.status_code == 422 and 'The period ends before it starts.' in text(bad)
+    assert bad.status_code == 422 and 'The period ends before it starts.' in page_text(bad)
     assert client.get('/admin/sla/?from=yesterday').status_code == 422
 
 
 def test_sla_board_csv_export(app, users, frozen):
     _history(users)
-    client = client_for(app, users('admin'))
+    client = logged_in(app, users('admin'))
     response = client.get('/admin/sla/?format=csv&department=cs&from=2026-11-18&to=2026-11-24')
     assert response.status_code == 200
     assert response.mimetype == 'text/csv'
@@ -510,11 +460,11 @@ def test_sla_board_csv_export(app, users, frozen):
 
 
 def test_sla_board_breaches_and_warnings_now(app, users, frozen):
-    warned, breached, calm = case('O-1'), case('O-2'), case('O-3')
-    ops = case('O-4', category='account_security')
+    warned, breached, calm = b.case('O-1'), b.case('O-2'), b.case('O-3')
+    ops = b.case('O-4', category='account_security')
     agent = users('agent', username='cs1', display_name='小李')
-    client = client_for(app, agent)
-    post_form(client, '/admin/queue/', f'/admin/queue/claim/{breached.ticket_no}')
+    client = logged_in(app, agent)
+    post_form(client, f'/admin/queue/claim/{breached.ticket_no}', page='/admin/queue/')
     # L2 first response is due at 12:00; at 11:50 the sweep warns, at 12:00:01 it breaches
     from desk.agent_desk.models import SlaClock
     SlaClock.update(due_at=clock.now() + dt.timedelta(minutes=10)).where(
@@ -522,9 +472,9 @@ def test_sla_board_breaches_and_warnings_now(app, users, frozen):
     SlaClock.update(due_at=clock.now() - dt.timedelta(minutes=1)).where(
         (SlaClock.complaint == breached.id) & (SlaClock.target == 'resolution')).execute()
     for c in (warned, breached, calm, ops):
-        sla.refresh(reload(c), clock.now())
+        sla.refresh(b.reload(c), clock.now())
         sla.check_due(c.id, clock.now())
-    board = client_for(app, users('supervisor')).get('/admin/sla/')
+    board = logged_in(app, users('supervisor')).get('/admin/sla/')
     html = board.get_data(as_text=True)
     cs = re.search(r'data-department="cs".*?</div></div>', html, re.S).group(0)
     assert 'data-breached="1"' in cs and 'data-warned="1"' in cs
@@ -533,17 +483,17 @@ def test_sla_board_breaches_and_warnings_now(app, users, frozen):
     unowned = re.search(r'<tr data-agent="">.*?</tr>', html, re.S).group(0)
     assert f'href="/admin/case/{warned.ticket_no}"' in unowned
     assert calm.ticket_no not in html and ops.ticket_no not in html
-    only_ops = client_for(app, users('admin')).get('/admin/sla/?department=ops').get_data(as_text=True)
+    only_ops = logged_in(app, users('admin')).get('/admin/sla/?department=ops').get_data(as_text=True)
     assert breached.ticket_no not in only_ops and 'id="no-alerts"' in only_ops
 
 
 # --- filing for a buyer on the phone -----------------------------------------------------------------
 
 def test_phone_filing_creates_a_phone_complaint(app, users, frozen):
-    h.order('O-PHONE')
+    b.order('O-PHONE')
     agent = users('agent', username='cs1')
-    client = client_for(app, agent)
-    response = post_form(client, '/admin/file-for-buyer/', '/admin/file-for-buyer/', {
+    client = logged_in(app, agent)
+    response = post_form(client, '/admin/file-for-buyer/', {
         'order_no': 'O-PHONE', 'category': 'service_attitude', 'facts': '买家来电：客服态度恶劣。',
         'demand_type': 'compensation', 'demand_amount': '10.00'})
     complaint = Complaint.get()
@@ -553,22 +503,22 @@ def test_phone_filing_creates_a_phone_complaint(app, users, frozen):
     assert complaint.buyer_id == Buyer.get(Buyer.ref == 'b-1').id and complaint.demand_fen == 1000
     assert complaint.override_reason is None
     page = client.get(response.headers['Location'])
-    assert f'Complaint {complaint.ticket_no} filed for the buyer (phone).' in text(page)
+    assert f'Complaint {complaint.ticket_no} filed for the buyer (phone).' in page_text(page)
     assert 'id="case-channel">Phone call' in page.get_data(as_text=True)
 
 
 def test_phone_filing_past_the_window_needs_and_logs_a_reason(app, users, frozen):
-    h.order('O-OLD', paid_at=T0 - dt.timedelta(days=40))
-    client = client_for(app, users('agent', username='cs1'))
+    b.order('O-OLD', paid_at=T0 - dt.timedelta(days=40))
+    client = logged_in(app, users('agent', username='cs1'))
     form = {'order_no': 'O-OLD', 'category': 'card_invalid', 'facts': '卡密无效。',
             'error_message': '卡密已被使用', 'demand_type': 'full_refund'}
-    refused = post_form(client, '/admin/file-for-buyer/', '/admin/file-for-buyer/', form)
+    refused = post_form(client, '/admin/file-for-buyer/', form)
     assert refused.status_code == 422
-    assert 'The complaint window for this order closed on' in text(refused)
+    assert 'The complaint window for this order closed on' in page_text(refused)
     assert Complaint.select().count() == 0
 
     form['override_reason'] = '买家住院，有医院证明'
-    opened = post_form(client, '/admin/file-for-buyer/', '/admin/file-for-buyer/', form)
+    opened = post_form(client, '/admin/file-for-buyer/', form)
     complaint = Complaint.get()
     assert opened.status_code == 302
     assert complaint.channel == 'phone' and complaint.override_reason == '买家住院，有医院证明'
@@ -579,22 +529,22 @@ def test_phone_filing_past_the_window_needs_and_logs_a_reason(app, users, frozen
 
 
 def test_phone_filing_errors_stay_on_the_form(app, users, frozen):
-    h.order('O-1')
-    client = client_for(app, users('agent'))
-    missing = post_form(client, '/admin/file-for-buyer/', '/admin/file-for-buyer/', {
+    b.order('O-1')
+    client = logged_in(app, users('agent'))
+    missing = post_form(client, '/admin/file-for-buyer/', {
         'order_no': 'NOPE', 'category': 'service_attitude', 'facts': 'x', 'demand_type': 'full_refund'})
-    assert missing.status_code == 404 and 'No order NOPE.' in text(missing)
-    invalid = post_form(client, '/admin/file-for-buyer/', '/admin/file-for-buyer/', {
+    assert missing.status_code == 404 and 'No order NOPE.' in page_text(missing)
+    invalid = post_form(client, '/admin/file-for-buyer/', {
         'order_no': 'O-1', 'category': 'card_invalid', 'facts': '', 'demand_type': 'full_refund'})
     assert invalid.status_code == 422
-    assert 'describe what happened' in text(invalid) and 'is required for this category' in text(invalid)
+    assert 'describe what happened' in page_text(invalid) and 'is required for this category' in page_text(invalid)
     assert Complaint.select().count() == 0
 
 
 def test_phone_filing_for_another_department_stays_on_the_form(app, users, frozen):
-    h.order('O-1')
-    client = client_for(app, users('agent', username='cs1'))
-    response = post_form(client, '/admin/file-for-buyer/', '/admin/file-for-buyer/', {
+    b.order('O-1')
+    client = logged_in(app, users('agent', username='cs1'))
+    response = post_form(client, '/admin/file-for-buyer/', {
         'order_no': 'O-1', 'category': 'account_security', 'facts': '账号被盗', 'demand_type': 'full_refund'})
     complaint = Complaint.get()
     assert complaint.department == 'ops' and complaint.channel == 'phone'
@@ -603,9 +553,9 @@ def test_phone_filing_for_another_department_stays_on_the_form(app, users, froze
 
 
 def test_phone_filing_a_second_open_complaint_opens_the_first(app, users, frozen):
-    first = case('O-1')
-    client = client_for(app, users('agent'))
-    response = post_form(client, '/admin/file-for-buyer/', '/admin/file-for-buyer/', {
+    first = b.case('O-1')
+    client = logged_in(app, users('agent'))
+    response = post_form(client, '/admin/file-for-buyer/', {
         'order_no': 'O-1', 'category': 'service_attitude', 'facts': '再次来电', 'demand_type': 'full_refund'})
     assert response.status_code == 302
     assert response.headers['Location'].endswith(f'/admin/case/{first.ticket_no}')
@@ -616,54 +566,56 @@ def test_phone_filing_a_second_open_complaint_opens_the_first(app, users, frozen
 
 def test_agent_sets_status_from_the_header(app, users):
     agent = users('agent', username='cs1')
-    client = client_for(app, agent)
+    client = logged_in(app, agent)
     html = client.get('/admin/queue/').get_data(as_text=True)
     for id_ in ('agent-status', 'lang-switch', 'logout', 'current-user', 'inbox-link'):
         assert f'id="{id_}"' in html, id_
     assert '<option value="offline" selected>' in html
-    response = post_form(client, '/admin/queue/', '/admin/agent-status/', {'status': 'online', 'next': '/admin/my-cases/'})
+    response = post_form(client, '/admin/agent-status/', {'status': 'online', 'next': '/admin/my-cases/'},
+                         page='/admin/queue/')
     assert response.status_code == 302 and response.headers['Location'].endswith('/admin/my-cases/')
     assert User.get_by_id(agent.id).status == 'online'
     page = client.get('/admin/my-cases/')
     assert '<option value="online" selected>' in page.get_data(as_text=True)
-    assert 'Your status is now: online.' in text(page)
-    post_form(client, '/admin/queue/', '/admin/agent-status/', {'status': 'asleep'})
+    assert 'Your status is now: online.' in page_text(page)
+    post_form(client, '/admin/agent-status/', {'status': 'asleep'}, page='/admin/queue/')
     assert 'Status must be one of online, away, offline.' in flashed(client, '/admin/queue/')
     assert User.get_by_id(agent.id).status == 'online'
     # off-site `next` is ignored
-    response = post_form(client, '/admin/queue/', '/admin/agent-status/', {'status': 'away', 'next': '//evil.example/'})
+    response = post_form(client, '/admin/agent-status/', {'status': 'away', 'next': '//evil.example/'},
+                         page='/admin/queue/')
     assert urlsplit(response.headers['Location']).path == '/admin/queue/'
 
 
 @pytest.mark.parametrize('role', ('supervisor', 'admin', 'buyer'))
 def test_status_select_is_for_agents_only(app, users, role):
-    user = person(users, role)
-    client = client_for(app, user)
+    user = b.person(users, role)
+    client = logged_in(app, user)
     home = '/buyer/' if role == 'buyer' else '/admin/'
     assert 'id="agent-status"' not in client.get(home).get_data(as_text=True)
-    assert post_form(client, home, '/admin/agent-status/', {'status': 'online'}).status_code == 403
+    assert post_form(client, '/admin/agent-status/', {'status': 'online'}, page=home).status_code == 403
 
 
 def test_agent_status_shows_in_the_inbox_page_too(app, users):
-    client = client_for(app, users('senior_agent'))
+    client = logged_in(app, users('senior_agent'))
     assert 'id="agent-status"' in client.get('/inbox/').get_data(as_text=True)
 
 
 def test_home_counts_for_agents_and_supervisors(app, users, frozen):
-    case('O-1'), case('O-2'), case('O-3', category='account_security')
+    b.case('O-1'), b.case('O-2'), b.case('O-3', category='account_security')
     agent = users('agent', username='cs1')
-    client = client_for(app, agent)
+    client = logged_in(app, agent)
     first = Complaint.select().where(Complaint.department == 'cs').order_by(Complaint.id).first()
-    post_form(client, '/admin/queue/', f'/admin/queue/claim/{first.ticket_no}')
+    post_form(client, f'/admin/queue/claim/{first.ticket_no}', page='/admin/queue/')
     html = client.get('/admin/').get_data(as_text=True)
     assert 'data-desk-count="waiting_department">1<' in html
     assert 'data-desk-count="my_open">1<' in html
-    html = client_for(app, users('supervisor')).get('/admin/').get_data(as_text=True)
+    html = logged_in(app, users('supervisor')).get('/admin/').get_data(as_text=True)
     assert 'data-desk-count="waiting_all">2<' in html and 'data-desk-count="overdue_all">0<' in html
-    assert 'data-desk-count="waiting_all">2<' in client_for(app, users('admin')).get('/admin/').get_data(as_text=True)
+    assert 'data-desk-count="waiting_all">2<' in logged_in(app, users('admin')).get('/admin/').get_data(as_text=True)
 
 
 def test_merchant_staff_keep_their_console(app, users):
-    client = client_for(app, person(users, 'merchant_staff'))
+    client = logged_in(app, b.person(users, 'merchant_staff'))
     assert client.get('/merchant/').status_code == 200
     assert client.get('/admin/queue/').status_code == 403

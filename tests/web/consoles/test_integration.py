@@ -9,9 +9,8 @@ import pytest
 from desk.messaging import webhooks
 from desk.cases.complaints import file_complaint
 from desk.messaging.models import WebhookDelivery, WebhookSubscription
-from tests import complaint_helpers as h
-from tests.conftest import csrf_token, login
-from tests.support import isolated_client
+from tests import builders as b
+from tests.support import csrf_token, form_errors, isolated_client, logged_in
 from tests.webhook_receiver import Receiver
 
 SUBSCRIPTIONS = '/admin/webhooks/'
@@ -24,42 +23,32 @@ def people(app, users):
             ('admin', 'supervisor', 'agent', 'integration')}
 
 
-def _client(app, username):
-    client = isolated_client(app)
-    login(client, username)
-    return client
-
-
 def _subscribe(client, user, url, events):
     data = {'csrf_token': csrf_token(client, SUBSCRIPTIONS), 'user': str(user.id), 'url': url,
             'events': events}
     return client.post(SUBSCRIPTIONS + 'create', data=data)
 
 
-def _errors(html):
-    return dict(re.findall(r'data-error="([^"]+)">([^<]+)<', html))
-
-
 def test_access_by_role(app, people, users):
-    h.staff_user(users, 'm-1', username='shop1')
+    b.staff_user(users, 'm-1', username='shop1')
     expected = {'admin': (200, 200), 'supervisor': (403, 200), 'agent': (403, 403),
                 'shop1': (403, 403)}
     for username, (subscriptions, deliveries) in expected.items():
-        client = _client(app, username)
+        client = logged_in(app, username)
         assert client.get(SUBSCRIPTIONS).status_code == subscriptions, username
         assert client.get(DELIVERIES).status_code == deliveries, username
     anonymous = isolated_client(app)
     assert anonymous.get(SUBSCRIPTIONS).status_code == 302
     assert anonymous.get(DELIVERIES).status_code == 302
     # the menu shows each role only what it may open
-    admin_menu = _client(app, 'admin').get('/admin/').get_data(as_text=True)
+    admin_menu = logged_in(app, 'admin').get('/admin/').get_data(as_text=True)
     assert SUBSCRIPTIONS in admin_menu and DELIVERIES in admin_menu
-    supervisor_menu = _client(app, 'supervisor').get('/admin/').get_data(as_text=True)
+    supervisor_menu = logged_in(app, 'supervisor').get('/admin/').get_data(as_text=True)
     assert SUBSCRIPTIONS not in supervisor_menu and DELIVERIES in supervisor_menu
 
 
 def test_admin_subscribes_an_integration_and_sees_the_secret_once(app, people):
-    client = _client(app, 'admin')
+    client = logged_in(app, 'admin')
     page = client.get(SUBSCRIPTIONS).get_data(as_text=True)
     for event in webhooks.EVENTS:
         assert f'name="events" value="{event}"' in page
@@ -84,22 +73,22 @@ def test_admin_subscribes_an_integration_and_sees_the_secret_once(app, people):
 
 
 def test_bad_subscriptions_are_refused_next_to_the_field(app, people):
-    client = _client(app, 'admin')
+    client = logged_in(app, 'admin')
     response = _subscribe(client, people['integration'], 'ftp://example.com', [])
     assert response.status_code == 422
-    errors = _errors(response.get_data(as_text=True))
+    errors = form_errors(response.get_data(as_text=True))
     assert set(errors) == {'url', 'events'}
     assert 'value="ftp://example.com"' in response.get_data(as_text=True)  # input kept
     # only integration accounts receive webhooks
     response = _subscribe(client, people['agent'], 'https://example.com/h', ['*'])
-    assert response.status_code == 422 and 'user' in _errors(response.get_data(as_text=True))
+    assert response.status_code == 422 and 'user' in form_errors(response.get_data(as_text=True))
     token = csrf_token(client, SUBSCRIPTIONS)
     response = client.post(SUBSCRIPTIONS + 'create', data={'csrf_token': token, 'user': 'x',
                                                           'url': 'https://example.com/h', 'events': ['*']})
     assert response.status_code == 422
     assert WebhookSubscription.select().count() == 0
     # a supervisor may not subscribe
-    supervisor = _client(app, 'supervisor')
+    supervisor = logged_in(app, 'supervisor')
     response = supervisor.post(SUBSCRIPTIONS + 'create', data={
         'csrf_token': csrf_token(supervisor, DELIVERIES), 'user': str(people['integration'].id),
         'url': 'https://example.com/h', 'events': ['*']})
@@ -110,9 +99,9 @@ def test_bad_subscriptions_are_refused_next_to_the_field(app, people):
 def _file_one(users, order_no='O-1'):
     """File a complaint (it publishes complaint.filed) for buyer b-1."""
     from desk.parties.models import User
-    buyer = User.get_or_none(User.role == 'buyer') or h.buyer_user(users, 'b-1')
-    h.order(order_no)
-    return file_complaint(buyer, h.body(order_no))
+    buyer = User.get_or_none(User.role == 'buyer') or b.buyer_user(users, 'b-1')
+    b.order(order_no)
+    return file_complaint(buyer, b.body(order_no))
 
 
 def test_delivery_log_filters_and_a_resend_reaches_the_receiver(app, people, users):
@@ -128,7 +117,7 @@ def test_delivery_log_filters_and_a_resend_reaches_the_receiver(app, people, use
         assert (delivered.state, delivered.attempts, delivered.last_status) == ('delivered', 1, 200)
         assert [e['data']['ticket_no'] for e in receiver.received('complaint.filed')] == [second.ticket_no]
 
-        client = _client(app, 'supervisor')
+        client = logged_in(app, 'supervisor')
         html = client.get(DELIVERIES).get_data(as_text=True)
         ids = [int(i) for i in re.findall(r'data-resend="(\d+)"', html)]
         assert ids == [delivered.id, failed.id]                       # latest first
@@ -167,11 +156,11 @@ def test_agents_cannot_resend(app, people, users):
         receiver.secret = sub.secret
         _file_one(users)
     delivery = WebhookDelivery.get()
-    agent = _client(app, 'agent')
+    agent = logged_in(app, 'agent')
     token = csrf_token(agent, '/admin/')
     assert agent.post(DELIVERIES + f'resend/{delivery.id}', data={'csrf_token': token}).status_code == 403
     assert WebhookDelivery.get_by_id(delivery.id).attempts == 1
-    admin = _client(app, 'admin')
+    admin = logged_in(app, 'admin')
     response = admin.post(DELIVERIES + 'resend/999999', data={'csrf_token': csrf_token(admin, DELIVERIES)})
     assert response.status_code == 302
     assert 'No such delivery.' in admin.get(DELIVERIES).get_data(as_text=True)

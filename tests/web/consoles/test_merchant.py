@@ -11,42 +11,26 @@ from desk.cases.models import Complaint
 from desk.cases.complaints import file_complaint, take_action
 from web.consoles import merchant as merchant_console
 from desk.parties.models import ApiKey
-from tests import complaint_helpers as h
-from tests.conftest import csrf_token, login
-from tests.support import isolated_client
+from tests import builders as b
+from tests.support import csrf_token, form_errors, isolated_client, logged_in, login, post_form
 
 
 @pytest.fixture
 def shop(app, users, frozen):
     """Merchant m-1 with a staff login, buyer b-1 with a login, merchant m-2 with its staff."""
-    people = {'buyer': h.buyer_user(users, 'b-1', username='wang'),
-              'shop1': h.staff_user(users, 'm-1', username='shop1'),
-              'shop2': h.staff_user(users, 'm-2', username='shop2')}
+    people = {'buyer': b.buyer_user(users, 'b-1', username='wang'),
+              'shop1': b.staff_user(users, 'm-1', username='shop1'),
+              'shop2': b.staff_user(users, 'm-2', username='shop2')}
     return people
 
 
 def _file(buyer, order_no, merchant_ref='m-1', category='not_as_described', amount_fen=4990, **kw):
-    h.order(order_no, merchant_ref=merchant_ref, amount_fen=amount_fen)
-    return file_complaint(buyer, h.body(order_no, category=category, **kw))
-
-
-def _client(app, username):
-    client = isolated_client(app)
-    login(client, username)
-    return client
-
-
-def _post(client, path, data, page=None):
-    data = dict(data, csrf_token=csrf_token(client, page or '/merchant/complaints/'))
-    return client.post(path, data=data)
+    b.order(order_no, merchant_ref=merchant_ref, amount_fen=amount_fen)
+    return file_complaint(buyer, b.body(order_no, category=category, **kw))
 
 
 def _rows(html):
     return re.findall(r'<tr data-ticket="([^"]+)"', html)
-
-
-def _errors(html):
-    return dict(re.findall(r'data-error="([^"]+)">([^<]+)<', html))
 
 
 # --- inbox and home -------------------------------------------------------------------------
@@ -65,7 +49,7 @@ def test_inbox_tabs_counts_and_countdowns(app, shop):
     foreign = _file(buyer, 'O-9', merchant_ref='m-2')
     clock.advance(hours=20)                           # O-1 has 1 h left, O-2 4 h
 
-    client = _client(app, 'shop1')
+    client = logged_in(app, 'shop1')
     home = client.get('/merchant/').get_data(as_text=True)
     counts = dict(re.findall(r'data-complaint-count="(\w+)">(\d+)<', home))
     assert counts == {'needs_answer': '2', 'urgent': '1', 'waiting_buyer': '1', 'platform': '1'}
@@ -97,7 +81,7 @@ def test_inbox_pages_by_keyset(app, shop, monkeypatch):
     for n in range(5):
         tickets.append(_file(shop['buyer'], f'O-{n}').ticket_no)
         clock.advance(minutes=10)
-    client = _client(app, 'shop1')
+    client = logged_in(app, 'shop1')
     seen, url = [], '/merchant/complaints/?tab=needs_answer'
     while url:
         html = client.get(url).get_data(as_text=True)
@@ -113,7 +97,7 @@ def test_inbox_pages_by_keyset(app, shop, monkeypatch):
 def test_other_roles_cannot_open_the_merchant_inbox(app, shop, users):
     users('agent', username='ag')
     for username, expected in (('wang', 403), ('ag', 403)):
-        assert _client(app, username).get('/merchant/complaints/').status_code == expected
+        assert logged_in(app, username).get('/merchant/complaints/').status_code == expected
     anonymous = isolated_client(app)
     assert anonymous.get('/merchant/complaints/').status_code == 302
 
@@ -121,10 +105,10 @@ def test_other_roles_cannot_open_the_merchant_inbox(app, shop, users):
 # --- the case page --------------------------------------------------------------------------
 
 def test_case_page_shows_order_complaint_and_deadline(app, shop):
-    h.order('O-1', amount_fen=9950)
+    b.order('O-1', amount_fen=9950)
     scenario = {'receiving_account': '13900005678', 'minutes_late': 90}
-    case = file_complaint(shop['buyer'], h.body('O-1', category='recharge_not_arrived', scenario=scenario))
-    client = _client(app, 'shop1')
+    case = file_complaint(shop['buyer'], b.body('O-1', category='recharge_not_arrived', scenario=scenario))
+    client = logged_in(app, 'shop1')
     html = client.get(f'/merchant/complaints/{case.ticket_no}').get_data(as_text=True)
     assert case.ticket_no in html and 'O-1' in html
     assert '138****1234' in html and '13800001234' not in html  # the buyer's phone, masked
@@ -142,9 +126,9 @@ def test_case_page_shows_order_complaint_and_deadline(app, shop):
 
 def test_merchant_proposes_a_partial_refund(app, shop):
     case = _file(shop['buyer'], 'O-1')
-    client = _client(app, 'shop1')
+    client = logged_in(app, 'shop1')
     page = f'/merchant/complaints/{case.ticket_no}'
-    response = _post(client, f'{page}/propose', {'type': 'refund', 'amount': '20.00',
+    response = post_form(client, f'{page}/propose', {'type': 'refund', 'amount': '20.00',
                                                  'message': '部分退款 20 元'}, page)
     assert response.status_code == 302 and response.headers['Location'].endswith(page)
     case = Complaint.get_by_id(case.id)
@@ -165,25 +149,25 @@ def test_a_proposal_above_what_is_left_is_refused_next_to_the_amount(app, shop):
     # an earlier refund on the same order leaves 29.90 of 49.90
     Remedy.create(complaint=case.id, order=order.id, kind='refund', amount_fen=2000, source='agreement',
                   idempotency_key='earlier-refund')
-    client = _client(app, 'shop1')
+    client = logged_in(app, 'shop1')
     page = f'/merchant/complaints/{case.ticket_no}'
     html = client.get(page).get_data(as_text=True)
     assert 'A refund can be at most ¥29.90' in html and 'data-max="29.90"' in html
-    response = _post(client, f'{page}/propose', {'type': 'refund', 'amount': '30.00', 'message': '退 30'}, page)
+    response = post_form(client, f'{page}/propose', {'type': 'refund', 'amount': '30.00', 'message': '退 30'}, page)
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert _errors(html) == {'propose.amount': 'at most 29.90'}
+    assert form_errors(html) == {'propose.amount': 'at most 29.90'}
     assert 'what is left to refund on this order' in html   # the flashed message
     assert 'value="30.00"' in html and '退 30' in html       # the input comes back
     assert Proposal.select().count() == 0
     # malformed amounts and a missing message are shown the same way
-    response = _post(client, f'{page}/propose', {'type': 'compensation', 'amount': 'abc', 'message': ''}, page)
+    response = post_form(client, f'{page}/propose', {'type': 'compensation', 'amount': 'abc', 'message': ''}, page)
     assert response.status_code == 422
-    assert _errors(response.get_data(as_text=True)) == {'propose.message': 'is required'}
-    response = _post(client, f'{page}/propose', {'type': 'compensation', 'amount': '1.234', 'message': 'x'}, page)
-    assert _errors(response.get_data(as_text=True)) == {'propose.amount': 'must have at most two decimals'}
-    response = _post(client, f'{page}/propose', {'type': 'compensation', 'amount': '60.00', 'message': 'x'}, page)
-    assert _errors(response.get_data(as_text=True)) == {'propose.amount': 'at most 49.90'}
+    assert form_errors(response.get_data(as_text=True)) == {'propose.message': 'is required'}
+    response = post_form(client, f'{page}/propose', {'type': 'compensation', 'amount': '1.234', 'message': 'x'}, page)
+    assert form_errors(response.get_data(as_text=True)) == {'propose.amount': 'must have at most two decimals'}
+    response = post_form(client, f'{page}/propose', {'type': 'compensation', 'amount': '60.00', 'message': 'x'}, page)
+    assert form_errors(response.get_data(as_text=True)) == {'propose.amount': 'at most 49.90'}
 
 
 def test_the_amount_error_is_chinese_in_the_chinese_console(app, shop):
@@ -191,11 +175,11 @@ def test_the_amount_error_is_chinese_in_the_chinese_console(app, shop):
     client = isolated_client(app, language='zh-CN')
     login(client, 'shop1')
     page = f'/merchant/complaints/{case.ticket_no}'
-    response = _post(client, f'{page}/propose', {'type': 'refund', 'amount': '1.234', 'message': 'x'}, page)
+    response = post_form(client, f'{page}/propose', {'type': 'refund', 'amount': '1.234', 'message': 'x'}, page)
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert 'must have at most two decimals' not in html
-    assert _errors(html) == {'propose.amount': '最多两位小数'}
+    assert form_errors(html) == {'propose.amount': '最多两位小数'}
     assert '请检查金额。' in html
     inbox = client.get('/merchant/complaints/').get_data(as_text=True)
     assert '待回复' in inbox and '剩余答复时间' in inbox
@@ -203,17 +187,17 @@ def test_the_amount_error_is_chinese_in_the_chinese_console(app, shop):
 
 def test_a_message_does_not_answer_and_escalation_waits_for_an_answer(app, shop):
     case = _file(shop['buyer'], 'O-1')
-    client = _client(app, 'shop1')
+    client = logged_in(app, 'shop1')
     page = f'/merchant/complaints/{case.ticket_no}'
-    assert _post(client, f'{page}/message', {'body': '已记录,会尽快处理'}, page).status_code == 302
+    assert post_form(client, f'{page}/message', {'body': '已记录,会尽快处理'}, page).status_code == 302
     case = Complaint.get_by_id(case.id)
     assert case.state == 'negotiating' and case.merchant_answered_at is None
     html = client.get(page).get_data(as_text=True)
     assert '已记录,会尽快处理' in html and 'data-kind="message"' in html
-    empty = _post(client, f'{page}/message', {'body': ' '}, page)
-    assert empty.status_code == 422 and _errors(empty.get_data(as_text=True)) == {'message.body': 'is required'}
+    empty = post_form(client, f'{page}/message', {'body': ' '}, page)
+    assert empty.status_code == 422 and form_errors(empty.get_data(as_text=True)) == {'message.body': 'is required'}
     # escalating before answering is refused by the service (409), flashed
-    refused = _post(client, f'{page}/escalate', {'reason': '买家无理取闹'}, page)
+    refused = post_form(client, f'{page}/escalate', {'reason': '买家无理取闹'}, page)
     assert refused.status_code == 302
     assert 'once the merchant has answered' in client.get(page).get_data(as_text=True)
 
@@ -222,10 +206,10 @@ def test_a_message_does_not_answer_and_escalation_waits_for_an_answer(app, shop)
     html = client.get(page).get_data(as_text=True)
     assert 'id="escalate-form"' in html and 'id="propose-form"' in html
     assert '卡密是新的' in html  # the buyer's reason, on the rejected proposal
-    no_reason = _post(client, f'{page}/escalate', {'reason': ''}, page)
+    no_reason = post_form(client, f'{page}/escalate', {'reason': ''}, page)
     assert no_reason.status_code == 422
-    assert _errors(no_reason.get_data(as_text=True)) == {'escalate.reason': 'is required'}
-    assert _post(client, f'{page}/escalate', {'reason': '双方无法达成一致'}, page).status_code == 302
+    assert form_errors(no_reason.get_data(as_text=True)) == {'escalate.reason': 'is required'}
+    assert post_form(client, f'{page}/escalate', {'reason': '双方无法达成一致'}, page).status_code == 302
     assert Complaint.get_by_id(case.id).state == 'pending_agent'
     html = client.get(page).get_data(as_text=True)
     assert 'id="escalate-form"' not in html and 'data-kind="escalated"' in html
@@ -233,7 +217,7 @@ def test_a_message_does_not_answer_and_escalation_waits_for_an_answer(app, shop)
 
 def test_another_merchants_case_is_not_found_for_every_page_and_form(app, shop):
     case = _file(shop['buyer'], 'O-1')
-    other = _client(app, 'shop2')
+    other = logged_in(app, 'shop2')
     page = f'/merchant/complaints/{case.ticket_no}'
     assert other.get(page).status_code == 404
     assert other.get('/merchant/complaints/TS20991231-999999').status_code == 404
@@ -252,12 +236,12 @@ def test_another_merchants_case_is_not_found_for_every_page_and_form(app, shop):
 # --- API keys ---------------------------------------------------------------------------------
 
 def test_merchant_staff_manage_their_own_api_keys(app, shop):
-    client = _client(app, 'shop1')
+    client = logged_in(app, 'shop1')
     html = client.get('/merchant/api-keys/').get_data(as_text=True)
     assert 'You have no API keys yet.' in html
-    nameless = _post(client, '/merchant/api-keys/create', {'name': ''}, '/merchant/api-keys/')
+    nameless = post_form(client, '/merchant/api-keys/create', {'name': ''}, '/merchant/api-keys/')
     assert nameless.status_code == 422 and 'data-error="name"' in nameless.get_data(as_text=True)
-    created = _post(client, '/merchant/api-keys/create', {'name': '订单系统'}, '/merchant/api-keys/')
+    created = post_form(client, '/merchant/api-keys/create', {'name': '订单系统'}, '/merchant/api-keys/')
     html = created.get_data(as_text=True)
     secret = re.search(r'id="new-key"[^>]*>(dk_[^<]+)<', html).group(1)
     key = ApiKey.get()
@@ -269,12 +253,12 @@ def test_merchant_staff_manage_their_own_api_keys(app, shop):
     assert api.get('/api/v1/complaints', headers={'Authorization': f'Bearer {secret}'}).status_code == 200
 
     # another merchant neither sees nor revokes it
-    other = _client(app, 'shop2')
+    other = logged_in(app, 'shop2')
     assert '订单系统' not in other.get('/merchant/api-keys/').get_data(as_text=True)
-    response = _post(other, f'/merchant/api-keys/{key.id}/revoke', {}, '/merchant/api-keys/')
+    response = post_form(other, f'/merchant/api-keys/{key.id}/revoke', {}, '/merchant/api-keys/')
     assert response.status_code == 404 and ApiKey.get_by_id(key.id).revoked_at is None
 
-    assert _post(client, f'/merchant/api-keys/{key.id}/revoke', {}, '/merchant/api-keys/').status_code == 302
+    assert post_form(client, f'/merchant/api-keys/{key.id}/revoke', {}, '/merchant/api-keys/').status_code == 302
     assert ApiKey.get_by_id(key.id).revoked_at is not None
     assert api.get('/api/v1/complaints', headers={'Authorization': f'Bearer {secret}'}).status_code == 401
     assert 'data-revoke' not in client.get('/merchant/api-keys/').get_data(as_text=True)

@@ -10,12 +10,11 @@ import pytest
 from desk.agent_desk import assignment
 from desk.core import clock
 from desk.satisfaction import ratings
-from desk.satisfaction.models import Rating, Review
-from tests import case_builders as cb
-from tests.conftest import csrf_token, login
-from tests.support import isolated_client
+from desk.satisfaction.models import Review
 
 from arbitration import negotiation, rulings
+from tests import builders as b
+from tests.support import csrf_token, isolated_client, logged_in
 
 HOUR = dt.timedelta(hours=1)
 RESOLVE = {'remedy': {'type': 'none'}, 'note': '已解释原因。'}
@@ -23,27 +22,21 @@ RESOLVE = {'remedy': {'type': 'none'}, 'note': '已解释原因。'}
 
 @pytest.fixture
 def world(app, users, api_key, frozen):
-    a, b = cb.agent(users, 'agent_a'), cb.agent(users, 'agent_b')
-    senior = cb.agent(users, 'senior_s', role='senior_agent')
+    a, agent_b = b.agent(users, 'agent_a'), b.agent(users, 'agent_b')
+    senior = b.agent(users, 'senior_s', role='senior_agent')
     boss = users('supervisor', username='boss')
-    for n, (agent, stars) in enumerate([(a, 5), (a, 4), (b, 2), (b, 1)]):
-        case = cb.case(f'O-{n}')
+    for n, (agent, stars) in enumerate([(a, 5), (a, 4), (agent_b, 2), (agent_b, 1)]):
+        case = b.case(f'O-{n}')
         assignment.claim(agent, case)
         clock.freeze(clock.now() + HOUR)
-        rulings.resolve(agent, cb.reload(case), RESOLVE)
-        ratings.rate(cb.buyer_login('b-1'), cb.reload(case), {'stars': stars, 'tags': ['slow'] if stars < 3 else []})
-    people = {'a': a, 'b': b, 'senior': senior, 'boss': boss}
+        rulings.resolve(agent, b.reload(case), RESOLVE)
+        ratings.rate(b.buyer_login('b-1'), b.reload(case), {'stars': stars, 'tags': ['slow'] if stars < 3 else []})
+    people = {'a': a, 'b': agent_b, 'senior': senior, 'boss': boss}
     return dict(people=people, keys={k: api_key(u) for k, u in people.items()})
 
 
-def browser(app, user):
-    client = isolated_client(app, language='en')
-    login(client, user.username)
-    return client
-
-
 def test_the_leaderboard_ranks_by_score_sorts_filters_and_exports_csv(app, world):
-    client = browser(app, world['people']['boss'])
+    client = logged_in(app, world['people']['boss'])
     page = client.get('/admin/leaderboard/')
     assert page.status_code == 200
     html = page.get_data(as_text=True)
@@ -63,7 +56,7 @@ def test_the_leaderboard_ranks_by_score_sorts_filters_and_exports_csv(app, world
 
 
 def test_agents_cannot_open_the_leaderboard_or_another_agent_s_page(app, world):
-    client = browser(app, world['people']['a'])
+    client = logged_in(app, world['people']['a'])
     assert client.get('/admin/leaderboard/').status_code == 403
     assert client.get(f'/admin/agent-metrics/{world["people"]["b"].id}').status_code == 403
     own = client.get(f'/admin/agent-metrics/{world["people"]["a"].id}')
@@ -71,18 +64,18 @@ def test_agents_cannot_open_the_leaderboard_or_another_agent_s_page(app, world):
 
 
 def test_my_performance_shows_figures_svg_charts_and_rated_cases(app, world):
-    client = browser(app, world['people']['a'])
+    client = logged_in(app, world['people']['a'])
     html = client.get('/admin/my-performance/').get_data(as_text=True)
     assert '<svg' in html and '<script' not in html.split('<svg', 1)[1].split('</svg>')[0]
     assert 'data-figure="csat_pct">100.0 %' in html
     assert html.count('data-ticket=') == 2
-    supervisor = browser(app, world['people']['boss'])
+    supervisor = logged_in(app, world['people']['boss'])
     other = supervisor.get(f'/admin/agent-metrics/{world["people"]["b"].id}').get_data(as_text=True)
     assert 'data-figure="dissatisfied_pct">100.0 %' in other
 
 
 def test_the_review_queue_lists_open_reviews_and_records_one_from_its_form(app, world):
-    client = browser(app, world['people']['boss'])
+    client = logged_in(app, world['people']['boss'])
     html = client.get('/admin/reviews/').get_data(as_text=True)
     assert html.count('class="card mb-3 review"') == 2
     review = Review.select().order_by(Review.id).first()
@@ -93,34 +86,33 @@ def test_the_review_queue_lists_open_reviews_and_records_one_from_its_form(app, 
     done = client.post(f'/admin/reviews/{review.id}', data={
         'finding': 'agent_fault', 'actions': ['coach'], 'note': '先回复买家。', 'csrf_token': token})
     assert done.status_code == 302 and Review.get_by_id(review.id).state == 'done'
-    assert browser(app, world['people']['a']).get('/admin/reviews/').status_code == 403
-    coached = browser(app, world['people']['b']).get('/admin/my-performance/').get_data(as_text=True)
+    assert logged_in(app, world['people']['a']).get('/admin/reviews/').status_code == 403
+    coached = logged_in(app, world['people']['b']).get('/admin/my-performance/').get_data(as_text=True)
     assert '先回复买家。' in coached
 
 
 def test_the_metrics_api_is_for_supervisors_and_the_agent_themself(app, world):
     client = isolated_client(app)
-    a, b = world['people']['a'], world['people']['b']
+    a, agent_b = world['people']['a'], world['people']['b']
     own = client.get(f'/api/v1/agents/{a.id}/metrics', headers=world['keys']['a'])
     assert own.status_code == 200 and own.get_json()['handled'] == 2 and own.get_json()['csat_pct'] == 1.0
-    assert client.get(f'/api/v1/agents/{b.id}/metrics', headers=world['keys']['a']).status_code == 403
-    seen = client.get(f'/api/v1/agents/{b.id}/metrics?from=2026-11-01&to=2026-11-30', headers=world['keys']['boss'])
+    assert client.get(f'/api/v1/agents/{agent_b.id}/metrics', headers=world['keys']['a']).status_code == 403
+    seen = client.get(f'/api/v1/agents/{agent_b.id}/metrics?from=2026-11-01&to=2026-11-30', headers=world['keys']['boss'])
     assert seen.status_code == 200 and seen.get_json()['dissatisfied_pct'] == 1.0
     assert seen.get_json()['from'] == '2026-11-01'
-    assert client.get(f'/api/v1/agents/{b.id}/metrics?from=x&to=y', headers=world['keys']['boss']).status_code == 422
-    assert client.get(f'/api/v1/agents/{b.id}/metrics?from=2026-11-01', headers=world['keys']['boss']).status_code == 422
+    assert client.get(f'/api/v1/agents/{agent_b.id}/metrics?from=x&to=y', headers=world['keys']['boss']).status_code == 422
+    assert client.get(f'/api/v1/agents/{agent_b.id}/metrics?from=2026-11-01', headers=world['keys']['boss']).status_code == 422
     assert client.get('/api/v1/agents/999999/metrics', headers=world['keys']['boss']).status_code == 404
 
 
 def test_the_merchant_sees_satisfaction_on_agreement_cases(app, world):
     from desk.cases import complaints
-    from tests import complaint_helpers as h
-    h.order('O-9', amount_fen=10000)
-    buyer = cb.buyer_login('b-1')
-    filed = complaints.file_complaint(buyer, h.body('O-9'))
-    negotiation.propose(cb.merchant_login('m-1'), cb.reload(filed), {'type': 'reissue', 'message': '补发'})
-    negotiation.accept(buyer, cb.reload(filed), {})
-    ratings.rate(buyer, cb.reload(filed), {'stars': 4})
-    client = browser(app, cb.merchant_login('m-1'))
+    b.order('O-9', amount_fen=10000)
+    buyer = b.buyer_login('b-1')
+    filed = complaints.file_complaint(buyer, b.body('O-9'))
+    negotiation.propose(b.merchant_login('m-1'), b.reload(filed), {'type': 'reissue', 'message': '补发'})
+    negotiation.accept(buyer, b.reload(filed), {})
+    ratings.rate(buyer, b.reload(filed), {'stars': 4})
+    client = logged_in(app, b.merchant_login('m-1'))
     html = client.get('/merchant/satisfaction/').get_data(as_text=True)
     assert 'data-figure="rated">1' in html and filed.ticket_no in html

@@ -1,23 +1,26 @@
 """The arbitration workspace (/admin/arbitration/<ticket_no>): both parties' evidence side by
 side, requests and declarations, precedents, clauses, the ruling form limited to the allowed
 actions; a fixed number of queries however much evidence and history a case has."""
+import datetime as dt
 import re
 
 import pytest
 
 from desk.core import clock
 from desk.core.db import database
-from tests import case_builders as cb
-from tests.conftest import T0, csrf_token
-from tests.web.consoles.test_agent_desk import client_for, text
-from tests.arbitration.test_rulings import EVIDENCE, HOUR
 
 from desk.cases.models import Ruling
+from tests import builders as b
+from tests.conftest import T0
+from tests.support import csrf_token, logged_in, page_text
+
+HOUR = dt.timedelta(hours=1)
+EVIDENCE = dt.timedelta(seconds=172800)  # the evidence period a claim opens
 
 
 @pytest.fixture
 def owner(users, frozen):
-    return cb.agent(users, 'arbiter', role='senior_agent')
+    return b.agent(users, 'arbiter', role='senior_agent')
 
 
 def url(complaint):
@@ -25,15 +28,15 @@ def url(complaint):
 
 
 def test_the_workspace_shows_both_sides_and_only_allowed_forms(app, owner):
-    complaint = cb.dispute('O-1', owner)
-    cb.evidence(complaint, 'buyer', 'error_screenshot', text='充值失败截图说明')
-    cb.evidence(complaint, 'merchant', 'delivery_log', text='2026-11-23 21:00 卡密已发放,21:05 已提取')
-    cb.dispute('O-2', None)  # a precedent: same merchant, same product (no SKU)
-    client = client_for(app, owner)
+    complaint = b.dispute('O-1', owner)
+    b.forced_evidence(complaint, 'buyer', 'error_screenshot', text='充值失败截图说明')
+    b.forced_evidence(complaint, 'merchant', 'delivery_log', text='2026-11-23 21:00 卡密已发放,21:05 已提取')
+    b.dispute('O-2', None)  # a precedent: same merchant, same product (no SKU)
+    client = logged_in(app, owner)
     response = client.get(url(complaint))
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    page = text(response)
+    page = page_text(response)
     assert '充值失败截图说明' in html and '卡密已发放' in html
     assert re.search(r'id="evidence-buyer".*充值失败截图说明', html, re.S)
     assert re.search(r'id="evidence-merchant".*卡密已发放', html, re.S)
@@ -46,9 +49,9 @@ def test_the_workspace_shows_both_sides_and_only_allowed_forms(app, owner):
 
 
 def test_ruling_from_the_workspace_form(app, owner):
-    complaint = cb.dispute('O-1', owner)
+    complaint = b.dispute('O-1', owner)
     clock.freeze(T0 + EVIDENCE + HOUR)
-    client = client_for(app, owner)
+    client = logged_in(app, owner)
     html = client.get(url(complaint)).get_data(as_text=True)
     assert 'id="rule-form"' in html
     form = {'csrf_token': csrf_token(client, url(complaint)), 'outcome': 'buyer_partial',
@@ -56,20 +59,20 @@ def test_ruling_from_the_workspace_form(app, owner):
             'clause': 'R-DESC-01', 'reasoning': '面值不符'}
     refused = client.post(url(complaint) + '/act/rule', data=form)
     assert refused.status_code == 422
-    assert 'at most 100.00' in text(refused)
+    assert 'at most 100.00' in page_text(refused)
     form['remedy_amount'] = '30.00'
     done = client.post(url(complaint) + '/act/rule', data=form)
     assert done.status_code == 302
     assert Ruling.get(Ruling.complaint == complaint.id).refund_fen == 3000
     page = client.get(url(complaint))
-    assert 'id="ruling-1"' in page.get_data(as_text=True) and '面值不符' in text(page)
+    assert 'id="ruling-1"' in page.get_data(as_text=True) and '面值不符' in page_text(page)
 
 
 def test_parties_and_other_departments_cannot_open_it(app, owner, users):
-    complaint = cb.dispute('O-1', owner)
-    other = cb.agent(users, 'opsagent', department='ops')
-    assert client_for(app, other).get(url(complaint)).status_code == 404
-    assert client_for(app, cb.buyer_login('b-1')).get(url(complaint)).status_code in (302, 403)
+    complaint = b.dispute('O-1', owner)
+    other = b.agent(users, 'opsagent', department='ops')
+    assert logged_in(app, other).get(url(complaint)).status_code == 404
+    assert logged_in(app, b.buyer_login('b-1')).get(url(complaint)).status_code in (302, 403)
 
 
 class QueryCounter:
@@ -91,9 +94,9 @@ class QueryCounter:
 
 
 def test_two_hundred_items_and_a_thousand_events_take_no_more_queries(app, owner):
-    small = cb.dispute('O-1', owner)
-    big = cb.heavy(cb.dispute('O-2', owner), items=200, events=1000)
-    client = client_for(app, owner)
+    small = b.dispute('O-1', owner)
+    big = b.forced_history(b.dispute('O-2', owner), items=200, events=1000)
+    client = logged_in(app, owner)
     client.get(url(small))
     with QueryCounter() as few:
         assert client.get(url(small)).status_code == 200
