@@ -5,10 +5,10 @@ what the services recorded (SLA events, notices, the outbox, timeline kinds).
 The rule: a builder goes through the services, as the marketplace, a buyer, a merchant or an
 agent would. `case()` is filed by `complaints.file_complaint`; `dispute()` is filed, answered
 by the merchant, escalated by the buyer and claimed, so the `in_arbitration` case it returns
-is one the application really reaches, with its timers, events and notices. Buyers,
-merchants and orders are the marketplace's reference rows: `push_order` sends an order through
-the marketplace's order service; `buyer()`, `merchant()` and `order()` insert the rows that
-service would.
+is one the application really reaches, with its timers, events and notices. Orders go
+through the marketplace's order service (`order()`, `push_order()`); buyers and merchants are
+reference rows that service creates on first sight, and `buyer()`/`merchant()` insert them as
+it would, for the tests that need one before (or without) an order.
 
 The one raw door into a case is `force_state(complaint, state, **columns)`: a plain UPDATE of
 the complaint's row, no lifecycle check, no compare-and-set, no event, timer or notice. A test
@@ -29,9 +29,9 @@ from desk.agent_desk.models import DepartmentSetting, SlaClock, SlaEvent
 from desk.cases import complaints
 from desk.cases.models import Complaint, Event, Evidence
 from desk.core import clock
+from desk.core.money import to_yuan
 from desk.credit.models import BuyerCreditEntry
 from desk.messaging.models import InboxMessage, Outbox
-from desk.orders.models import Order
 from desk.parties import accounts
 from desk.parties.models import Buyer, Merchant, User
 from tests.conftest import PASSWORD
@@ -68,11 +68,23 @@ def merchant(ref='m-1', name=None):
 
 def order(order_no='O-1', buyer_ref='b-1', merchant_ref='m-1', amount_fen=4990,
           paid_at=None, delivered_at=None, confirmed_at=None):
-    """An order paid a day before now (well inside the complaint window) unless told."""
-    return Order.create(order_no=order_no, buyer=buyer(buyer_ref), merchant=merchant(merchant_ref),
-                        product='腾讯Q币 100元', goods_type='game_card', amount_fen=amount_fen,
-                        paid_at=paid_at or clock.now() - dt.timedelta(days=1), delivered_at=delivered_at,
-                        confirmed_at=confirmed_at, payment_method='alipay')
+    """Order `order_no` of buyer `buyer_ref` at merchant `merchant_ref` (both created on first
+    use, their names and phone kept), pushed through the marketplace's order service: a
+    game card paid a day before now (well inside the complaint window) unless told. Times
+    are naive UTC; the service keeps whole seconds."""
+    known_buyer, known_merchant = buyer(buyer_ref), merchant(merchant_ref)
+    return push_order(order_no,
+                      buyer={'ref': buyer_ref, 'name': known_buyer.display_name, 'phone': known_buyer.phone},
+                      merchant={'ref': merchant_ref, 'name': known_merchant.name},
+                      product='腾讯Q币 100元', sku=None, goods_type='game_card', amount=to_yuan(amount_fen),
+                      paid_at=_utc(paid_at or clock.now() - dt.timedelta(days=1)),
+                      delivered_at=_utc(delivered_at), confirmed_at=_utc(confirmed_at),
+                      payment_method='alipay', region=None)
+
+
+def _utc(value):
+    """A naive UTC datetime as the ISO text the order service reads (None stays None)."""
+    return None if value is None else value.replace(tzinfo=dt.timezone.utc).isoformat()
 
 
 def order_body(buyer='b-1', merchant='m-1', **fields):
