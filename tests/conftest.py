@@ -150,6 +150,14 @@ def client(app):
 
 
 @pytest.fixture
+def en_client(app):
+    """A client like `client`, its requests in English (`client` leaves the language to the
+    app's default, Chinese): for tests that assert English messages."""
+    from tests.support import isolated_client
+    return isolated_client(app)
+
+
+@pytest.fixture
 def users(app):
     """Factory: users('agent', department='cs') -> a saved User with PASSWORD."""
     counter = {'n': 0}

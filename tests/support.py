@@ -1,7 +1,7 @@
 """Test plumbing that is not domain data (builders of domain data are in tests/builders.py;
 fixtures in conftest.py): test clients and logging in, the JSON answers of the API (`ok`,
-`error`, `act`), forms with their CSRF token, threads racing each other, counting queries,
-OpenAPI schemas, the compiled catalogue, and `rq` subprocesses.
+`error`, `act`), forms with their CSRF token, local (Asia/Shanghai) times, threads racing
+each other, counting queries, OpenAPI schemas, the compiled catalogue, and `rq` subprocesses.
 
 Why `IsolatedClient`: the `app` fixture keeps an application context pushed for the whole
 test so that services can be called directly. Flask reuses a pushed context of the same app
@@ -12,6 +12,7 @@ application context, as a real server does.
 """
 import contextlib
 import contextvars
+import datetime as dt
 import logging
 import os
 import re
@@ -110,6 +111,15 @@ def post_form(client, url, data=None, page=None, **kwargs):
 def form_errors(html):
     """{field: message} of the form errors a console page shows (`data-error` marks them)."""
     return dict(re.findall(r'data-error="([^"]+)">([^<]+)<', html))
+
+
+# --- time ------------------------------------------------------------------------------------
+
+def shanghai(year, month, day, hour=0, minute=0, second=0):
+    """A wall time in Asia/Shanghai (UTC+8, no daylight saving) as the naive UTC the desk
+    stores. Days past the month's end run into the next month (2026-11-31 is December 1)."""
+    start = dt.datetime(year, month, 1, hour, minute, second) + dt.timedelta(days=day - 1)
+    return start - dt.timedelta(hours=8)
 
 
 # --- the JSON API ---------------------------------------------------------------------------

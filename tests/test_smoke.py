@@ -1,3 +1,4 @@
+"""Smoke: the app starts on a fresh database, an admin logs in and the backoffice home answers."""
 from tests.support import login
 
 

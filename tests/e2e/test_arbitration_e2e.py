@@ -3,7 +3,6 @@ upload evidence and declare it complete; the agent opens the arbitration workspa
 sides, closes the evidence period and rules `buyer_partial` with a clause and reasoning; the
 buyer reads the ruling and its reasoning in Chinese; the merchant appeals with a new delivery
 log; a different senior agent claims the appeal and upholds the ruling."""
-import io
 import os
 
 import pytest
@@ -19,13 +18,6 @@ pytestmark = pytest.mark.e2e
 
 SHOTS = os.environ.get('DESK_E2E_SCREENSHOT_DIR', '/tmp')
 REASONING = '商家的发货记录显示卡密面值为 50 元，与商品页描述的 100 元不符，酌情退款 30 元。'
-
-
-def _png():
-    from PIL import Image
-    out = io.BytesIO()
-    Image.new('RGB', (64, 48), (220, 40, 40)).save(out, format='PNG')
-    return out.getvalue()
 
 
 def _upload(page, kind, name, mime, data, description):
@@ -59,7 +51,7 @@ def test_evidence_ruling_appeal_upheld(live_server, page, browser, users):
     portal.goto(f'{live_server}/buyer/complain?token={make_token("b-1", "KM20261124000088")}')
     portal.goto(f'{live_server}/buyer/complaints/{ticket}')
     expect(portal.locator('#evidence-deadline')).to_be_visible()
-    _upload(portal, 'error_screenshot', '充值失败截图.png', 'image/png', _png(), '面值不符的截图')
+    _upload(portal, 'error_screenshot', '充值失败截图.png', 'image/png', b.png_bytes((64, 48), (220, 40, 40)), '面值不符的截图')
     expect(portal.locator('#evidence-items [data-party="buyer"]')).to_have_count(1)
     portal.click('#evidence-done')
     expect(portal.locator('#evidence-declared')).to_be_visible()

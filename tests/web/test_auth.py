@@ -10,12 +10,6 @@ from tests.support import csrf_token, isolated_client, login
 WRONG = 'Wrong username or password.'
 
 
-@pytest.fixture
-def en(app):
-    """A client that reads the English messages."""
-    return isolated_client(app)
-
-
 def post_login(client, username, password=PASSWORD, **extra):
     data = {'username': username, 'password': password, 'csrf_token': csrf_token(client, '/login')}
     data.update(extra)
@@ -30,7 +24,7 @@ def post_login(client, username, password=PASSWORD, **extra):
     ('supervisor', '/admin/'),
     ('admin', '/admin/'),
 ])
-def test_login_redirects_each_role_home(en, users, role, home):
+def test_login_redirects_each_role_home(en_client, users, role, home):
     from desk.parties.models import Buyer, Merchant
     extra = {}
     if role == 'buyer':
@@ -38,103 +32,103 @@ def test_login_redirects_each_role_home(en, users, role, home):
     if role == 'merchant_staff':
         extra['merchant_ref'] = Merchant.create(ref='m-1', name='星耀').ref
     user = users(role, **extra)
-    response = login(en, user.username)
+    response = login(en_client, user.username)
     assert response.status_code == 302
     assert response.headers['Location'] == home
-    page = en.get(home)
+    page = en_client.get(home)
     assert page.status_code == 200
     # the root page sends a logged-in user to the same home
-    assert en.get('/').headers['Location'] == home
+    assert en_client.get('/').headers['Location'] == home
 
 
-def test_login_page_renders_with_a_csrf_token(en):
-    page = en.get('/login')
+def test_login_page_renders_with_a_csrf_token(en_client):
+    page = en_client.get('/login')
     assert page.status_code == 200
     assert 'name="csrf_token"' in page.get_data(as_text=True)
 
 
-def test_wrong_password_and_unknown_user_get_the_same_message(en, users):
+def test_wrong_password_and_unknown_user_get_the_same_message(en_client, users):
     users('agent', username='alice')
-    wrong = post_login(en, 'alice', 'not-the-password')
-    unknown = post_login(en, 'nobody', 'not-the-password')
+    wrong = post_login(en_client, 'alice', 'not-the-password')
+    unknown = post_login(en_client, 'nobody', 'not-the-password')
     for response in (wrong, unknown):
         assert response.status_code == 401
         assert WRONG in response.get_data(as_text=True)
-    assert en.get('/admin/').status_code == 302  # still anonymous
+    assert en_client.get('/admin/').status_code == 302  # still anonymous
 
 
-def test_login_is_not_case_confused_and_trims_the_username(en, users):
+def test_login_is_not_case_confused_and_trims_the_username(en_client, users):
     users('agent', username='alice')
-    assert post_login(en, '  alice ').status_code == 302
+    assert post_login(en_client, '  alice ').status_code == 302
 
 
-def test_inactive_user_is_refused_with_the_same_message(en, users):
+def test_inactive_user_is_refused_with_the_same_message(en_client, users):
     user = users('agent', username='gone')
     accounts.update_user(user, department='cs', active=False)
-    response = post_login(en, 'gone')
+    response = post_login(en_client, 'gone')
     assert response.status_code == 401
     assert WRONG in response.get_data(as_text=True)
 
 
-def test_deactivated_user_loses_the_session(en, users):
+def test_deactivated_user_loses_the_session(en_client, users):
     user = users('agent', username='bob')
-    assert login(en, 'bob').status_code == 302
-    assert en.get('/admin/').status_code == 200
+    assert login(en_client, 'bob').status_code == 302
+    assert en_client.get('/admin/').status_code == 200
     accounts.update_user(User.get_by_id(user.id), department='cs', active=False)
-    response = en.get('/admin/')
+    response = en_client.get('/admin/')
     assert response.status_code == 302
     assert response.headers['Location'].startswith('/login')
 
 
-def test_empty_form_is_422_not_a_crash(en):
-    response = en.post('/login', data={'csrf_token': csrf_token(en, '/login')})
+def test_empty_form_is_422_not_a_crash(en_client):
+    response = en_client.post('/login', data={'csrf_token': csrf_token(en_client, '/login')})
     assert response.status_code == 422
 
 
-def test_login_without_csrf_token_is_400(en, users):
+def test_login_without_csrf_token_is_400(en_client, users):
     users('admin', username='root')
-    response = en.post('/login', data={'username': 'root', 'password': PASSWORD})
+    response = en_client.post('/login', data={'username': 'root', 'password': PASSWORD})
     assert response.status_code == 400
-    assert en.get('/admin/').status_code == 302
+    assert en_client.get('/admin/').status_code == 302
 
 
-def test_login_with_a_forged_csrf_token_is_400(en, users):
+def test_login_with_a_forged_csrf_token_is_400(en_client, users):
     users('admin', username='root')
-    response = en.post('/login', data={'username': 'root', 'password': PASSWORD,
+    response = en_client.post('/login', data={'username': 'root', 'password': PASSWORD,
                                        'csrf_token': 'forged'})
     assert response.status_code == 400
 
 
-def test_control_characters_in_the_username_are_a_plain_failure(en, users):
+def test_control_characters_in_the_username_are_a_plain_failure(en_client, users):
     users('admin', username='root')
-    response = post_login(en, 'ro\tot')
+    response = post_login(en_client, 'ro\tot')
     assert response.status_code == 401
     assert WRONG in response.get_data(as_text=True)
 
 
-def test_a_nul_byte_in_the_login_form_is_400(en, users):
+def test_a_nul_byte_in_the_login_form_is_400(en_client, users):
     users('admin', username='root')
-    assert post_login(en, 'ro\x00ot').status_code == 400
-    assert post_login(en, 'root', PASSWORD + '\x00').status_code == 400
-    assert post_login(en, 'root').status_code == 302
+    assert post_login(en_client, 'ro\x00ot').status_code == 400
+    assert post_login(en_client, 'root', PASSWORD + '\x00').status_code == 400
+    assert post_login(en_client, 'root').status_code == 302
 
 
-def test_logout_is_post_only_and_needs_csrf(en, users):
+def test_logout_is_post_only_and_needs_csrf(en_client, users):
     users('admin', username='root')
-    login(en, 'root')
-    assert en.get('/logout').status_code == 405
-    assert en.post('/logout').status_code == 400
-    assert en.get('/admin/').status_code == 200, 'a forged logout must not log out'
-    token = csrf_token(en, '/admin/')
-    response = en.post('/logout', data={'csrf_token': token})
+    login(en_client, 'root')
+    assert en_client.get('/logout').status_code == 405
+    assert en_client.post('/logout').status_code == 400
+    assert en_client.get('/admin/').status_code == 200, 'a forged logout must not log out'
+    token = csrf_token(en_client, '/admin/')
+    response = en_client.post('/logout', data={'csrf_token': token})
     assert response.status_code == 302
     assert response.headers['Location'] == '/login'
-    assert en.get('/admin/').status_code == 302
+    assert en_client.get('/admin/').status_code == 302
 
 
-def test_next_is_honoured_when_relative(en, users):
+def test_next_is_honoured_when_relative(en_client, users):
     users('admin', username='root')
-    response = login(en, 'root', next_url='/admin/users/?page=2')
+    response = login(en_client, 'root', next_url='/admin/users/?page=2')
     assert response.headers['Location'] == '/admin/users/?page=2'
 
 
@@ -143,30 +137,30 @@ def test_next_is_honoured_when_relative(en, users):
     '/\\evil.com', '\\\\evil.com', '/\t/evil.com', 'javascript:alert(1)', 'evil.com',
     ' //evil.com',
 ])
-def test_next_pointing_elsewhere_is_ignored(en, users, target):
+def test_next_pointing_elsewhere_is_ignored(en_client, users, target):
     users('admin', username='root')
-    page = en.get('/login', query_string={'next': target}).get_data(as_text=True)
+    page = en_client.get('/login', query_string={'next': target}).get_data(as_text=True)
     assert '<input type="hidden" name="next" value="">' in page
-    response = login(en, 'root', next_url=target)
+    response = login(en_client, 'root', next_url=target)
     assert response.status_code == 302
     assert response.headers['Location'] == '/admin/'
 
 
-def test_anonymous_visit_returns_there_after_login(en, users):
+def test_anonymous_visit_returns_there_after_login(en_client, users):
     users('admin', username='root')
-    response = en.get('/admin/users/')
+    response = en_client.get('/admin/users/')
     assert response.status_code == 302
     location = response.headers['Location']
     assert location.startswith('/login?next=')
-    next_value = en.get(location)
+    next_value = en_client.get(location)
     assert next_value.status_code == 200
     assert 'value="/admin/users/"' in next_value.get_data(as_text=True)
-    assert login(en, 'root', next_url='/admin/users/').headers['Location'] == '/admin/users/'
+    assert login(en_client, 'root', next_url='/admin/users/').headers['Location'] == '/admin/users/'
 
 
-def test_language_switch_only_redirects_locally(en):
-    assert en.get('/lang/en?next=//evil.com').headers['Location'] == '/'
-    assert en.get('/lang/zh?next=/login').headers['Location'] == '/login'
+def test_language_switch_only_redirects_locally(en_client):
+    assert en_client.get('/lang/en?next=//evil.com').headers['Location'] == '/'
+    assert en_client.get('/lang/zh?next=/login').headers['Location'] == '/login'
 
 
 def test_password_is_stored_as_an_argon2id_hash(users):

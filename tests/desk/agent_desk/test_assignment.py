@@ -15,7 +15,7 @@ from desk.agent_desk.assignment import open_load
 from desk.cases.models import Category, Complaint, Event
 from desk.parties.models import User
 from tests import builders as b
-from tests.support import error, isolated_client
+from tests.support import error
 
 
 def owner_of(complaint):
@@ -24,11 +24,6 @@ def owner_of(complaint):
 
 def claim_url(complaint):
     return f'/api/v1/complaints/{complaint.ticket_no}/actions/claim'
-
-
-@pytest.fixture
-def client(app):
-    return isolated_client(app)
 
 
 # --- modes ---------------------------------------------------------------------------------
@@ -162,12 +157,12 @@ def test_waiting_cases_are_handed_out_in_queue_order(app, users, frozen):
 
 # --- claiming ------------------------------------------------------------------------------
 
-def test_claim_above_capacity_is_409_with_the_reason(app, client, users, api_key, frozen):
+def test_claim_above_capacity_is_409_with_the_reason(app, en_client, users, api_key, frozen):
     ann = b.agent(users, 'ann', capacity=1)
     headers = api_key(ann)
     first, second = b.case('O-1'), b.case('O-2')
-    assert client.post(claim_url(first), headers=headers).status_code == 200
-    response = client.post(claim_url(second), headers=headers)
+    assert en_client.post(claim_url(first), headers=headers).status_code == 200
+    response = en_client.post(claim_url(second), headers=headers)
     assert response.status_code == 409
     assert 'capacity is 1' in error(response)['message']
     assert owner_of(second) is None
@@ -175,31 +170,31 @@ def test_claim_above_capacity_is_409_with_the_reason(app, client, users, api_key
 
 @pytest.mark.parametrize('amount_fen, senior_only', [(600000, False), (4990, True)])
 def test_l1_and_senior_only_cases_are_refused_to_a_junior_with_the_reason(
-        app, client, users, api_key, frozen, amount_fen, senior_only):
+        app, en_client, users, api_key, frozen, amount_fen, senior_only):
     Category.update(senior_only=senior_only).where(Category.code == 'service_attitude').execute()
     complaint = b.case('O-1', amount_fen=amount_fen)
-    response = client.post(claim_url(complaint), headers=api_key(b.agent(users, 'ann')))
+    response = en_client.post(claim_url(complaint), headers=api_key(b.agent(users, 'ann')))
     assert response.status_code == 409
     assert 'senior agent' in error(response)['message']
     senior = api_key(b.agent(users, 'sr', role='senior_agent'))
-    assert client.post(claim_url(complaint), headers=senior).status_code == 200
+    assert en_client.post(claim_url(complaint), headers=senior).status_code == 200
 
 
-def test_the_first_owner_stays_owner(app, client, users, api_key, frozen):
+def test_the_first_owner_stays_owner(app, en_client, users, api_key, frozen):
     ann, bob = b.agent(users, 'ann'), b.agent(users, 'bob')
     complaint = b.case('O-1')
-    claimed = client.post(claim_url(complaint), headers=api_key(ann))
+    claimed = en_client.post(claim_url(complaint), headers=api_key(ann))
     assert claimed.status_code == 200
     assert claimed.get_json()['state'] == 'in_progress'
-    again = client.post(claim_url(complaint), headers=api_key(bob))
+    again = en_client.post(claim_url(complaint), headers=api_key(bob))
     assert again.status_code == 409
     assert owner_of(complaint) == ann.id
-    assert client.post(claim_url(complaint), headers=api_key(ann)).status_code == 409
+    assert en_client.post(claim_url(complaint), headers=api_key(ann)).status_code == 409
 
 
-def test_an_agent_of_another_department_cannot_claim(app, client, users, api_key, frozen):
+def test_an_agent_of_another_department_cannot_claim(app, en_client, users, api_key, frozen):
     complaint = b.case('O-1')  # cs
-    response = client.post(claim_url(complaint), headers=api_key(b.agent(users, 'opsy', department='ops')))
+    response = en_client.post(claim_url(complaint), headers=api_key(b.agent(users, 'opsy', department='ops')))
     assert response.status_code == 404, 'another department\'s case is not even visible'
     assert owner_of(complaint) is None
 
@@ -254,30 +249,30 @@ def owned(users, frozen):
     return b.reload(complaint), ann, bob
 
 
-def test_reassign_by_an_agent_is_403(app, client, api_key, owned):
+def test_reassign_by_an_agent_is_403(app, en_client, api_key, owned):
     complaint, ann, bob = owned
     for agent in (ann, bob):  # neither the owner nor a colleague
-        response = client.post(reassign_url(complaint), headers=api_key(agent),
+        response = en_client.post(reassign_url(complaint), headers=api_key(agent),
                                json={'to': 'bob', 'reason': '忙不过来'})
         assert response.status_code == 403
     assert owner_of(complaint) == ann.id
 
 
-def test_reassign_without_a_reason_is_422(app, client, users, api_key, owned):
+def test_reassign_without_a_reason_is_422(app, en_client, users, api_key, owned):
     complaint, ann, bob = owned
     headers = api_key(users('supervisor'))
     for body in ({'to': 'bob'}, {'to': 'bob', 'reason': '   '}):
-        response = client.post(reassign_url(complaint), headers=headers, json=body)
+        response = en_client.post(reassign_url(complaint), headers=headers, json=body)
         assert response.status_code == 422
         assert 'reason' in error(response)['fields']
-    unknown = client.post(reassign_url(complaint), headers=headers, json={'to': 'nobody', 'reason': 'x'})
+    unknown = en_client.post(reassign_url(complaint), headers=headers, json={'to': 'nobody', 'reason': 'x'})
     assert unknown.status_code == 422 and 'to' in error(unknown)['fields']
     assert owner_of(complaint) == ann.id
 
 
-def test_a_supervisor_reassigns_with_the_reason_on_the_record(app, client, users, api_key, owned):
+def test_a_supervisor_reassigns_with_the_reason_on_the_record(app, en_client, users, api_key, owned):
     complaint, ann, bob = owned
-    response = client.post(reassign_url(complaint), headers=api_key(users('supervisor')),
+    response = en_client.post(reassign_url(complaint), headers=api_key(users('supervisor')),
                            json={'to': 'bob', 'reason': 'ann 请假'})
     assert response.status_code == 200
     assert owner_of(complaint) == bob.id
@@ -285,17 +280,17 @@ def test_a_supervisor_reassigns_with_the_reason_on_the_record(app, client, users
     assert not logged.public
     assert '"from": "ann"' in logged.data and '"to": "bob"' in logged.data and 'ann 请假' in logged.data
     assert b.notices(bob, complaint) == ['complaint_assigned']
-    again = client.post(reassign_url(complaint), headers=api_key(users('supervisor')),
+    again = en_client.post(reassign_url(complaint), headers=api_key(users('supervisor')),
                         json={'to': 'bob', 'reason': 'twice'})
     assert again.status_code == 409
 
 
-def test_an_l1_case_is_not_reassigned_to_a_junior(app, client, users, api_key, frozen):
+def test_an_l1_case_is_not_reassigned_to_a_junior(app, en_client, users, api_key, frozen):
     senior = b.agent(users, 'sr', role='senior_agent')
     b.agent(users, 'jr')
     complaint = b.case('O-1', amount_fen=600000)
     assignment.claim(senior, complaint)
-    response = client.post(reassign_url(complaint), headers=api_key(users('supervisor')),
+    response = en_client.post(reassign_url(complaint), headers=api_key(users('supervisor')),
                            json={'to': 'jr', 'reason': 'load'})
     assert response.status_code == 422
     assert owner_of(complaint) == senior.id

@@ -5,21 +5,19 @@ Monday's hours. Hours are local (Asia/Shanghai, UTC+8); the desk's datetimes are
 The week used: Tue 2026-11-24 … Fri 11-27, Sat 11-28, Sun 11-29, Mon 11-30, Tue 12-01.
 """
 import datetime as dt
+import functools
 import itertools
 
 import pytest
 
 from desk.agent_desk.business_calendar import Calendar
 from desk.agent_desk.models import BusinessHours, Holiday
+from tests.support import shanghai
+
+#: local(day, hour, minute=0): Beijing wall time on day `day` of November 2026 (31 = Dec 1)
+local = functools.partial(shanghai, 2026, 11)
 
 HOUR = 3600
-OFFSET = dt.timedelta(hours=8)  # Asia/Shanghai, no daylight saving
-
-
-def local(day, hour, minute=0):
-    """Naive UTC of `hour:minute` Beijing time on 2026-11-`day` (days > 30 run into December)."""
-    date = dt.date(2026, 11, 1) + dt.timedelta(days=day - 1)
-    return dt.datetime.combine(date, dt.time(hour, minute)) - OFFSET
 
 
 def office_hours(opens='09:00', closes='18:00', weekdays=range(5)):

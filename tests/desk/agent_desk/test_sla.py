@@ -7,6 +7,7 @@ Time moves with the injected clock (T0 = Tue 2026-11-24 10:00 Beijing); the swee
 `deadlines.advance_due`, the function the exact-time job and the minute cron both call.
 """
 import datetime as dt
+import functools
 
 import pytest
 
@@ -18,10 +19,13 @@ from desk.core.db import atomic
 from desk.agent_desk.models import BusinessHours, Holiday, SlaEvent, SlaPolicy
 from tests import builders as b
 from tests.conftest import T0
+from tests.support import shanghai
+
+#: local(day, hour, minute=0): Beijing wall time on day `day` of November 2026 (31 = Dec 1)
+local = functools.partial(shanghai, 2026, 11)
 
 MINUTE = dt.timedelta(minutes=1)
 HOUR = dt.timedelta(hours=1)
-BEIJING = dt.timedelta(hours=8)
 
 
 def sweep(at):
@@ -32,12 +36,6 @@ def sweep(at):
 
 def claim(user, complaint):
     return assignment.claim(user, b.reload(complaint))
-
-
-def local(day, hour, minute=0):
-    """Naive UTC of `hour:minute` Beijing time on 2026-11-`day` (31 = Dec 1, 32 = Dec 2)."""
-    date = dt.date(2026, 11, 1) + dt.timedelta(days=day - 1)
-    return dt.datetime.combine(date, dt.time(hour, minute)) - BEIJING
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from desk.parties.models import Buyer
 from arbitration.penalties.models import Violation
 from tests import builders as b
 from tests.conftest import T0
-from tests.support import act, error, isolated_client, ok
+from tests.support import act, error, isolated_client, ok, shanghai
 
 HOUR = dt.timedelta(hours=1)
 EVIDENCE = dt.timedelta(seconds=172800)
@@ -186,75 +186,70 @@ def test_flags_on_two_complaints_cost_sixty_and_stop_at_zero(desk):
 
 # --- the monthly recovery -------------------------------------------------------------------
 
-def local(year, month, day, hour=0, minute=0, second=0):
-    """A Shanghai wall time as the naive UTC the desk stores."""
-    return dt.datetime(year, month, day, hour, minute, second) - dt.timedelta(hours=8)
-
-
 def flag_at(desk, when, order_no):
     clock.freeze(when)
     ok(act(desk, 'supervisor', case(order_no), 'flag_malicious', {'reason': '恶意投诉'}))
 
 
 def test_a_clean_month_gives_five_once_however_often_the_job_runs(desk):
-    flag_at(desk, local(2026, 11, 10), 'O-1')
+    flag_at(desk, shanghai(2026, 11, 10), 'O-1')
     assert score() == 70
-    clock.freeze(local(2026, 12, 31, 23, 59, 59))     # December not over: November had a deduction
+    clock.freeze(shanghai(2026, 12, 31, 23, 59, 59))     # December not over: November had a deduction
     assert credit.recover() == 0 and score() == 70
-    clock.freeze(local(2027, 1, 1, 0, 0, 0))          # December (clean) just ended, local time
+    clock.freeze(shanghai(2027, 1, 1, 0, 0, 0))          # December (clean) just ended, local time
     assert credit.recover() == 1 and score() == 75
     assert credit.recover() == 0 and score() == 75    # the same day again
-    clock.freeze(local(2027, 1, 20))
+    clock.freeze(shanghai(2027, 1, 20))
     assert jobs.recover_buyer_credit() == 0 and score() == 75  # any later day of January
     (recovery,) = BuyerCreditEntry.select().where(BuyerCreditEntry.reason == 'monthly_recovery')
     assert (recovery.month, recovery.delta, recovery.credit_after) == ('2026-12', 5, 75)
-    clock.freeze(local(2027, 2, 1, 3))
+    clock.freeze(shanghai(2027, 2, 1, 3))
     assert credit.recover() == 1 and score() == 80    # January clean too
     assert_cache_is_the_ledger()
 
 
 def test_month_boundaries_are_local_time(desk):
     # 2026-12-01 07:59 UTC is 15:59 in Shanghai, but 2026-11-30 23:30 UTC is already December
-    flag_at(desk, local(2026, 10, 5), 'O-1')
+    flag_at(desk, shanghai(2026, 10, 5), 'O-1')
     flag_at(desk, dt.datetime(2026, 11, 30, 16, 30), 'O-2')   # 2026-12-01 00:30 Shanghai: a December deduction
     assert score() == 40
-    clock.freeze(local(2026, 12, 1, 0, 45))
+    clock.freeze(shanghai(2026, 12, 1, 0, 45))
     assert credit.recover() == 1 and score() == 45            # November was clean (local)
-    clock.freeze(local(2027, 1, 1, 1))
+    clock.freeze(shanghai(2027, 1, 1, 1))
     assert credit.recover() == 0 and score() == 45            # December was not
 
 
 def test_a_deduction_on_the_last_second_of_a_month_spoils_it(desk):
-    flag_at(desk, local(2026, 10, 5), 'O-1')
-    flag_at(desk, local(2026, 11, 30, 23, 59, 59), 'O-2')
-    clock.freeze(local(2026, 12, 2))
+    flag_at(desk, shanghai(2026, 10, 5), 'O-1')
+    flag_at(desk, shanghai(2026, 11, 30, 23, 59, 59), 'O-2')
+    clock.freeze(shanghai(2026, 12, 2))
     assert credit.recover() == 0 and score() == 40
 
 
 def test_recovery_never_goes_above_one_hundred(desk):
     b.set_credit(98)
-    clock.freeze(local(2027, 1, 3))
+    clock.freeze(shanghai(2027, 1, 3))
     assert credit.recover() == 1 and score() == 100
     assert entries()[-1] == ('monthly_recovery', 2)
-    clock.freeze(local(2027, 2, 3))
+    clock.freeze(shanghai(2027, 2, 3))
     assert credit.recover() == 0 and score() == 100
     assert_cache_is_the_ledger()
 
 
 def test_a_month_before_the_first_deduction_gives_nothing(desk):
     # flagged in December: November (before it) was clean but there was nothing to give back
-    flag_at(desk, local(2026, 12, 1, 1), 'O-1')
-    clock.freeze(local(2026, 12, 2))
+    flag_at(desk, shanghai(2026, 12, 1, 1), 'O-1')
+    clock.freeze(shanghai(2026, 12, 2))
     assert credit.recover() == 0 and score() == 70
 
 
 def test_recovery_is_set_based_for_many_buyers(desk, monkeypatch):
     monkeypatch.setattr(credit, 'BATCH', 7)  # several batches
-    clock.freeze(local(2026, 10, 5))
+    clock.freeze(shanghai(2026, 10, 5))
     for n in range(20):
         b.set_credit(50 + n, ref=f'b-{n}')
     full = b.buyer('b-full')
-    clock.freeze(local(2026, 12, 2))
+    clock.freeze(shanghai(2026, 12, 2))
     assert credit.recover() == 20
     assert [score(f'b-{n}') for n in range(20)] == [min(100, 55 + n) for n in range(20)]
     assert score('b-full') == 100 and not BuyerCreditEntry.select().where(BuyerCreditEntry.buyer == full.id).exists()
@@ -269,17 +264,17 @@ def test_the_recovery_is_a_daily_periodic_job():
 
 
 def test_last_month_bounds(app):
-    start, end, month = credit.last_month(local(2026, 1, 15))
-    assert (start, end, month) == (local(2025, 12, 1), local(2026, 1, 1), '2025-12')
-    assert credit.last_month(local(2026, 3, 1))[2] == '2026-02'
+    start, end, month = credit.last_month(shanghai(2026, 1, 15))
+    assert (start, end, month) == (shanghai(2025, 12, 1), shanghai(2026, 1, 1), '2025-12')
+    assert credit.last_month(shanghai(2026, 3, 1))[2] == '2026-02'
     assert T0  # the suite's frozen now lies in November 2026
 
 
 def test_a_recovery_another_run_wrote_first_is_skipped_not_doubled(desk, monkeypatch):
     """Two runs racing: the second one's candidates were read before the first committed;
     the unique key skips them and their credit is not raised twice."""
-    flag_at(desk, local(2026, 10, 5), 'O-1')
-    clock.freeze(local(2026, 12, 2))
+    flag_at(desk, shanghai(2026, 10, 5), 'O-1')
+    clock.freeze(shanghai(2026, 12, 2))
     start, end, month = credit.last_month(clock.now())
     buyer = Buyer.get(Buyer.ref == 'b-1')
     BuyerCreditEntry.create(buyer=buyer.id, delta=5, credit_after=75, reason='monthly_recovery', month=month,

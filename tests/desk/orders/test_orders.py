@@ -15,17 +15,12 @@ CARD = 'ABCD-EFGH-JKLM-5678'
 
 
 @pytest.fixture
-def api(app):
-    return isolated_client(app)
-
-
-@pytest.fixture
 def integration(users, api_key):
     return api_key(users('integration', username='marketplace'))
 
 
-def put(api, headers, order_no, body):
-    return api.put(URL + order_no, json=body, headers=headers)
+def put(en_client, headers, order_no, body):
+    return en_client.put(URL + order_no, json=body, headers=headers)
 
 
 def assert_error(response, status, code, field=None):
@@ -40,11 +35,11 @@ def assert_error(response, status, code, field=None):
     return error
 
 
-def test_create_then_identical_repeat_is_idempotent(api, integration, frozen):
-    first = put(api, integration, 'KM-1', b.order_body())
+def test_create_then_identical_repeat_is_idempotent(en_client, integration, frozen):
+    first = put(en_client, integration, 'KM-1', b.order_body())
     assert first.status_code == 201
     frozen.advance(3600)
-    again = put(api, integration, 'KM-1', b.order_body())
+    again = put(en_client, integration, 'KM-1', b.order_body())
     assert again.status_code == 200
     assert again.get_json() == first.get_json(), 'nothing changed, not even updated_at'
     assert Order.select().count() == 1
@@ -52,8 +47,8 @@ def test_create_then_identical_repeat_is_idempotent(api, integration, frozen):
     assert Merchant.select().count() == 1
 
 
-def test_representation(api, integration):
-    data = put(api, integration, 'KM-1', b.order_body(card_code=CARD, receiving_account='13800000000',
+def test_representation(en_client, integration):
+    data = put(en_client, integration, 'KM-1', b.order_body(card_code=CARD, receiving_account='13800000000',
                                                     confirmed_at='2026-11-24T12:00:00+08:00')).get_json()
     assert data['order_no'] == 'KM-1'
     assert data['buyer'] == {'ref': 'b-1', 'name': '王伟', 'phone': '138****1234'}
@@ -79,23 +74,23 @@ def test_representation(api, integration):
     ('2026-11-24T09:30:00', '2026-11-24T09:30:00+08:00'),  # no offset: the desk's time zone
     ('2026-11-24 09:30:00.999', '2026-11-24T09:30:00+08:00'),
 ])
-def test_times_are_read_with_offsets_and_shown_in_beijing_time(api, integration, raw, shown):
+def test_times_are_read_with_offsets_and_shown_in_beijing_time(en_client, integration, raw, shown):
     body = b.order_body(paid_at=raw, delivered_at=None)
-    assert put(api, integration, 'KM-1', body).get_json()['paid_at'] == shown
+    assert put(en_client, integration, 'KM-1', body).get_json()['paid_at'] == shown
 
 
 @pytest.mark.parametrize('raw, shown', [('49.9', '49.90'), ('49', '49.00'), ('0.01', '0.01'),
                                         ('1234.5', '1234.50')])
-def test_amounts_are_returned_with_two_decimals(api, integration, raw, shown):
-    response = put(api, integration, 'KM-1', b.order_body(amount=raw))
+def test_amounts_are_returned_with_two_decimals(en_client, integration, raw, shown):
+    response = put(en_client, integration, 'KM-1', b.order_body(amount=raw))
     assert response.get_json()['amount'] == shown
     assert Order.get().amount_fen == int(shown.replace('.', ''))
 
 
-def test_update_changes_the_fields(api, integration, frozen):
-    created = put(api, integration, 'KM-1', b.order_body()).get_json()
+def test_update_changes_the_fields(en_client, integration, frozen):
+    created = put(en_client, integration, 'KM-1', b.order_body()).get_json()
     frozen.advance(60)
-    response = put(api, integration, 'KM-1', b.order_body(
+    response = put(en_client, integration, 'KM-1', b.order_body(
         product='王者荣耀 点券 1200', amount='99.80', payment_method='wechat', region='浙江',
         confirmed_at='2026-11-24T20:00:00+08:00',
         buyer={'ref': 'b-1', 'name': '王伟伟', 'phone': '13900001111'},
@@ -116,10 +111,10 @@ def test_update_changes_the_fields(api, integration, frozen):
     assert Order.select().count() == 1
 
 
-def test_buyers_and_merchants_are_created_on_first_sight(api, integration):
-    put(api, integration, 'KM-1', b.order_body(buyer='b-1', merchant='m-1'))
-    put(api, integration, 'KM-2', b.order_body(buyer='b-1', merchant='m-2'))
-    put(api, integration, 'KM-3', b.order_body(buyer='b-2', merchant='m-2'))
+def test_buyers_and_merchants_are_created_on_first_sight(en_client, integration):
+    put(en_client, integration, 'KM-1', b.order_body(buyer='b-1', merchant='m-1'))
+    put(en_client, integration, 'KM-2', b.order_body(buyer='b-1', merchant='m-2'))
+    put(en_client, integration, 'KM-3', b.order_body(buyer='b-2', merchant='m-2'))
     assert sorted(b.ref for b in Buyer.select()) == ['b-1', 'b-2']
     assert sorted(m.ref for m in Merchant.select()) == ['m-1', 'm-2']
     buyer = Buyer.get(Buyer.ref == 'b-1')
@@ -127,9 +122,9 @@ def test_buyers_and_merchants_are_created_on_first_sight(api, integration):
     assert Order.select().count() == 3
 
 
-def test_a_missing_phone_keeps_the_known_one(api, integration):
-    put(api, integration, 'KM-1', b.order_body())
-    put(api, integration, 'KM-2', b.order_body(buyer={'ref': 'b-1', 'name': '王伟'}))
+def test_a_missing_phone_keeps_the_known_one(en_client, integration):
+    put(en_client, integration, 'KM-1', b.order_body())
+    put(en_client, integration, 'KM-2', b.order_body(buyer={'ref': 'b-1', 'name': '王伟'}))
     assert Buyer.get().phone == '13812341234'
 
 
@@ -137,9 +132,9 @@ def test_a_missing_phone_keeps_the_known_one(api, integration):
     {'buyer': {'ref': 'b-other', 'name': '李娜'}},
     {'merchant': {'ref': 'm-other', 'name': '别家'}},
 ])
-def test_an_order_never_moves_to_another_buyer_or_merchant(api, integration, change):
-    put(api, integration, 'KM-1', b.order_body())
-    response = put(api, integration, 'KM-1', b.order_body(**change))
+def test_an_order_never_moves_to_another_buyer_or_merchant(en_client, integration, change):
+    put(en_client, integration, 'KM-1', b.order_body())
+    response = put(en_client, integration, 'KM-1', b.order_body(**change))
     assert_error(response, 409, 'conflict')
     assert 'KM-1' in response.get_json()['error']['message']
     order = Order.get()
@@ -188,26 +183,26 @@ def test_an_order_never_moves_to_another_buyer_or_merchant(api, integration, cha
     ({'confirmed_at': '2026-11-23T09:00:00+08:00'}, 'confirmed_at'),
     ({'card_code': 1234}, 'card_code'),
 ])
-def test_each_invalid_field_is_422_naming_it(api, integration, change, field):
-    response = put(api, integration, 'KM-1', b.order_body(**change))  # None drops the field
+def test_each_invalid_field_is_422_naming_it(en_client, integration, change, field):
+    response = put(en_client, integration, 'KM-1', b.order_body(**change))  # None drops the field
     assert_error(response, 422, 'invalid', field)
     assert Order.select().count() == 0
 
 
-def test_every_bad_field_is_named_at_once(api, integration):
-    response = put(api, integration, 'KM-1', b.order_body(amount='-1', goods_type='x', payment_method='y'))
+def test_every_bad_field_is_named_at_once(en_client, integration):
+    response = put(en_client, integration, 'KM-1', b.order_body(amount='-1', goods_type='x', payment_method='y'))
     error = assert_error(response, 422, 'invalid')
     assert {'amount', 'goods_type', 'payment_method'} <= set(error['fields'])
 
 
 @pytest.mark.parametrize('order_no', ['KM%201', 'K' * 65, 'KM%E4%B8%AD', 'KM.1', 'KM%001',
                                       'KM-1%0A', '%20KM-1'])
-def test_bad_order_numbers_are_422(api, integration, order_no):
-    assert_error(put(api, integration, order_no, b.order_body()), 422, 'invalid', 'order_no')
+def test_bad_order_numbers_are_422(en_client, integration, order_no):
+    assert_error(put(en_client, integration, order_no, b.order_body()), 422, 'invalid', 'order_no')
 
 
-def test_longest_order_number_is_accepted(api, integration):
-    assert put(api, integration, 'K' * 64, b.order_body()).status_code == 201
+def test_longest_order_number_is_accepted(en_client, integration):
+    assert put(en_client, integration, 'K' * 64, b.order_body()).status_code == 201
 
 
 @pytest.mark.parametrize('kwargs', [
@@ -219,8 +214,8 @@ def test_longest_order_number_is_accepted(api, integration):
     {'json': 'a string'},
     {'json': None},
 ])
-def test_bodies_that_are_not_a_json_object_are_422(api, integration, kwargs):
-    response = api.put(URL + 'KM-1', headers=integration, **kwargs)
+def test_bodies_that_are_not_a_json_object_are_422(en_client, integration, kwargs):
+    response = en_client.put(URL + 'KM-1', headers=integration, **kwargs)
     assert_error(response, 422, 'invalid')
     assert Order.select().count() == 0
 
@@ -233,41 +228,41 @@ def test_bodies_that_are_not_a_json_object_are_422(api, integration, kwargs):
     {'Authorization': 'Basic dXNlcjpwYXNz'},
     {'Authorization': 'Bearer dk_\u00e4_x'},
 ])
-def test_missing_or_invalid_key_is_401(api, headers):
-    for response in (api.put(URL + 'KM-1', json=b.order_body(), headers=headers),
-                     api.get(URL + 'KM-1', headers=headers)):
+def test_missing_or_invalid_key_is_401(en_client, headers):
+    for response in (en_client.put(URL + 'KM-1', json=b.order_body(), headers=headers),
+                     en_client.get(URL + 'KM-1', headers=headers)):
         assert_error(response, 401, 'unauthorized')
         assert response.headers['WWW-Authenticate'] == 'Bearer'
 
 
-def test_a_tampered_key_is_401(api, users, api_key, integration):
+def test_a_tampered_key_is_401(en_client, users, api_key, integration):
     prefix_ok = integration['Authorization'][:-4] + 'AAAA'
-    assert_error(api.get(URL + 'KM-1', headers={'Authorization': prefix_ok}), 401, 'unauthorized')
+    assert_error(en_client.get(URL + 'KM-1', headers={'Authorization': prefix_ok}), 401, 'unauthorized')
 
 
-def test_revoked_key_is_401(api, users):
+def test_revoked_key_is_401(en_client, users):
     from desk.parties.accounts import create_api_key, revoke_api_key
     admin = users('admin')
     key, secret = create_api_key(users('integration'), 'x')
     headers = {'Authorization': f'Bearer {secret}'}
-    assert put(api, headers, 'KM-1', b.order_body()).status_code == 201
+    assert put(en_client, headers, 'KM-1', b.order_body()).status_code == 201
     revoke_api_key(admin, key.id)
-    assert_error(put(api, headers, 'KM-1', b.order_body()), 401, 'unauthorized')
+    assert_error(put(en_client, headers, 'KM-1', b.order_body()), 401, 'unauthorized')
 
 
-def test_key_of_a_deactivated_user_is_401(api, users, api_key):
+def test_key_of_a_deactivated_user_is_401(en_client, users, api_key):
     from desk.parties.accounts import update_user
     user = users('integration')
     headers = api_key(user)
     update_user(user, active=False)
-    assert_error(put(api, headers, 'KM-1', b.order_body()), 401, 'unauthorized')
+    assert_error(put(en_client, headers, 'KM-1', b.order_body()), 401, 'unauthorized')
 
 
 @pytest.fixture
-def people(users, api_key, integration, api):
+def people(users, api_key, integration, en_client):
     """Two buyers and two merchants with keys, and order KM-1 of b-1 at m-1."""
-    assert put(api, integration, 'KM-1', b.order_body(buyer='b-1', merchant='m-1')).status_code == 201
-    assert put(api, integration, 'KM-2', b.order_body(buyer='b-2', merchant='m-2')).status_code == 201
+    assert put(en_client, integration, 'KM-1', b.order_body(buyer='b-1', merchant='m-1')).status_code == 201
+    assert put(en_client, integration, 'KM-2', b.order_body(buyer='b-2', merchant='m-2')).status_code == 201
     return {
         'buyer': api_key(users('buyer', buyer_ref='b-1')),
         'other_buyer': api_key(users('buyer', buyer_ref='b-2')),
@@ -280,10 +275,10 @@ def people(users, api_key, integration, api):
 
 
 @pytest.mark.parametrize('who', ['buyer', 'merchant', 'agent', 'supervisor'])
-def test_only_the_integration_may_push(api, people, who):
-    response = put(api, people[who], 'KM-1', b.order_body(product='改过的'))
+def test_only_the_integration_may_push(en_client, people, who):
+    response = put(en_client, people[who], 'KM-1', b.order_body(product='改过的'))
     assert_error(response, 403, 'forbidden')
-    assert put(api, people[who], 'KM-NEW', b.order_body()).status_code == 403
+    assert put(en_client, people[who], 'KM-NEW', b.order_body()).status_code == 403
     assert Order.select().count() == 2
     assert Order.get(Order.order_no == 'KM-1').product == '王者荣耀 点券 600'
 
@@ -292,8 +287,8 @@ def test_only_the_integration_may_push(api, people, who):
     ('buyer', 200), ('other_buyer', 404), ('merchant', 200), ('other_merchant', 404),
     ('agent', 200), ('supervisor', 200), ('integration', 200),
 ])
-def test_who_may_read_an_order(api, people, who, status):
-    response = api.get(URL + 'KM-1', headers=people[who])
+def test_who_may_read_an_order(en_client, people, who, status):
+    response = en_client.get(URL + 'KM-1', headers=people[who])
     if status == 200:
         assert response.status_code == 200
         assert response.get_json()['order_no'] == 'KM-1'
@@ -302,29 +297,29 @@ def test_who_may_read_an_order(api, people, who, status):
         assert 'b-1' not in str(error) and '王伟' not in str(error)
 
 
-def test_unknown_order_is_404_like_a_hidden_one(api, people):
-    hidden = api.get(URL + 'KM-1', headers=people['other_buyer']).get_json()
-    missing = api.get(URL + 'KM-NOPE', headers=people['other_buyer']).get_json()
+def test_unknown_order_is_404_like_a_hidden_one(en_client, people):
+    hidden = en_client.get(URL + 'KM-1', headers=people['other_buyer']).get_json()
+    missing = en_client.get(URL + 'KM-NOPE', headers=people['other_buyer']).get_json()
     assert hidden['error']['code'] == missing['error']['code'] == 'not_found'
 
 
 @pytest.mark.parametrize('order_no', ['KM%001', 'K' * 300, '%E4%B8%AD%E6%96%87', 'KM-1%0A'])
-def test_reading_a_malformed_order_number_is_404(api, people, order_no):
-    assert_error(api.get(URL + order_no, headers=people['agent']), 404, 'not_found')
+def test_reading_a_malformed_order_number_is_404(en_client, people, order_no):
+    assert_error(en_client.get(URL + order_no, headers=people['agent']), 404, 'not_found')
 
 
-def test_phone_is_masked_for_every_reader(api, people):
+def test_phone_is_masked_for_every_reader(en_client, people):
     for who in ('buyer', 'merchant', 'agent', 'integration'):
-        data = api.get(URL + 'KM-1', headers=people[who]).get_json()
+        data = en_client.get(URL + 'KM-1', headers=people[who]).get_json()
         assert data['buyer']['phone'] == '138****1234'
-        assert '13812341234' not in api.get(URL + 'KM-1', headers=people[who]).get_data(as_text=True)
+        assert '13812341234' not in en_client.get(URL + 'KM-1', headers=people[who]).get_data(as_text=True)
 
 
-def test_card_code_is_never_returned_or_stored_in_clear(api, integration):
-    response = put(api, integration, 'KM-1', b.order_body(card_code=CARD))
+def test_card_code_is_never_returned_or_stored_in_clear(en_client, integration):
+    response = put(en_client, integration, 'KM-1', b.order_body(card_code=CARD))
     assert CARD not in response.get_data(as_text=True)
     assert response.get_json()['card_code'] == '****5678'
-    assert CARD not in api.get(URL + 'KM-1', headers=integration).get_data(as_text=True)
+    assert CARD not in en_client.get(URL + 'KM-1', headers=integration).get_data(as_text=True)
     cursor = database.execute_sql('SELECT * FROM "order"')
     row = cursor.fetchone()
     assert not any(CARD in str(value) for value in row)
@@ -332,21 +327,21 @@ def test_card_code_is_never_returned_or_stored_in_clear(api, integration):
     assert order.card_last4 == '5678'
     assert len(order.card_hash) == 64 and 'ABCD' not in order.card_hash
     # the same code hashes the same (a reported code can be matched), another does not
-    put(api, integration, 'KM-2', b.order_body(card_code=CARD))
-    put(api, integration, 'KM-3', b.order_body(card_code='ZZZZ-5678'))
+    put(en_client, integration, 'KM-2', b.order_body(card_code=CARD))
+    put(en_client, integration, 'KM-3', b.order_body(card_code='ZZZZ-5678'))
     hashes = {o.order_no: o.card_hash for o in Order.select()}
     assert hashes['KM-1'] == hashes['KM-2'] != hashes['KM-3']
 
 
-def test_unknown_api_path_is_json_404(api, integration):
+def test_unknown_api_path_is_json_404(en_client, integration):
     for path in ('/api/v1/whatever', '/api/v1/', '/api/v2/orders/KM-1', '/api/v1/orders/'):
-        response = api.get(path, headers=integration)
+        response = en_client.get(path, headers=integration)
         assert_error(response, 404, 'not_found')
 
 
 @pytest.mark.parametrize('method', ['post', 'delete', 'patch'])
-def test_wrong_method_is_json_405(api, integration, method):
-    response = getattr(api, method)(URL + 'KM-1', json=b.order_body(), headers=integration)
+def test_wrong_method_is_json_405(en_client, integration, method):
+    response = getattr(en_client, method)(URL + 'KM-1', json=b.order_body(), headers=integration)
     assert_error(response, 405, 'method_not_allowed')
 
 
@@ -404,8 +399,8 @@ def test_concurrent_new_orders_of_a_new_buyer(app, integration):
     assert Buyer.select().where(Buyer.ref == 'b-new').count() == 1
 
 
-def test_a_nul_byte_in_the_query_is_a_json_400(api, integration):
-    response = api.get(URL + 'KM-1?view=%00', headers=integration)
+def test_a_nul_byte_in_the_query_is_a_json_400(en_client, integration):
+    response = en_client.get(URL + 'KM-1?view=%00', headers=integration)
     assert_error(response, 400, 'bad_request')
 
 

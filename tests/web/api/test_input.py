@@ -1,5 +1,5 @@
-from tests import builders as b
 """Input every JSON endpoint refuses the same way, whatever service it reaches."""
+from tests import builders as b
 
 
 def test_a_nul_character_anywhere_in_a_json_body_is_422_not_a_500(client, users, api_key):
