@@ -115,6 +115,7 @@ def test_another_buyers_upload_is_404(app, people):
 
 
 def token_of_any(client, url):
+    """The CSRF token of the page, or '' when it has no form (`support.csrf_token` fails then)."""
     html = client.get(url).get_data(as_text=True)
     match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
     return match.group(1) if match else ''

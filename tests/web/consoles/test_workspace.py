@@ -76,6 +76,10 @@ def test_parties_and_other_departments_cannot_open_it(app, owner, users):
 
 
 class QueryCounter:
+    """Counts the calls of `execute_sql` in the block. Not `support.count_queries` (which
+    counts peewee's DEBUG records): with the PostgreSQL pool, `peewee.pool` logs to the same
+    logger tree, and this equality check must count statements only."""
+
     def __init__(self):
         self.count = 0
 
