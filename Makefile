@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 FLASK := $(VENV)/bin/flask --app app
 
-.PHONY: run test setup test-setup translations messages migrate clean
+.PHONY: run test lint setup test-setup translations messages migrate clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ run: migrate
 ## make test: set up with test extras and run the whole suite
 test: test-setup
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+## make lint: the three floors' import contracts (import-linter) and ruff (incl. no late imports)
+lint: test-setup
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check .
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

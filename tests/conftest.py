@@ -1,4 +1,7 @@
-"""One fixture builds the app on a fresh database.
+"""The root conftest: one fixture builds the app on a fresh database, and the fixtures the
+test folders share (people, clients, the frozen clock, Redis and `rq` subprocesses, a
+scripted webhook receiver). Plumbing functions are in tests/support.py, builders of domain
+data in tests/builders.py.
 
 SQLite by default (a temporary file; in-memory SQLite loses data between requests).
 `DESK_TEST_DATABASE_URL=postgresql://…` runs the same suite on PostgreSQL, and
@@ -8,8 +11,9 @@ without them those tests skip and say why.
 import datetime as dt
 import functools
 import os
-import re
 import shutil
+import signal
+import subprocess
 
 import pytest
 
@@ -145,19 +149,12 @@ def client(app):
     return isolated_client(app, language=None)
 
 
-def csrf_token(client, url):
-    html = client.get(url).get_data(as_text=True)
-    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
-    assert match, f'no CSRF token on {url}'
-    return match.group(1)
-
-
-def login(client, username, password=PASSWORD, next_url=None):
-    token = csrf_token(client, '/login')
-    data = {'username': username, 'password': password, 'csrf_token': token}
-    if next_url:
-        data['next'] = next_url
-    return client.post('/login', data=data)
+@pytest.fixture
+def en_client(app):
+    """A client like `client`, its requests in English (`client` leaves the language to the
+    app's default, Chinese): for tests that assert English messages."""
+    from tests.support import isolated_client
+    return isolated_client(app)
 
 
 @pytest.fixture
@@ -184,6 +181,32 @@ def api_key(app):
 
 
 @pytest.fixture
+def no_leftover_clock():
+    """Unfreeze the clock after the test, whatever it did (for modules that freeze it outside
+    `frozen`: `pytestmark = pytest.mark.usefixtures('no_leftover_clock')`)."""
+    yield
+    clock.unfreeze()
+
+
+@pytest.fixture
+def no_complaint_spike(app):
+    """Deactivate the complaint_spike rule: tests that file many complaints against m-1 would
+    otherwise record spike violations on filing (tests/arbitration/penalties/test_spike.py
+    covers those) beside what they look at."""
+    from arbitration.penalties.models import ViolationRule
+    ViolationRule.update(active=False).where(ViolationRule.code == 'complaint_spike').execute()
+
+
+@pytest.fixture
+def receiver():
+    """A scripted webhook endpoint on 127.0.0.1 (tests/webhook_receiver.py)."""
+    from tests.webhook_receiver import ScriptedReceiver
+    server = ScriptedReceiver()
+    yield server
+    server.close()
+
+
+@pytest.fixture
 def redis_url():
     if not TEST_REDIS_URL:
         pytest.skip('needs Redis: set DESK_TEST_REDIS_URL=redis://127.0.0.1:6379/15 (.ci/run does)')
@@ -193,6 +216,55 @@ def redis_url():
     except redis.RedisError as err:
         pytest.skip(f'Redis at {TEST_REDIS_URL} is not answering: {err}')
     return TEST_REDIS_URL
+
+
+@pytest.fixture
+def redis_conn(redis_url):
+    """A connection to the test Redis, emptied before and after the test."""
+    import redis
+    connection = redis.Redis.from_url(redis_url)
+    connection.flushdb()
+    yield connection
+    connection.flushdb()
+
+
+@pytest.fixture
+def spawn(settings, redis_url, redis_conn, tmp_path):
+    """spawn(name, *rq_args, **env) -> a running `rq …` subprocess on the suite's database and
+    secret (plus `env`), started from the repository root as the Procfile starts it; stopped
+    after the test. Its output is in `proc.log`."""
+    from tests.support import ROOT, rq_command
+    base_env = dict(os.environ,
+                    DESK_ENV='testing', DESK_SECRET_KEY=settings['SECRET_KEY'],
+                    DESK_DATABASE_URL=settings['DATABASE_URL'], DESK_DATA_DIR=settings['DATA_DIR'],
+                    DESK_REDIS_URL=redis_url, PYTHONUNBUFFERED='1')
+    started = []
+
+    def start(name, *args, **env):
+        log = open(tmp_path / f'{name}.log', 'w+')
+        proc = subprocess.Popen(rq_command(*args), cwd=ROOT, env=dict(base_env, **env), stdin=subprocess.DEVNULL,
+                                stdout=log, stderr=subprocess.STDOUT)
+        proc.log = log
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        proc.log.close()
+
+
+@pytest.fixture
+def worker(spawn, redis_url):
+    """A real `rq worker --with-scheduler -w web.worker.DeskWorker` on the desk queue."""
+    return spawn('worker', 'worker', '--with-scheduler', '-w', 'web.worker.DeskWorker', '--url', redis_url,
+                 '--name', f'desk-test-{os.getpid()}', 'desk')
 
 
 @pytest.fixture(scope='session')

@@ -15,45 +15,16 @@ from babel.messages.catalog import TranslationError
 from babel.messages.checkers import python_format
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_keywords, parse_mapping_cfg
-from babel.messages.mofile import read_mo, write_mo
+from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 from flask import render_template_string
 
 from desk.orders import orders
 from desk.parties import accounts
-from tests.conftest import login
+from tests.support import MO, PO, ROOT, ensure_compiled, forget_loaded_translations, login, page_text
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TRANSLATIONS = os.path.join(ROOT, 'translations')
-PO = os.path.join(TRANSLATIONS, 'zh', 'LC_MESSAGES', 'messages.po')
-MO = os.path.join(TRANSLATIONS, 'zh', 'LC_MESSAGES', 'messages.mo')
 ZH = {'Accept-Language': 'zh-CN,zh;q=0.9'}
 EN = {'Accept-Language': 'en-US,en;q=0.9'}
-
-
-def ensure_compiled():
-    """Compile the zh catalogue if its .mo is missing or older than the .po (like
-    `make translations`, which `make test` runs first); returns True if it compiled.
-
-    Written to a temporary file and renamed, so parallel test runs never read half a file.
-    """
-    if os.path.exists(MO) and os.path.getmtime(MO) >= os.path.getmtime(PO):
-        return False
-    with open(PO, 'rb') as f:
-        catalog = read_po(f, locale='zh')
-    tmp = f'{MO}.{os.getpid()}.tmp'
-    with open(tmp, 'wb') as f:
-        write_mo(f, catalog, use_fuzzy=False)
-    os.replace(tmp, MO)
-    return True
-
-
-def forget_loaded_translations(app):
-    """Flask-Babel caches catalogues per locale for the app's lifetime; drop them after a
-    compile so a session app built before it sees the new .mo."""
-    config = app.extensions.get('babel')
-    if config is not None:
-        config.instance.domain_instance.cache.clear()
 
 
 @pytest.fixture(scope='module', autouse=True)
@@ -63,13 +34,6 @@ def compiled_catalogue(base_app):
             forget_loaded_translations(base_app)
 
 
-def _text(response):
-    """The page as text without tags, whitespace collapsed, for readable assertions."""
-    html = response.get_data(as_text=True)
-    html = re.sub(r'<script.*?</script>', ' ', html, flags=re.S)
-    return re.sub(r'\s+', ' ', re.sub(r'<[^>]+>', ' ', html))
-
-
 # --- default language, Accept-Language and the switch ------------------------------------
 
 def test_login_page_is_chinese_by_default(client):
@@ -77,7 +41,7 @@ def test_login_page_is_chinese_by_default(client):
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert '<html lang="zh-CN">' in html
-    text = _text(page)
+    text = page_text(page)
     assert '登录仲裁台' in text
     assert '用户名' in text and '密码' in text
     assert 'Log in' not in text
@@ -89,7 +53,7 @@ def test_backoffice_home_is_chinese_by_default(client, users):
     assert login(client, 'xiaoli').status_code == 302
     page = client.get('/admin/')
     assert page.status_code == 200
-    text = _text(page)
+    text = page_text(page)
     assert '后台首页' in text
     assert '仲裁台' in text
     assert '近 24 小时支付订单' in text and '在线客服' in text
@@ -99,14 +63,14 @@ def test_backoffice_home_is_chinese_by_default(client, users):
 
 def test_accept_language_english(client, users):
     page = client.get('/login', headers=EN)
-    text = _text(page)
+    text = page_text(page)
     assert '<html lang="en">' in page.get_data(as_text=True)
     assert 'Log in to Arbiter Desk' in text and 'Username' in text
     assert '登录' not in text
     assert '中文' in text
     users('agent', username='xiaoli')
     login(client, 'xiaoli')
-    text = _text(client.get('/admin/', headers=EN))
+    text = page_text(client.get('/admin/', headers=EN))
     assert 'Backoffice home' in text and 'Orders paid in the last 24 hours' in text
     assert 'Log out' in text
 
@@ -114,17 +78,17 @@ def test_accept_language_english(client, users):
 def test_switch_overrides_accept_language_for_the_session(client, users):
     users('agent', username='xiaoli')
     login(client, 'xiaoli')
-    assert '后台首页' in _text(client.get('/admin/', headers=ZH))
+    assert '后台首页' in page_text(client.get('/admin/', headers=ZH))
 
     switched = client.get('/lang/en?next=/admin/', headers=ZH)
     assert switched.status_code == 302
     assert urlsplit(switched.headers['Location']).path == '/admin/'
-    text = _text(client.get('/admin/', headers=ZH))
+    text = page_text(client.get('/admin/', headers=ZH))
     assert 'Backoffice home' in text and '后台首页' not in text
     assert '中文' in text  # now offers the way back
 
     client.get('/lang/zh?next=/admin/', headers=EN)
-    text = _text(client.get('/admin/', headers=EN))
+    text = page_text(client.get('/admin/', headers=EN))
     assert '后台首页' in text and 'Backoffice home' not in text
 
 
@@ -140,7 +104,7 @@ def test_switch_link_returns_to_the_current_page(client, users):
 
 def test_unknown_language_code_changes_nothing(client):
     client.get('/lang/fr')
-    assert '登录仲裁台' in _text(client.get('/login'))
+    assert '登录仲裁台' in page_text(client.get('/login'))
 
 
 @pytest.mark.parametrize('target', [
@@ -161,12 +125,12 @@ def test_switch_redirects_only_to_relative_next(client, target):
 def test_flask_admin_strings_follow_the_language(client, users):
     users('admin', username='root')
     login(client, 'root')
-    text = _text(client.get('/admin/users/'))
+    text = page_text(client.get('/admin/users/'))
     assert '列表' in text and '添加筛选器' in text and '搜索' in text  # Flask-Admin's catalogue
     assert '用户名' in text and '接单上限' in text                       # our column labels
     assert 'Add Filter' not in text
     client.get('/lang/en')
-    text = _text(client.get('/admin/users/'))
+    text = page_text(client.get('/admin/users/'))
     assert 'List' in text and 'Add Filter' in text and 'Username' in text
     assert '列表' not in text
 
@@ -176,15 +140,15 @@ def test_wtforms_messages_are_chinese(client):
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.get_data(as_text=True)).group(1)
     response = client.post('/login', data={'username': '', 'password': '', 'csrf_token': token})
     assert response.status_code == 422
-    assert '该字段是必填字段' in _text(response)
+    assert '该字段是必填字段' in page_text(response)
 
 
 def test_domain_errors_on_pages_are_translated(client, users):
     users('agent', username='xiaoli')
     response = login(client, 'xiaoli', password='wrong-password-1')
-    assert '用户名或密码错误。' in _text(response)
-    assert '页面不存在。' in _text(client.get('/no/such/page'))
-    assert 'There is no such page.' in _text(client.get('/no/such/page', headers=EN))
+    assert '用户名或密码错误。' in page_text(response)
+    assert '页面不存在。' in page_text(client.get('/no/such/page'))
+    assert 'There is no such page.' in page_text(client.get('/no/such/page', headers=EN))
 
 
 # --- API ---------------------------------------------------------------------------------
@@ -249,7 +213,7 @@ def test_buyer_page_shows_yuan_and_beijing_time(client, app, users):
     _push_order(app, users)
     accounts.create_user('wang', 'correct-horse-9', 'buyer', buyer_ref='b1')
     login(client, 'wang')
-    text = _text(client.get('/buyer/'))
+    text = page_text(client.get('/buyer/'))
     assert '¥49.90' in text
     assert '2026-11-24 18:00' in text
     assert '我的订单' in text
@@ -266,14 +230,14 @@ def test_console_lists_show_yuan(client, app, users):
     _push_order(app, users)
     users('admin', username='root')
     login(client, 'root')
-    assert '¥49.90' in _text(client.get('/admin/orders/'))
+    assert '¥49.90' in page_text(client.get('/admin/orders/'))
 
 
 def test_console_lists_show_beijing_time(client, app, users):
     _push_order(app, users)
     users('admin', username='root')
     login(client, 'root')
-    text = _text(client.get('/admin/orders/'))
+    text = page_text(client.get('/admin/orders/'))
     assert '2026-11-24 18:00' in text
 
 

@@ -3,8 +3,7 @@ import os
 import re
 
 from config.__main__ import settings_table
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.support import ROOT
 
 
 def test_settings_table_is_current():

@@ -1,4 +1,5 @@
-from tests.conftest import login
+"""Smoke: the app starts on a fresh database, an admin logs in and the backoffice home answers."""
+from tests.support import login
 
 
 def test_admin_logs_in_and_sees_home(client, users):

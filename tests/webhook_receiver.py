@@ -1,23 +1,51 @@
-"""A tiny webhook receiver for the tests: an http.server on 127.0.0.1 (free port) in a
-thread that checks each delivery's signature the way the marketplace would and records it.
+"""Webhook receivers for the tests: http.server on 127.0.0.1 (a free port) in a thread.
 
-    with Receiver() as receiver:
-        receiver.secret = subscription.secret
-        ... receiver.events  # [{'event', 'data', 'headers', 'verified'}]
+Two kinds, because the tests look at webhooks from two sides:
 
-`receiver.fail_next(n)` answers the next n deliveries with HTTP 500.
+- `Receiver` plays the marketplace: it checks each delivery's signature the way the
+  marketplace would and records the decoded events (answering 401 to a bad signature).
+
+      with Receiver() as receiver:
+          receiver.secret = subscription.secret
+          ... receiver.events  # [{'event', 'data', 'headers', 'verified'}]
+
+  `receiver.fail_next(n)` answers the next n deliveries with HTTP 500.
+
+- `ScriptedReceiver` is for the tests of the sender itself (signing, retries, backoff): it
+  records every raw request (path, headers, body bytes) and answers with the statuses the
+  test scripts in `statuses` (200 when it runs out), whatever the signature. The `receiver`
+  fixture of conftest.py is one.
 """
 import hashlib
 import hmac
 import json
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+#: A signing secret for subscriptions the tests make themselves.
+SECRET = 'whsec-test-0123456789abcdef'
 
 
 def expected_signature(secret, timestamp, body):
     """What desk.messaging.webhooks.sign produces, recomputed independently."""
     mac = hmac.new(secret.encode(), timestamp.encode() + b'.' + body, hashlib.sha256)
     return 'sha256=' + mac.hexdigest()
+
+
+def verify(secret, headers, body):
+    """What a receiver does: recompute the HMAC over "<timestamp>.<body>" and compare."""
+    return hmac.compare_digest(expected_signature(secret, headers['X-Desk-Timestamp'], body),
+                               headers['X-Desk-Signature'])
+
+
+def closed_port_url():
+    """A webhook URL on 127.0.0.1 where nothing listens (a port just freed)."""
+    sock = socket.socket()
+    sock.bind(('127.0.0.1', 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return f'http://127.0.0.1:{port}/hooks'
 
 
 class Receiver:
@@ -72,3 +100,41 @@ class Receiver:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=10)
+
+
+class ScriptedReceiver:
+    """A local webhook endpoint: `requests` it got, `statuses` it will answer with."""
+
+    def __init__(self):
+        self.requests = []
+        self.statuses = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get('Content-Length') or 0))
+                with receiver.lock:
+                    receiver.requests.append({'path': self.path, 'headers': dict(self.headers), 'body': body})
+                    status = receiver.statuses.pop(0) if receiver.statuses else 200
+                self.send_response(status)
+                self.send_header('Content-Length', '2')
+                self.end_headers()
+                self.wfile.write(b'ok')
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path='/hooks'):
+        return f'http://127.0.0.1:{self.server.server_address[1]}{path}'
+
+    def events(self, path=None):
+        return [r['headers']['X-Desk-Event'] for r in self.requests if path is None or r['path'] == path]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()

@@ -8,7 +8,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from tests.conftest import PASSWORD
-from tests.test_i18n import ensure_compiled, forget_loaded_translations
+from tests.support import ensure_compiled, forget_loaded_translations
 
 BROWSER_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking']
 
@@ -59,7 +59,8 @@ def page(browser):
 
 
 def login(page, base, path, username):
-    """Open `path` (the login page redirects back to it), sign in as `username`, wait for it."""
+    """Open `path` (the login page redirects back to it), sign in as `username` in the real
+    browser `page`, wait for it. (`tests.support.login` posts the form through a test client.)"""
     page.goto(base + path)
     page.fill('#username', username)
     page.fill('#password', PASSWORD)

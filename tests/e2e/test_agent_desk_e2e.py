@@ -11,8 +11,8 @@ from desk.cases.complaints import file_complaint
 from desk.cases.models import Category, Complaint
 from desk.parties import accounts
 from desk.parties.models import Buyer, User
+from tests import builders as b
 from tests.conftest import PASSWORD
-from tests.support import push_order
 from web.buyer.links import make_token
 
 pytestmark = pytest.mark.e2e
@@ -33,9 +33,9 @@ def test_senior_agent_claims_notes_and_replies_buyer_sees_only_the_reply(live_se
     # an older L2 case already waits in the ops queue (an admin-made platform category)
     Category.create(code='ops_review', name_zh='运营复核', name_en='Operations review', path='platform',
                     tier='L2', department='ops', position=99)
-    push_order('KM20261124000007', product='网易一卡通 50 元', amount='50.00')
+    b.push_order('KM20261124000007', product='网易一卡通 50 元', amount='50.00')
     older = _file('KM20261124000007', 'ops_review', '订单需要运营复核。')
-    push_order('KM20261124000042', product='Steam 钱包充值卡 200 元', amount='200.00')
+    b.push_order('KM20261124000042', product='Steam 钱包充值卡 200 元', amount='200.00')
     case = _file('KM20261124000042', 'account_security', '账号被盗，余额被转走 200 元。')
     assert (case.tier, case.state, case.department) == ('L1', 'pending_agent', 'ops')
     users('senior_agent', username='laozhang', department='ops', display_name='老张')

@@ -3,13 +3,12 @@ upload evidence and declare it complete; the agent opens the arbitration workspa
 sides, closes the evidence period and rules `buyer_partial` with a clause and reasoning; the
 buyer reads the ruling and its reasoning in Chinese; the merchant appeals with a new delivery
 log; a different senior agent claims the appeal and upholds the ruling."""
-import io
 import os
 
 import pytest
 
 from desk.cases.models import Appeal, Complaint, Evidence, Remedy, Ruling
-from tests import case_builders as cb
+from tests import builders as b
 from tests.e2e.conftest import chinese_context, login
 from web.buyer.links import make_token
 
@@ -17,13 +16,6 @@ pytestmark = pytest.mark.e2e
 
 SHOTS = os.environ.get('DESK_E2E_SCREENSHOT_DIR', '/tmp')
 REASONING = '商家的发货记录显示卡密面值为 50 元，与商品页描述的 100 元不符，酌情退款 30 元。'
-
-
-def _png():
-    from PIL import Image
-    out = io.BytesIO()
-    Image.new('RGB', (64, 48), (220, 40, 40)).save(out, format='PNG')
-    return out.getvalue()
 
 
 def _upload(page, kind, name, mime, data, description):
@@ -38,7 +30,7 @@ def test_evidence_ruling_appeal_upheld(live_server, page, browser, users):
 
     first = users('senior_agent', username='laowang', display_name='老王')
     users('senior_agent', username='laoli', display_name='老李')
-    case = cb.dispute('KM20261124000088', first, amount_fen=10000)   # claimed: evidence period open
+    case = b.dispute('KM20261124000088', first, amount_fen=10000)   # claimed: evidence period open
     ticket = case.ticket_no
     assert case.state == 'in_arbitration' and case.evidence_due_at is not None
     users('merchant_staff', username='xingyao', display_name='星耀客服', merchant_ref='m-1')
@@ -57,7 +49,7 @@ def test_evidence_ruling_appeal_upheld(live_server, page, browser, users):
     portal.goto(f'{live_server}/buyer/complain?token={make_token("b-1", "KM20261124000088")}')
     portal.goto(f'{live_server}/buyer/complaints/{ticket}')
     expect(portal.locator('#evidence-deadline')).to_be_visible()
-    _upload(portal, 'error_screenshot', '充值失败截图.png', 'image/png', _png(), '面值不符的截图')
+    _upload(portal, 'error_screenshot', '充值失败截图.png', 'image/png', b.png_bytes((64, 48), (220, 40, 40)), '面值不符的截图')
     expect(portal.locator('#evidence-items [data-party="buyer"]')).to_have_count(1)
     portal.click('#evidence-done')
     expect(portal.locator('#evidence-declared')).to_be_visible()

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from desk.cases.models import Complaint
-from tests.support import push_order
+from tests import builders as b
 from web.buyer.links import make_token
 
 pytestmark = pytest.mark.e2e
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.e2e
 
 def test_buyer_files_recharge_complaint_from_signed_link(live_server, page, app):
     from playwright.sync_api import expect
-    push_order('KM20261124000042', product='中国移动 话费 100 元', goods_type='phone_recharge',
+    b.push_order('KM20261124000042', product='中国移动 话费 100 元', goods_type='phone_recharge',
                amount='99.50', receiving_account='13812341234')
     token = make_token('b-1', 'KM20261124000042')
 

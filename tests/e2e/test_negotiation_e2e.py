@@ -14,9 +14,9 @@ from desk.cases.models import Complaint
 from desk.messaging import webhooks
 from desk.parties import accounts
 from desk.parties.models import Buyer
+from tests import builders as b
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import wait_for
-from tests.support import push_order
 from tests.webhook_receiver import Receiver
 from web.buyer.links import make_token
 
@@ -45,7 +45,7 @@ def test_merchant_proposes_buyer_accepts_marketplace_confirms(live_server, page,
                                           ['proposal.created', 'remedy.created', 'remedy.confirmed'])
         receiver.secret = subscription.secret
 
-        push_order('KM20261124000077', product='中国移动 话费 100 元', goods_type='phone_recharge',
+        b.push_order('KM20261124000077', product='中国移动 话费 100 元', goods_type='phone_recharge',
                    amount='99.50', receiving_account='13812341234')
         users('merchant_staff', username='xingyao', display_name='星耀客服', merchant_ref='m-1')
         buyer = accounts.buyer_user_for(Buyer.get(Buyer.ref == 'b-1'))

@@ -15,9 +15,8 @@ from desk.core.db import atomic
 from desk.messaging import webhooks
 from desk.parties import accounts
 from desk.parties.models import Buyer, Merchant
+from tests import builders as b
 from tests.e2e.conftest import chinese_context, login, wait_for
-from tests.evidence_helpers import png_bytes
-from tests.support import push_order
 from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.e2e
@@ -36,7 +35,7 @@ def test_merchant_appeals_a_fake_delivery_violation_and_a_supervisor_revokes_it(
         receiver.secret = subscription.secret
 
         # a lost fake-delivery case: the violation a ruling records, on a deposit that covers the fine
-        push_order('KM20261124000123', product='王者荣耀 点券 60 元', goods_type='game_card', amount='60.00')
+        b.push_order('KM20261124000123', product='王者荣耀 点券 60 元', goods_type='game_card', amount='60.00')
         users('merchant_staff', username='xingyao', display_name='星耀客服', merchant_ref='m-1')
         merchant = Merchant.get(Merchant.ref == 'm-1')
         deposit.top_up(supervisor, merchant, 100000, note='开店保证金')
@@ -62,7 +61,7 @@ def test_merchant_appeals_a_fake_delivery_violation_and_a_supervisor_revokes_it(
         row.locator('summary').click()
         row.locator('textarea[name="reason"]').fill('卡密已于付款后 1 分钟发送，附发货日志截图。')
         shot = tmp_path / 'delivery-log.png'
-        shot.write_bytes(png_bytes())
+        shot.write_bytes(b.png_bytes())
         row.locator('input[type="file"]').set_input_files(str(shot))
         row.locator('button[type="submit"]').click()
         expect(page.locator(f'tr[data-violation="{violation.id}"] [data-appeal-state]')).to_have_attribute(

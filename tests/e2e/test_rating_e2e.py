@@ -10,7 +10,7 @@ from arbitration import rulings
 from desk.agent_desk import assignment
 from desk.cases.models import Complaint
 from desk.satisfaction.models import Rating, Review
-from tests import case_builders as cb
+from tests import builders as b
 from tests.e2e.conftest import chinese_context, login
 from web.buyer.links import make_token
 
@@ -33,12 +33,12 @@ def test_one_star_unfair_review_reopen_to_senior_score_drops(live_server, page, 
     users('senior_agent', username='laozhao', display_name='老赵', department='cs', capacity=10)
     users('supervisor', username='zhuguan', display_name='主管')
     # a platform case each, resolved by its agent
-    case = cb.case('KM20261124000099')
+    case = b.case('KM20261124000099')
     assignment.claim(first, case)
-    rulings.resolve(first, cb.reload(case), RESOLVE)
-    done = cb.case('KM20261124000100', buyer_ref='b-2')
+    rulings.resolve(first, b.reload(case), RESOLVE)
+    done = b.case('KM20261124000100', buyer_ref='b-2')
     assignment.claim(other, done)
-    rulings.resolve(other, cb.reload(done), RESOLVE)
+    rulings.resolve(other, b.reload(done), RESOLVE)
     ticket = case.ticket_no
 
     # the supervisor's leaderboard before the rating
