@@ -3,7 +3,7 @@
     python -m desk.cases.lifecycle_doc            # rewrite docs/lifecycle.md
     python -m desk.cases.lifecycle_doc --check    # exit 1 when docs/lifecycle.md is out of date
 
-tests/test_lifecycle_table.py fails when the committed file differs from a fresh render, so
+tests/desk/cases/test_lifecycle.py fails when the committed file differs from a fresh render, so
 a change to the table is a change to the document in the same commit.
 """
 import os

@@ -8,7 +8,7 @@ snapshotted on the rating, each SLA target to the owner recorded on its deciding
 (`contributions` for many at once); the last
 one applied is kept in `CaseMetric`, so a change is applied as a delta (new − old) within
 the transaction that made it (timeline and SLA listeners). `rebuild()` recomputes every
-complaint from scratch; the two always agree (tests/test_metrics.py proves it on a random
+complaint from scratch; the two always agree (tests/desk/satisfaction/test_metrics.py proves it on a random
 history). Pages read only `MetricDay` (one indexed range scan per page).
 """
 import datetime as dt

@@ -19,9 +19,9 @@ How to add an endpoint to the document:
 2. annotate it with `@operation(tag=..., body=..., responses={status: schema}, errors=(...),
    query=(...))` from this module and give it a docstring;
 3. put any new representation into that module's `SCHEMAS` (and, for a response, a test in
-   tests/test_openapi.py that its required keys are the keys the API really returns).
+   tests/web/api/test_openapi.py that its required keys are the keys the API really returns).
 Bearer security, the X-On-Behalf-Of header and the 401/403/404 answers every authenticated
-call can give are added to each operation automatically. tests/test_openapi.py fails for
+call can give are added to each operation automatically. tests/web/api/test_openapi.py fails for
 any rule under /api/v1 without `@operation`, and for a lifecycle action without an entry in
 ACTION_BODIES, so neither can be forgotten.
 """
@@ -372,7 +372,7 @@ def build_document(app):
             continue
         view = app.view_functions[rule.endpoint]
         if not hasattr(view, ATTRIBUTE):
-            continue  # undocumented: tests/test_openapi.py names it
+            continue  # undocumented: tests/web/api/test_openapi.py names it
         spec.path(rule=rule, view=view)
     return spec.to_dict()
 

@@ -10,19 +10,22 @@ from flask_babel import lazy_gettext as _l
 from web.consoles import backoffice, health, merchant, penalties, ratings, screening, workspace
 
 
+def _console(app, name, endpoint, home):
+    """A Flask-Admin console at /<endpoint> with our theme and its home view."""
+    return Admin(app, name=name, url=f'/{endpoint}', endpoint=endpoint,
+                 index_view=home(url=f'/{endpoint}', endpoint=endpoint),
+                 theme=Bootstrap4Theme(base_template='admin/desk_master.html', fluid=True))
+
+
 def init_app(app):
-    staff = Admin(app, name=_l('Arbiter Desk'), url='/admin', endpoint='admin',
-                  index_view=backoffice.HomeView(url='/admin', endpoint='admin'),
-                  theme=Bootstrap4Theme(base_template='admin/desk_master.html', fluid=True))
+    staff = _console(app, _l('Arbiter Desk'), 'admin', backoffice.HomeView)
     backoffice.register(staff)
     penalties.register(staff)
     workspace.register(staff)
     ratings.register(staff)
     screening.register(staff)
     health.register(staff)
-    shop = Admin(app, name=_l('Merchant console'), url='/merchant', endpoint='merchant',
-                 index_view=merchant.HomeView(url='/merchant', endpoint='merchant'),
-                 theme=Bootstrap4Theme(base_template='admin/desk_master.html', fluid=True))
+    shop = _console(app, _l('Merchant console'), 'merchant', merchant.HomeView)
     merchant.register(shop)
     penalties.register_merchant(shop)
     ratings.register_merchant(shop)

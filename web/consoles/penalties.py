@@ -48,7 +48,7 @@ from desk.parties.models import STAFF_ROLES, Merchant
 from web.auth import is_safe_next
 from web.consoles.access import AdminOnly, MerchantOnly, RoleAccess
 from web.consoles.agent_desk import flash_error
-from web.consoles.base import DeskModelView, parse_id
+from web.consoles.base import DeskModelView, parse_id, tab_of
 from web.evidence import send_item
 from web.i18n import current_language
 
@@ -231,7 +231,7 @@ class AppealQueueView(RoleAccess, BaseView):
 
     @expose('/')
     def index(self):
-        state = request.args.get('state') if request.args.get('state') in APPEAL_STATES else 'open'
+        state = tab_of(request.args, APPEAL_STATES)
         appeals = list(ViolationAppeal
                        .select(ViolationAppeal, Violation, Merchant)
                        .join(Violation, on=(ViolationAppeal.violation == Violation.id))
