@@ -40,7 +40,8 @@ PERIODIC_JOBS = [
 
 def create_app(overrides=None):
     settings = load_config(overrides)
-    app = Flask(__name__, instance_path=os.path.join(os.path.dirname(os.path.abspath(__file__)), 'instance'))
+    app = Flask(__name__, instance_path=os.path.join(os.path.dirname(os.path.abspath(__file__)), 'instance'),
+                static_folder='web/static')
     app.config.update(settings)
     app.config.update(
         TESTING=settings['ENV'] == 'testing',
